@@ -1,0 +1,125 @@
+//! Command-line parsing and dispatch. Each subcommand is a thin caller of the
+//! library in its own file; this module owns flags, the shared context and
+//! the mapping of errors to exit codes.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{Error, Result};
+use crate::paths::Paths;
+use crate::plugin::{Plugin, Registry, Runtime, builtin};
+use crate::roster::Roster;
+
+mod launch_env;
+mod plugins;
+
+#[derive(Parser)]
+#[command(name = "accounts", version, about = "Pick an account seat for a coding agent and print its environment")]
+pub struct Cli {
+    /// The roster file [env: ACCOUNTS_ROSTER; default: the platform config dir]
+    #[arg(long, global = true, env = "ACCOUNTS_ROSTER", value_name = "PATH", hide_env = true)]
+    roster: Option<PathBuf>,
+    /// Where leases and walls are kept [env: ACCOUNTS_STATE_DIR]
+    #[arg(long, global = true, env = "ACCOUNTS_STATE_DIR", value_name = "DIR", hide_env = true)]
+    state_dir: Option<PathBuf>,
+    /// Where third-party plugins (<kind>.wasm) are found [env: ACCOUNTS_PLUGIN_DIR]
+    #[arg(long, global = true, env = "ACCOUNTS_PLUGIN_DIR", value_name = "DIR", hide_env = true)]
+    plugin_dir: Option<PathBuf>,
+    /// Where compiled plugins are cached [env: ACCOUNTS_CACHE_DIR]
+    #[arg(long, global = true, env = "ACCOUNTS_CACHE_DIR", value_name = "DIR", hide_env = true)]
+    cache_dir: Option<PathBuf>,
+    /// Show plugins' own stderr and more detail on stderr
+    #[arg(long, short, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the environment that launches an agent under one account
+    LaunchEnv(launch_env::Args),
+    /// List and inspect agent plugins
+    #[command(subcommand)]
+    Plugins(plugins::Command),
+}
+
+/// What every subcommand may need, loaded on first use.
+pub struct Context {
+    pub paths: Paths,
+    pub verbose: bool,
+}
+
+impl Context {
+    /// The roster; a missing roster at the default path is `None`, at a
+    /// path the user gave it is an error.
+    pub fn roster_if_any(&self) -> Result<Option<Roster>> {
+        if !self.paths.roster_explicit && !self.paths.roster.exists() {
+            return Ok(None);
+        }
+        self.roster().map(Some)
+    }
+
+    /// The roster, validated, with every agent kind checked.
+    pub fn roster(&self) -> Result<Roster> {
+        let roster = Roster::load(&self.paths.roster)?;
+        let registry = self.registry(Some(&roster));
+        let known = registry.known_kinds();
+        roster.check_agents(|k| registry.is_known(k), &known)?;
+        Ok(roster)
+    }
+
+    pub fn registry(&self, roster: Option<&Roster>) -> Registry {
+        Registry::new(
+            builtin::BUILTINS,
+            roster.map(|r| r.plugins.clone()).unwrap_or_default(),
+            roster.map(|r| r.path.clone()),
+            self.paths.plugin_dir.clone(),
+        )
+    }
+
+    pub fn runtime(&self) -> Result<Runtime> {
+        Ok(Runtime::new(Some(&self.paths.cache_dir), self.verbose)?)
+    }
+
+    /// Resolve and load the plugin for `kind`.
+    pub fn plugin<'r>(&self, registry: &Registry, runtime: &'r Runtime, kind: &str) -> Result<Plugin<'r>> {
+        let source = registry.resolve(kind, &mut |w| eprintln!("accounts: warning: {w}"))?;
+        Ok(runtime.load(&source)?)
+    }
+}
+
+/// Write all of `text` to stdout at once, so a failure never leaves half an
+/// env behind.
+pub fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::Other(anyhow::anyhow!("writing to stdout: {e}")))
+}
+
+/// Parse, run, and turn the outcome into an exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let ctx = Context {
+        paths: Paths::resolve(cli.roster, cli.state_dir, cli.plugin_dir, cli.cache_dir),
+        verbose: cli.verbose,
+    };
+    let result = match cli.command {
+        Command::LaunchEnv(args) => launch_env::run(&ctx, args),
+        Command::Plugins(cmd) => plugins::run(&ctx, cmd),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            report(&error);
+            std::process::ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+fn report(error: &Error) {
+    eprintln!("accounts: error: {error}");
+}

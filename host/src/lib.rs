@@ -1,0 +1,16 @@
+//! `accounts`: a vendor-blind account switcher for AI coding agents.
+//!
+//! Data flows one way: `cli` parses, `roster` validates the user's accounts,
+//! `plugin` resolves an agent kind to a sandboxed WebAssembly component and
+//! asks it for an env, `render` prints it. The host names no vendor: every
+//! agent-specific fact lives in a plugin.
+
+pub mod cli;
+pub mod error;
+pub mod launch;
+pub mod paths;
+pub mod plugin;
+pub mod render;
+pub mod roster;
+pub mod secret;
+pub mod timefmt;

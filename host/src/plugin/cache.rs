@@ -1,0 +1,93 @@
+//! The compiled-artifact cache: each plugin is compiled once per
+//! (wasm sha256, engine compatibility hash, host version) and then mapped from
+//! disk with `Component::deserialize_file`.
+//!
+//! A compiled artifact is native code, so the cache never trusts an entry it
+//! cannot verify: every `<key>.cwasm` has a `<key>.sha256` written after it,
+//! and an entry whose digest does not match (corrupt, truncated, swapped) is
+//! recompiled. Both files are written atomically (temp file in the same dir,
+//! fsync, rename) in a 0700 directory.
+
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use super::registry::sha256_hex;
+
+pub struct ArtifactCache {
+    dir: PathBuf,
+}
+
+impl ArtifactCache {
+    /// Open (and create, 0700) the cache dir.
+    pub fn open(dir: &Path) -> std::io::Result<ArtifactCache> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        Ok(ArtifactCache { dir: dir.to_owned() })
+    }
+
+    /// The cache key of a plugin for this engine and host build.
+    pub fn key(engine: &Engine, wasm_sha256: &str) -> String {
+        let mut hasher = DigestHasher(Sha256::new());
+        "accounts-artifact-v1".hash(&mut hasher);
+        wasm_sha256.hash(&mut hasher);
+        env!("CARGO_PKG_VERSION").hash(&mut hasher);
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        hasher.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn artifact_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.cwasm"))
+    }
+
+    fn digest_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.sha256"))
+    }
+
+    /// The cached component, if a verified entry exists.
+    pub fn load(&self, engine: &Engine, key: &str) -> Option<Component> {
+        let expected = std::fs::read_to_string(self.digest_path(key)).ok()?;
+        let path = self.artifact_path(key);
+        let bytes = std::fs::read(&path).ok()?;
+        if sha256_hex(&bytes) != expected.trim() {
+            return None;
+        }
+        // SAFETY: the file was written by this host (0700 dir, atomic rename)
+        // and its digest matches what we recorded after writing it, so it is
+        // an artifact `precompile_component` produced; entries for another
+        // engine configuration are rejected by wasmtime's own header check.
+        unsafe { Component::deserialize_file(engine, &path) }.ok()
+    }
+
+    /// Store a compiled artifact under `key`.
+    pub fn store(&self, key: &str, artifact: &[u8]) -> std::io::Result<()> {
+        write_atomic(&self.dir, &self.artifact_path(key), artifact)?;
+        write_atomic(&self.dir, &self.digest_path(key), sha256_hex(artifact).as_bytes())
+    }
+}
+
+fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Feeds `Hash` output into sha256, giving a digest that is stable across
+/// processes (std's `DefaultHasher` is not promised to be).
+struct DigestHasher(Sha256);
+
+impl Hasher for DigestHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+    fn finish(&self) -> u64 {
+        unreachable!("only the sha256 digest is used")
+    }
+}

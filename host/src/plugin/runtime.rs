@@ -1,0 +1,372 @@
+//! Loading and calling plugins: one engine per process, the compiled-artifact
+//! cache, a fresh sandboxed store for every call, and limits that turn a
+//! misbehaving plugin into an error naming it.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde::Serialize;
+use wasmtime::component::{Component, Linker, types::ComponentItem};
+use wasmtime::{Config, Engine, Store, Trap};
+
+use super::bindings::{self, since_v0_1_0 as v0_1};
+use super::cache::ArtifactCache;
+use super::policy;
+use super::registry::{Origin, PluginSource};
+use super::sandbox::{self, Limits, SandboxState};
+
+/// A plugin problem, naming the plugin and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginError {
+    pub kind: String,
+    pub origin: String,
+    pub message: String,
+    /// The plugin was refused as configured (bad kind, contract, spec): the
+    /// user must fix the setup. Otherwise a call failed.
+    pub refused: bool,
+}
+
+impl std::fmt::Display for PluginError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "plugin {:?} ({}): {}", self.kind, self.origin, self.message)
+    }
+}
+
+impl std::error::Error for PluginError {}
+
+/// A plugin's description of itself, as the host keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Spec {
+    pub kind: String,
+    pub label: String,
+    pub config_dir_env: Option<String>,
+    pub token_env: Option<String>,
+    pub token_file_name: Option<String>,
+    pub credential_file_name: Option<String>,
+    pub token_prefix: String,
+    pub enroll_methods: Vec<String>,
+    pub enroll_hint: String,
+    pub env_keys: Vec<String>,
+}
+
+/// A usage-limit wall found by a plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wall {
+    pub resets_at: Option<i64>,
+    pub matched: String,
+}
+
+/// What `launch-env` needs to know about one account.
+pub struct LaunchRequest<'a> {
+    pub name: &'a str,
+    pub config_dir: &'a Path,
+    pub token: Option<&'a str>,
+    pub now: i64,
+}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<SandboxState>,
+    cache: Option<ArtifactCache>,
+    limits: Limits,
+    verbose: bool,
+}
+
+impl Runtime {
+    /// A runtime whose compiled artifacts live in `cache_dir`; without one
+    /// (or when it cannot be created) every plugin is compiled in memory.
+    pub fn new(cache_dir: Option<&Path>, verbose: bool) -> anyhow::Result<Runtime> {
+        let mut config = Config::new();
+        // Epoch interruption enforces the per-call deadline; it is part of the
+        // compiled code, so it is set identically for every artifact.
+        config.epoch_interruption(true);
+        config.max_wasm_stack(512 * 1024);
+        let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("starting wasmtime: {e}"))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        let cache = cache_dir.and_then(|dir| match ArtifactCache::open(dir) {
+            Ok(cache) => Some(cache),
+            Err(e) => {
+                if verbose {
+                    eprintln!("accounts: not caching compiled plugins in {}: {e}", dir.display());
+                }
+                None
+            }
+        });
+        Ok(Runtime { engine, linker, cache, limits: Limits::default(), verbose })
+    }
+
+    pub fn with_limits(mut self, limits: Limits) -> Runtime {
+        self.limits = limits;
+        self
+    }
+
+    /// Compile (or map from the cache), link, and check a plugin's spec.
+    pub fn load(&self, source: &PluginSource) -> Result<Plugin<'_>, PluginError> {
+        let origin = source.origin.to_string();
+        let refuse =
+            |message: String| PluginError { kind: source.kind.clone(), origin: origin.clone(), message, refused: true };
+        let component = self.component(source).map_err(&refuse)?;
+        check_contract(&self.engine, &component).map_err(&refuse)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| refuse(format!("cannot be linked: {}", one_line(&e))))?;
+        let pre =
+            v0_1::PluginPre::new(pre).map_err(|e| refuse(format!("does not fit the contract: {}", one_line(&e))))?;
+        let mut plugin = Plugin {
+            runtime: self,
+            kind: source.kind.clone(),
+            origin: source.origin.clone(),
+            pre,
+            spec: empty_spec(),
+            declared: BTreeSet::new(),
+        };
+        let raw = plugin.call("spec", 0, None, |store, p| p.accounts_auth_account_auth().call_spec(store))?;
+        plugin.spec = check_spec(raw, &source.kind).map_err(refuse)?;
+        plugin.declared = policy::check_declared(&plugin.spec.env_keys).map_err(|e| plugin.refused(e))?;
+        Ok(plugin)
+    }
+
+    fn component(&self, source: &PluginSource) -> Result<Component, String> {
+        let compile_error = |e: wasmtime::Error| format!("is not a valid component: {}", one_line(&e));
+        let Some(cache) = &self.cache else {
+            return Component::new(&self.engine, &source.bytes).map_err(compile_error);
+        };
+        let key = ArtifactCache::key(&self.engine, &source.sha256);
+        if let Some(component) = cache.load(&self.engine, &key) {
+            return Ok(component);
+        }
+        let artifact = self.engine.precompile_component(&source.bytes).map_err(compile_error)?;
+        if let Err(e) = cache.store(&key, &artifact)
+            && self.verbose
+        {
+            eprintln!("accounts: could not cache the compiled plugin {:?}: {e}", source.kind);
+        }
+        // SAFETY: `artifact` was produced just now by this engine.
+        unsafe { Component::deserialize(&self.engine, &artifact) }.map_err(compile_error)
+    }
+}
+
+/// The contract versions a component exports, checked before linking so a
+/// plugin built for another version gets a message that says so.
+fn check_contract(engine: &Engine, component: &Component) -> Result<(), String> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    if exports.iter().any(|e| e == v0_1::INTERFACE) {
+        return Ok(());
+    }
+    let accepted = bindings::ACCEPTED_VERSIONS.join(", ");
+    match exports.iter().find(|e| e.starts_with(bindings::INTERFACE_UNVERSIONED)) {
+        Some(other) => Err(format!(
+            "exports {other}, but this host accepts {} versions {accepted}",
+            bindings::INTERFACE_UNVERSIONED
+        )),
+        None => Err(format!(
+            "does not export {}; it is not an accounts plugin (this host accepts versions {accepted})",
+            bindings::INTERFACE_UNVERSIONED
+        )),
+    }
+}
+
+fn check_spec(raw: v0_1::AgentSpec, resolved_kind: &str) -> Result<Spec, String> {
+    let spec = Spec {
+        kind: raw.kind,
+        label: raw.label,
+        config_dir_env: raw.config_dir_env,
+        token_env: raw.token_env,
+        token_file_name: raw.token_file_name,
+        credential_file_name: raw.credential_file_name,
+        token_prefix: raw.token_prefix,
+        enroll_methods: raw.enroll_methods,
+        enroll_hint: raw.enroll_hint,
+        env_keys: raw.env_keys,
+    };
+    let mut strings: Vec<(&str, &str)> = vec![
+        ("kind", &spec.kind),
+        ("label", &spec.label),
+        ("token-prefix", &spec.token_prefix),
+        ("enroll-hint", &spec.enroll_hint),
+    ];
+    for (field, value) in [
+        ("config-dir-env", &spec.config_dir_env),
+        ("token-env", &spec.token_env),
+        ("token-file-name", &spec.token_file_name),
+        ("credential-file-name", &spec.credential_file_name),
+    ] {
+        if let Some(v) = value {
+            strings.push((field, v));
+        }
+    }
+    strings.extend(spec.enroll_methods.iter().map(|m| ("enroll-methods", m.as_str())));
+    if let Some((field, value)) = strings.iter().find(|(_, v)| v.len() > policy::MAX_SPEC_STRING_BYTES) {
+        return Err(format!(
+            "its spec's {field} is {} bytes; spec strings may be at most {} bytes",
+            value.len(),
+            policy::MAX_SPEC_STRING_BYTES
+        ));
+    }
+    if spec.kind != resolved_kind {
+        return Err(format!(
+            "says it serves agent kind {:?}, but it was resolved as {resolved_kind:?}; refusing it so no account is \
+             launched under the wrong agent. Rename the file or fix the plugin's spec",
+            spec.kind
+        ));
+    }
+    for var in [&spec.config_dir_env, &spec.token_env].into_iter().flatten() {
+        if !spec.env_keys.contains(var) {
+            return Err(format!("its spec uses {var} but does not declare it in env-keys"));
+        }
+    }
+    Ok(spec)
+}
+
+fn empty_spec() -> Spec {
+    Spec {
+        kind: String::new(),
+        label: String::new(),
+        config_dir_env: None,
+        token_env: None,
+        token_file_name: None,
+        credential_file_name: None,
+        token_prefix: String::new(),
+        enroll_methods: Vec::new(),
+        enroll_hint: String::new(),
+        env_keys: Vec::new(),
+    }
+}
+
+/// A loaded plugin, ready for calls.
+pub struct Plugin<'r> {
+    runtime: &'r Runtime,
+    pub kind: String,
+    pub origin: Origin,
+    pre: v0_1::PluginPre<SandboxState>,
+    pub spec: Spec,
+    declared: BTreeSet<String>,
+}
+
+impl Plugin<'_> {
+    fn failed(&self, message: String) -> PluginError {
+        PluginError { kind: self.kind.clone(), origin: self.origin.to_string(), message, refused: false }
+    }
+
+    fn refused(&self, message: String) -> PluginError {
+        PluginError { refused: true, ..self.failed(message) }
+    }
+
+    pub fn validate_token(&self, token: &str) -> Result<bool, PluginError> {
+        self.call("validate-token", 0, None, |store, p| {
+            p.accounts_auth_account_auth().call_validate_token(store, token)
+        })
+    }
+
+    /// The env to launch `account` with, checked against the env policy.
+    pub fn launch_env(&self, account: &LaunchRequest<'_>) -> Result<Vec<(String, String)>, PluginError> {
+        let config_dir = account.config_dir.to_str().ok_or_else(|| {
+            self.failed(format!("config dir {} is not valid UTF-8; use a UTF-8 path", account.config_dir.display()))
+        })?;
+        let arg = v0_1::Account {
+            name: account.name.to_owned(),
+            config_dir: config_dir.to_owned(),
+            token: account.token.map(str::to_owned),
+            now: account.now,
+        };
+        let mount = account.config_dir.is_dir().then_some(account.config_dir);
+        let result = self.call("launch-env", account.now, mount, |store, p| {
+            p.accounts_auth_account_auth().call_launch_env(store, &arg)
+        })?;
+        let env = result.map_err(|message| {
+            let message: String = message.chars().take(policy::MAX_SPEC_STRING_BYTES).collect();
+            self.failed(format!("cannot launch account {:?}: {message}", account.name))
+        })?;
+        policy::check_env(&env, &self.declared).map_err(|e| self.failed(e))?;
+        Ok(env)
+    }
+
+    pub fn detect_wall(&self, output: &str, now: i64, zone: &str) -> Result<Option<Wall>, PluginError> {
+        let wall = self.call("detect-wall", now, None, |store, p| {
+            p.accounts_auth_account_auth().call_detect_wall(store, output, now, zone)
+        })?;
+        match wall {
+            Some(w) if w.matched.len() > policy::MAX_SPEC_STRING_BYTES => Err(self.failed(format!(
+                "detect-wall returned {} bytes of matched text; at most {} are allowed",
+                w.matched.len(),
+                policy::MAX_SPEC_STRING_BYTES
+            ))),
+            w => Ok(w.map(|w| Wall { resets_at: w.resets_at, matched: w.matched })),
+        }
+    }
+
+    /// Run one export in a fresh store under the runtime's limits.
+    fn call<R>(
+        &self,
+        what: &str,
+        now: i64,
+        mount: Option<&Path>,
+        f: impl FnOnce(&mut Store<SandboxState>, &v0_1::Plugin) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        let rt = self.runtime;
+        let (state, stderr) = sandbox::sandbox(now, mount, &rt.limits).map_err(|e| self.failed(e.to_string()))?;
+        let mut store = Store::new(&rt.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(1);
+        let watchdog = Watchdog::start(&rt.engine, rt.limits.deadline);
+        let result = self.pre.instantiate(&mut store).and_then(|instance| f(&mut store, &instance));
+        drop(watchdog);
+        if rt.verbose {
+            let text = String::from_utf8_lossy(&stderr.contents()).into_owned();
+            for line in text.lines() {
+                eprintln!("plugin {}: {line}", self.kind);
+            }
+        }
+        result.map_err(|e| self.failed(describe_failure(what, &e, &rt.limits, store.data().limits.hit())))
+    }
+}
+
+/// Bumps the engine's epoch when a call outlives its deadline, which traps
+/// the guest with `Trap::Interrupt`. Dropping it stops the thread.
+struct Watchdog {
+    _stop: mpsc::Sender<()>,
+}
+
+impl Watchdog {
+    fn start(engine: &Engine, deadline: Duration) -> Watchdog {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(deadline) {
+                engine.increment_epoch();
+            }
+        });
+        Watchdog { _stop: stop }
+    }
+}
+
+fn describe_failure(what: &str, error: &wasmtime::Error, limits: &Limits, memory_hit: bool) -> String {
+    if memory_hit {
+        return format!("{what} exceeded the memory limit of {} MiB", limits.memory_bytes >> 20);
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => {
+            format!("{what} ran past the deadline of {} ms and was stopped", limits.deadline.as_millis())
+        }
+        Some(Trap::StackOverflow) => {
+            format!("{what} overflowed the wasm stack (unbounded recursion?)")
+        }
+        Some(trap) => {
+            format!("{what} trapped ({trap}); run with --verbose to see the plugin's stderr")
+        }
+        None => format!("{what} failed: {}", one_line(error)),
+    }
+}
+
+fn one_line(e: &wasmtime::Error) -> String {
+    format!("{e:#}").replace('\n', " ")
+}

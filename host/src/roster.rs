@@ -1,0 +1,422 @@
+//! `roster.toml`: the accounts a user has, typed and validated.
+//!
+//! Every error names the file, line and column and says how to fix it. Paths
+//! are resolved here (`~` to the home dir, relative paths against the roster's
+//! own directory) so nothing downstream has to know where the roster lives.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Cooldown for a wall whose message carries no reset time.
+pub const DEFAULT_WALL_COOLDOWN_SECS: i64 = 60 * 60;
+
+#[derive(Debug, Clone)]
+pub struct Roster {
+    pub path: PathBuf,
+    pub default_agent: Option<String>,
+    pub wall_cooldown_secs: i64,
+    pub accounts: Vec<Account>,
+    pub plugins: BTreeMap<String, PluginEntry>,
+    /// Where `default_agent` stands, for errors found later.
+    default_agent_at: Option<Pos>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub name: String,
+    pub agent: String,
+    pub config_dir: PathBuf,
+    pub seats: u32,
+    pub priority: i64,
+    pub disabled: bool,
+    pub token: TokenSource,
+    /// Where `agent = ...` stands, for errors found later (an unknown kind).
+    pub agent_at: Pos,
+}
+
+/// Where an account's static token comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    None,
+    File(PathBuf),
+    Env(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginEntry {
+    pub path: PathBuf,
+    /// Lower-case hex sha256 the file must have, checked before compiling.
+    pub sha256: Option<String>,
+    pub at: Pos,
+}
+
+/// A line and column, both from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A roster problem: file, position, what is wrong and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterError {
+    pub path: PathBuf,
+    pub at: Option<Pos>,
+    pub message: String,
+}
+
+impl fmt::Display for RosterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.at {
+            Some(at) => write!(f, "{}:{}:{}: {}", self.path.display(), at.line, at.column, self.message),
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for RosterError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoster {
+    default_agent: Option<Spanned<String>>,
+    wall_cooldown: Option<Spanned<String>>,
+    #[serde(default)]
+    account: Vec<Spanned<RawAccount>>,
+    #[serde(default)]
+    plugins: BTreeMap<String, Spanned<RawPlugin>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    name: Spanned<String>,
+    agent: Spanned<String>,
+    config_dir: Spanned<String>,
+    seats: Option<Spanned<i64>>,
+    #[serde(default)]
+    priority: i64,
+    #[serde(default)]
+    disabled: bool,
+    token_file: Option<Spanned<String>>,
+    token_env: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlugin {
+    path: Spanned<String>,
+    sha256: Option<Spanned<String>>,
+}
+
+impl Roster {
+    /// Read and validate the roster at `path`.
+    pub fn load(path: &Path) -> Result<Roster, RosterError> {
+        let text = std::fs::read_to_string(path).map_err(|e| RosterError {
+            path: path.to_owned(),
+            at: None,
+            message: if e.kind() == std::io::ErrorKind::NotFound {
+                "no roster here; create one (see roster.toml in the accounts README) or pass --roster PATH".into()
+            } else {
+                format!("cannot read the roster: {e}")
+            },
+        })?;
+        Roster::parse(path, &text, home_dir().as_deref())
+    }
+
+    /// Validate roster text. `home` expands a leading `~`.
+    pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> Result<Roster, RosterError> {
+        let error = |span: Option<Range<usize>>, message: String| RosterError {
+            path: path.to_owned(),
+            at: span.map(|s| pos_of(text, s.start)),
+            message,
+        };
+        let raw: RawRoster = toml::from_str(text).map_err(|e| error(e.span(), clean_toml_message(e.message())))?;
+        // Relative paths hang off the roster's dir, made absolute so the env
+        // we print works from any working directory.
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        let base = absolute.parent().unwrap_or(Path::new("/"));
+        let resolve = |value: &Spanned<String>, what: &str| -> Result<PathBuf, RosterError> {
+            resolve_path(value.get_ref(), base, home).ok_or_else(|| {
+                error(
+                    Some(value.span()),
+                    format!("{what} starts with ~ but no home dir is known; write an absolute path"),
+                )
+            })
+        };
+
+        let wall_cooldown_secs = match &raw.wall_cooldown {
+            None => DEFAULT_WALL_COOLDOWN_SECS,
+            Some(v) => crate::timefmt::parse_duration(v.get_ref())
+                .map_err(|e| error(Some(v.span()), format!("wall_cooldown: {e}")))?,
+        };
+
+        let mut accounts: Vec<Account> = Vec::new();
+        let mut first_seen: BTreeMap<String, Pos> = BTreeMap::new();
+        for spanned in &raw.account {
+            let a = spanned.get_ref();
+            let name = a.name.get_ref().clone();
+            if !valid_name(&name) {
+                return Err(error(
+                    Some(a.name.span()),
+                    format!("account name {name:?} is not allowed; use letters, digits, '-', '_' or '.'"),
+                ));
+            }
+            let here = pos_of(text, a.name.span().start);
+            if let Some(first) = first_seen.insert(name.clone(), here) {
+                return Err(error(
+                    Some(a.name.span()),
+                    format!(
+                        "duplicate account name {name:?} (first at line {}); give each [[account]] a unique name",
+                        first.line
+                    ),
+                ));
+            }
+            let seats = match &a.seats {
+                None => 1,
+                Some(s) if (1..=10_000).contains(s.get_ref()) => *s.get_ref() as u32,
+                Some(s) => {
+                    return Err(error(
+                        Some(s.span()),
+                        format!(
+                            "seats = {} is out of range; use 1 to 10000 (disable an account with disabled = true)",
+                            s.get_ref()
+                        ),
+                    ));
+                }
+            };
+            if a.config_dir.get_ref().trim().is_empty() {
+                return Err(error(
+                    Some(a.config_dir.span()),
+                    "config_dir is empty; give the account's own directory".into(),
+                ));
+            }
+            let token = match (&a.token_file, &a.token_env) {
+                (Some(_), Some(env)) => {
+                    return Err(error(Some(env.span()), "token_file and token_env both given; keep one".into()));
+                }
+                (Some(file), None) => TokenSource::File(resolve(file, "token_file")?),
+                (None, Some(env)) => TokenSource::Env(env.get_ref().clone()),
+                (None, None) => TokenSource::None,
+            };
+            accounts.push(Account {
+                name,
+                agent: a.agent.get_ref().clone(),
+                config_dir: resolve(&a.config_dir, "config_dir")?,
+                seats,
+                priority: a.priority,
+                disabled: a.disabled,
+                token,
+                agent_at: pos_of(text, a.agent.span().start),
+            });
+        }
+
+        let mut plugins = BTreeMap::new();
+        for (kind, entry) in &raw.plugins {
+            let p = entry.get_ref();
+            let sha256 = match &p.sha256 {
+                None => None,
+                Some(s) if is_sha256_hex(s.get_ref()) => Some(s.get_ref().to_ascii_lowercase()),
+                Some(s) => {
+                    return Err(error(
+                        Some(s.span()),
+                        "sha256 must be 64 hex digits (the output of `sha256sum FILE`)".into(),
+                    ));
+                }
+            };
+            plugins.insert(
+                kind.clone(),
+                PluginEntry { path: resolve(&p.path, "path")?, sha256, at: pos_of(text, entry.span().start) },
+            );
+        }
+
+        Ok(Roster {
+            path: path.to_owned(),
+            default_agent: raw.default_agent.as_ref().map(|d| d.get_ref().clone()),
+            default_agent_at: raw.default_agent.as_ref().map(|d| pos_of(text, d.span().start)),
+            wall_cooldown_secs,
+            accounts,
+            plugins,
+        })
+    }
+
+    /// Check that every agent kind the roster names is one `is_known` accepts.
+    /// `known` lists them for the error message.
+    pub fn check_agents(&self, is_known: impl Fn(&str) -> bool, known: &[String]) -> Result<(), RosterError> {
+        let unknown = |kind: &str, at: Pos| RosterError {
+            path: self.path.clone(),
+            at: Some(at),
+            message: format!(
+                "unknown agent {kind:?}; known agents: {}. Install a plugin for it or fix the name",
+                known.join(", ")
+            ),
+        };
+        if let (Some(kind), Some(at)) = (&self.default_agent, self.default_agent_at)
+            && !is_known(kind)
+        {
+            return Err(unknown(kind, at));
+        }
+        for account in &self.accounts {
+            if !is_known(&account.agent) {
+                return Err(unknown(&account.agent, account.agent_at));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn account(&self, name: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.name == name)
+    }
+
+    /// An error about this roster with no position.
+    pub fn error(&self, message: String) -> RosterError {
+        RosterError { path: self.path.clone(), at: None, message }
+    }
+}
+
+fn home_dir() -> Option<PathBuf> {
+    directories::BaseDirs::new().map(|d| d.home_dir().to_owned())
+}
+
+/// `~` and `~/x` use the home dir; relative paths hang off the roster's dir.
+fn resolve_path(value: &str, base: &Path, home: Option<&Path>) -> Option<PathBuf> {
+    if value == "~" {
+        return home.map(Path::to_owned);
+    }
+    if let Some(rest) = value.strip_prefix("~/") {
+        return home.map(|h| h.join(rest));
+    }
+    let path = Path::new(value);
+    Some(if path.is_absolute() { path.to_owned() } else { base.join(path) })
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+fn pos_of(text: &str, offset: usize) -> Pos {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Pos { line, column }
+}
+
+/// toml's messages end with a newline and sometimes list expected keys; keep
+/// them on one line.
+fn clean_toml_message(message: &str) -> String {
+    message.trim().replace('\n', "; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Roster, RosterError> {
+        Roster::parse(Path::new("/r/roster.toml"), text, Some(Path::new("/home/u")))
+    }
+
+    #[test]
+    fn full_roster() {
+        let r = parse(
+            r#"
+default_agent = "claude"
+wall_cooldown = "90m"
+
+[[account]]
+name = "work"
+agent = "claude"
+config_dir = "~/.accounts/work"
+seats = 3
+priority = -1
+token_file = "tokens/work"
+
+[[account]]
+name = "spare"
+agent = "codex"
+config_dir = "dirs/spare"
+disabled = true
+token_env = "SPARE_KEY"
+
+[plugins.acme]
+path = "/opt/acme.wasm"
+sha256 = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+"#,
+        )
+        .unwrap();
+        assert_eq!(r.default_agent.as_deref(), Some("claude"));
+        assert_eq!(r.wall_cooldown_secs, 5400);
+        let work = &r.accounts[0];
+        assert_eq!(work.config_dir, Path::new("/home/u/.accounts/work"));
+        assert_eq!((work.seats, work.priority, work.disabled), (3, -1, false));
+        assert_eq!(work.token, TokenSource::File("/r/tokens/work".into()));
+        let spare = &r.accounts[1];
+        assert_eq!(spare.config_dir, Path::new("/r/dirs/spare"));
+        assert_eq!((spare.seats, spare.disabled), (1, true));
+        assert_eq!(spare.token, TokenSource::Env("SPARE_KEY".into()));
+        assert_eq!(
+            r.plugins["acme"].sha256.as_deref().unwrap(),
+            "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+        );
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let e = err("[[account]]\nname = \"a\nagent = \"x\"\n");
+        assert!(e.starts_with("/r/roster.toml:2:"), "{e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+
+    #[test]
+    fn unknown_key_has_position() {
+        let e = err("[[account]]\nname = \"a\"\nagent = \"x\"\nconfig_dir = \"d\"\nseat = 2\n");
+        assert!(e.starts_with("/r/roster.toml:5:1:"), "{e}");
+        assert!(e.contains("seat"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_name_points_at_second() {
+        let e = err(
+            "[[account]]\nname = \"a\"\nagent = \"x\"\nconfig_dir = \"d\"\n[[account]]\nname = \"a\"\nagent = \"x\"\nconfig_dir = \"e\"\n",
+        );
+        assert!(e.starts_with("/r/roster.toml:6:8:"), "{e}");
+        assert!(e.contains("duplicate account name \"a\" (first at line 2)"), "{e}");
+    }
+
+    #[test]
+    fn missing_config_dir() {
+        let e = err("[[account]]\nname = \"a\"\nagent = \"x\"\n");
+        assert!(e.contains("/r/roster.toml:1:1:") && e.contains("config_dir"), "{e}");
+    }
+
+    #[test]
+    fn bad_values() {
+        assert!(err("[[account]]\nname=\"a\"\nagent=\"x\"\nconfig_dir=\"d\"\nseats=0\n").contains(":5:7: seats = 0"));
+        assert!(err("[[account]]\nname=\"a b\"\nagent=\"x\"\nconfig_dir=\"d\"\n").contains("not allowed"));
+        assert!(err("wall_cooldown = \"soon\"\n").contains(":1:17: wall_cooldown"));
+        assert!(
+            err("[[account]]\nname=\"a\"\nagent=\"x\"\nconfig_dir=\"d\"\ntoken_file=\"f\"\ntoken_env=\"E\"\n")
+                .contains("keep one")
+        );
+        assert!(err("[plugins.x]\npath=\"p\"\nsha256=\"abc\"\n").contains("64 hex digits"));
+    }
+
+    #[test]
+    fn unknown_agent() {
+        let r = parse("[[account]]\nname = \"a\"\nagent = \"nope\"\nconfig_dir = \"d\"\n").unwrap();
+        let e = r.check_agents(|k| k == "x", &["x".into()]).unwrap_err().to_string();
+        assert!(e.starts_with("/r/roster.toml:3:9: unknown agent \"nope\"; known agents: x"), "{e}");
+    }
+}

@@ -1,0 +1,88 @@
+//! Time as the user types and reads it: durations (`90m`, `1h30m`, `2 days`),
+//! RFC 3339 instants, and short "in 42m" phrases. Parsing is jiff's; times
+//! inside the tool are plain epoch seconds.
+
+use jiff::{Span, SpanRelativeTo, Timestamp, Unit};
+
+/// Seconds in a positive duration such as `90m`, `1h30m`, `2d`, `45 seconds`
+/// or ISO 8601 `PT1H`. Days count as 24 hours.
+pub fn parse_duration(text: &str) -> Result<i64, String> {
+    let hint = "write a duration like 90m, 1h30m, 12h or 2d";
+    let span: Span = text.trim().parse().map_err(|_| format!("{text:?} is not a duration; {hint}"))?;
+    let secs = span.total((Unit::Second, SpanRelativeTo::days_are_24_hours())).map_err(|e| format!("{text:?}: {e}"))?;
+    if secs <= 0.0 {
+        return Err(format!("{text:?} is not a positive duration; {hint}"));
+    }
+    Ok(secs.ceil() as i64)
+}
+
+/// Epoch seconds of an RFC 3339 instant such as `2026-11-23T15:00:00Z`.
+pub fn parse_instant(text: &str) -> Result<i64, String> {
+    text.trim()
+        .parse::<Timestamp>()
+        .map(|t| t.as_second())
+        .map_err(|_| format!("{text:?} is not an RFC 3339 time; write e.g. 2026-11-23T15:00:00Z"))
+}
+
+/// RFC 3339 in UTC, e.g. `2026-11-23T15:00:00Z`.
+pub fn format_instant(epoch: i64) -> String {
+    Timestamp::from_second(epoch).map_or_else(|_| epoch.to_string(), |t| t.to_string())
+}
+
+/// A short, rounded-up length: `42s`, `42m`, `3h05m`, `2d4h`.
+pub fn format_span(secs: i64) -> String {
+    let secs = secs.max(0);
+    if secs < 60 {
+        return format!("{secs}s");
+    }
+    let mins = (secs + 59) / 60;
+    match mins {
+        m if m < 60 => format!("{m}m"),
+        m if m < 24 * 60 => format!("{}h{:02}m", m / 60, m % 60),
+        m => format!("{}d{}h", m / (24 * 60), (m % (24 * 60)) / 60),
+    }
+}
+
+/// The current time in epoch seconds.
+pub fn now() -> i64 {
+    Timestamp::now().as_second()
+}
+
+/// The host's IANA zone name for plugins, `UTC` when it has none.
+pub fn local_zone_name() -> String {
+    jiff::tz::TimeZone::system().iana_name().unwrap_or("UTC").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90m"), Ok(5400));
+        assert_eq!(parse_duration("1h30m"), Ok(5400));
+        assert_eq!(parse_duration("2d"), Ok(172_800));
+        assert_eq!(parse_duration("45 seconds"), Ok(45));
+        assert_eq!(parse_duration("PT1H"), Ok(3600));
+        assert!(parse_duration("soon").unwrap_err().contains("90m"));
+        assert!(parse_duration("0m").is_err());
+        assert!(parse_duration("-5m").is_err());
+    }
+
+    #[test]
+    fn instants() {
+        assert_eq!(parse_instant("2026-11-23T15:00:00Z"), Ok(1_795_446_000));
+        assert_eq!(parse_instant("2026-11-23T16:00:00+01:00"), Ok(1_795_446_000));
+        assert!(parse_instant("tomorrow").is_err());
+        assert_eq!(format_instant(1_795_446_000), "2026-11-23T15:00:00Z");
+    }
+
+    #[test]
+    fn spans() {
+        assert_eq!(format_span(5), "5s");
+        assert_eq!(format_span(42 * 60), "42m");
+        assert_eq!(format_span(41 * 60 + 1), "42m");
+        assert_eq!(format_span(3 * 3600 + 5 * 60), "3h05m");
+        assert_eq!(format_span(2 * 86_400 + 4 * 3600), "2d4h");
+    }
+}

@@ -1,0 +1,101 @@
+//! Pieces of wall-message parsing that are the same for every agent: epoch
+//! numbers after a key, and durations in words ("3 days 6 hours 57 minutes",
+//! "34s", "1h30m").
+
+/// The integer right after `key` in `text`, skipping `"`, `:`, `=`, `|` and
+/// spaces between them: finds `1750708800` in `"resets_at": 1750708800` and in
+/// `limit reached|1750708800`.
+pub fn number_after(text: &str, key: &str) -> Option<i64> {
+    let start = text.find(key)? + key.len();
+    let rest = text[start..].trim_start_matches(['"', ':', '=', '|', ' ', '\t']);
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
+
+/// Seconds since the epoch from a number that may be in milliseconds.
+pub fn epoch_seconds(value: i64) -> i64 {
+    if value > 100_000_000_000 { value / 1000 } else { value }
+}
+
+/// The seconds in a duration written in words or compact units, read from the
+/// start of `text`: "3 days 6 hours 57 minutes", "2h 5m", "34s", "1.5s",
+/// "90 min". Stops at the first word that is not part of a duration. `None`
+/// when no amount with a unit is found.
+pub fn duration_seconds(text: &str) -> Option<i64> {
+    let mut total = 0f64;
+    let mut found = false;
+    let mut rest = text.trim_start();
+    loop {
+        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if number_len == 0 {
+            break;
+        }
+        let Ok(amount) = rest[..number_len].parse::<f64>() else {
+            break;
+        };
+        let after = rest[number_len..].trim_start();
+        let unit_len = after.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(after.len());
+        let Some(scale) = unit_seconds(&after[..unit_len]) else {
+            break;
+        };
+        total += amount * scale as f64;
+        found = true;
+        rest = after[unit_len..].trim_start_matches([',', ' ']).trim_start();
+        rest = rest.strip_prefix("and ").unwrap_or(rest);
+    }
+    found.then(|| total.ceil() as i64)
+}
+
+fn unit_seconds(unit: &str) -> Option<i64> {
+    Some(match unit.to_ascii_lowercase().as_str() {
+        "d" | "day" | "days" => 86_400,
+        "h" | "hr" | "hrs" | "hour" | "hours" => 3_600,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60,
+        "s" | "sec" | "secs" | "second" | "seconds" => 1,
+        _ => return None,
+    })
+}
+
+/// The line of `text` that contains byte offset `at`, trimmed.
+pub fn line_at(text: &str, at: usize) -> &str {
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    text[start..end].trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_after_keys() {
+        assert_eq!(number_after("limit reached|1750708800", "reached"), Some(1_750_708_800));
+        assert_eq!(number_after(r#"{"resets_at": 17}"#, "resets_at"), Some(17));
+        assert_eq!(number_after(r#"{"resets_at": null}"#, "resets_at"), None);
+        assert_eq!(number_after("nothing", "resets_at"), None);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_seconds("3 days 6 hours 57 minutes."), Some(3 * 86_400 + 6 * 3_600 + 57 * 60));
+        assert_eq!(duration_seconds("34s"), Some(34));
+        assert_eq!(duration_seconds("1.5s"), Some(2));
+        assert_eq!(duration_seconds("1h30m"), Some(5_400));
+        assert_eq!(duration_seconds("2 hours, 5 minutes and 3 seconds"), Some(7_503));
+        assert_eq!(duration_seconds("90 min then more"), Some(5_400));
+        assert_eq!(duration_seconds("soon"), None);
+        assert_eq!(duration_seconds("5 apples"), None);
+    }
+
+    #[test]
+    fn epoch_units() {
+        assert_eq!(epoch_seconds(1_750_708_800), 1_750_708_800);
+        assert_eq!(epoch_seconds(1_750_708_800_123), 1_750_708_800);
+    }
+
+    #[test]
+    fn lines() {
+        let text = "a\nbb wall here\nc";
+        assert_eq!(line_at(text, text.find("wall").unwrap()), "bb wall here");
+    }
+}

@@ -1,0 +1,187 @@
+//! Shared test harness: the real `accounts` binary, fixture rosters in temp
+//! dirs, test plugins built from source for wasm32-wasip2, and real shells.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_accounts");
+
+/// Fixture tokens: tests assert these never show up where they must not.
+pub const CLAUDE_TOKEN: &str = "sk-ant-oat01-FIXTURE-claude-0123456789abcdef";
+pub const CODEX_TOKEN: &str = "sk-FIXTURE-codex-0123456789abcdef";
+pub const GEMINI_TOKEN: &str = "AIzaFIXTURE-gemini-0123456789abcdef";
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+/// Compiled plugins are shared by all tests (compiling is the slow part);
+/// cache tests use their own dir.
+pub fn shared_cache_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
+    target.join("test-plugin-cache")
+}
+
+/// A temp dir with a roster, a state dir and a plugin dir.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub fn new(roster: &str) -> Fixture {
+        let fx = Fixture { dir: tempfile::tempdir().unwrap() };
+        fx.write_roster(roster);
+        std::fs::create_dir_all(fx.plugin_dir()).unwrap();
+        fx
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    pub fn roster(&self) -> PathBuf {
+        self.path("roster.toml")
+    }
+    pub fn state_dir(&self) -> PathBuf {
+        self.path("state")
+    }
+    pub fn plugin_dir(&self) -> PathBuf {
+        self.path("plugins")
+    }
+
+    pub fn write_roster(&self, text: &str) {
+        std::fs::write(self.roster(), text).unwrap();
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// A command for the real binary with a clean environment pointing at
+    /// this fixture.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args);
+        clean_env(&mut cmd);
+        cmd.env("ACCOUNTS_ROSTER", self.roster())
+            .env("ACCOUNTS_STATE_DIR", self.state_dir())
+            .env("ACCOUNTS_PLUGIN_DIR", self.plugin_dir())
+            .env("ACCOUNTS_CACHE_DIR", shared_cache_dir())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// Run and expect success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "accounts {args:?} failed: {}", text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    /// Run and expect failure with `code`, empty stdout, one error line;
+    /// returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "accounts {args:?}: stderr: {stderr}");
+        assert!(out.stdout.is_empty(), "stdout must stay empty on error, got: {}", text(&out.stdout));
+        stderr
+    }
+}
+
+/// Remove everything from the environment that could steer the binary.
+pub fn clean_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("ACCOUNTS_")
+            || key.starts_with("CLAUDE")
+            || key.starts_with("ANTHROPIC")
+            || key.starts_with("OPENAI")
+            || key.starts_with("CODEX")
+            || key.starts_with("GEMINI")
+        {
+            cmd.env_remove(&*key);
+        }
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Build a test plugin crate (`tests/plugins/<name>`) for wasm32-wasip2 and
+/// return the component's path. Built once per test process.
+pub fn test_plugin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(path) = built.get(name) {
+        return path.clone();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
+    let target = target.join("wasm-plugins");
+    let package = format!("test-plugin-{name}");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(workspace())
+        .args(["build", "--quiet", "--target", "wasm32-wasip2", "--profile", "plugin", "-p", &package])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .status()
+        .expect("running cargo to build a test plugin");
+    assert!(
+        status.success(),
+        "building test plugin {package} failed; build it first with \
+         `rustup target add wasm32-wasip2 && cargo build --target wasm32-wasip2 --profile plugin -p {package}`"
+    );
+    let path = target.join("wasm32-wasip2/plugin").join(format!("{}.wasm", package.replace('-', "_")));
+    built.insert(name.to_owned(), path.clone());
+    path
+}
+
+pub fn sha256_file(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    text(&out.stdout).split_whitespace().next().unwrap().to_owned()
+}
+
+/// Run `script` in `shell` with `input` exported as `$OUT` and a controlled
+/// environment; the script's stdout is returned.
+pub fn shell(shell: &str, script: &str, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(shell);
+    cmd.arg("-c").arg(script).env_clear().env("PATH", std::env::var("PATH").unwrap());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// The environment a shell ends up with after `eval`-ing `output`: runs
+/// `eval "$OUT"; env -0` and parses the result.
+pub fn eval_env(shell_name: &str, output: &str, before: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut env: Vec<(&str, &str)> = before.to_vec();
+    env.push(("OUT", output));
+    let out = shell(shell_name, r#"eval "$OUT"; unset OUT; exec env -0"#, &env);
+    assert!(out.status.success(), "{shell_name} eval failed: {}", text(&out.stderr));
+    parse_env0(&out.stdout)
+}
+
+pub fn parse_env0(bytes: &[u8]) -> BTreeMap<String, String> {
+    bytes
+        .split(|b| *b == 0)
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let e = text(e);
+            let (k, v) = e.split_once('=').unwrap();
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
