@@ -328,12 +328,12 @@ mod tests {
     fn full_roster() {
         let r = parse(
             r#"
-default_agent = "claude"
+default_agent = "alpha"
 wall_cooldown = "90m"
 
 [[account]]
 name = "work"
-agent = "claude"
+agent = "alpha"
 config_dir = "~/.accounts/work"
 seats = 3
 priority = -1
@@ -341,7 +341,7 @@ token_file = "tokens/work"
 
 [[account]]
 name = "spare"
-agent = "codex"
+agent = "beta"
 config_dir = "dirs/spare"
 disabled = true
 token_env = "SPARE_KEY"
@@ -352,7 +352,7 @@ sha256 = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
 "#,
         )
         .unwrap();
-        assert_eq!(r.default_agent.as_deref(), Some("claude"));
+        assert_eq!(r.default_agent.as_deref(), Some("alpha"));
         assert_eq!(r.wall_cooldown_secs, 5400);
         let work = &r.accounts[0];
         assert_eq!(work.config_dir, Path::new("/home/u/.accounts/work"));

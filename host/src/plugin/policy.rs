@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn names() {
-        assert!(is_valid_name("CLAUDE_CONFIG_DIR") && is_valid_name("_x1"));
+        assert!(is_valid_name("AGENT_CONFIG_DIR") && is_valid_name("_x1"));
         assert!(!is_valid_name("1X") && !is_valid_name("A-B") && !is_valid_name("") && !is_valid_name("A=B"));
         assert!(!is_valid_name(&"A".repeat(129)));
         for denied in ["PATH", "LD_PRELOAD", "DYLD_INSERT_LIBRARIES", "GIT_SSH_COMMAND", "ACCOUNTS_ACCOUNT", "BASH_ENV"]
