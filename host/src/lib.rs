@@ -5,12 +5,16 @@
 //! asks it for an env, `render` prints it. The host names no vendor: every
 //! agent-specific fact lives in a plugin.
 
+pub mod alloc;
 pub mod cli;
 pub mod error;
+pub mod holder;
 pub mod launch;
 pub mod paths;
 pub mod plugin;
 pub mod render;
 pub mod roster;
+pub mod seats;
 pub mod secret;
+pub mod state;
 pub mod timefmt;

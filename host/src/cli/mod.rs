@@ -8,12 +8,20 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::error::{Error, Result};
+use crate::holder::{self, Holder};
 use crate::paths::Paths;
 use crate::plugin::{Plugin, Registry, Runtime, builtin};
 use crate::roster::Roster;
+use crate::state::FileStore;
+use crate::timefmt;
 
+mod allocate;
 mod launch_env;
 mod plugins;
+mod release;
+mod rotate;
+mod status;
+mod wall;
 
 #[derive(Parser)]
 #[command(name = "accounts", version, about = "Pick an account seat for a coding agent and print its environment")]
@@ -41,6 +49,18 @@ pub struct Cli {
 enum Command {
     /// Print the environment that launches an agent under one account
     LaunchEnv(launch_env::Args),
+    /// Wall an account: skip it until its usage limit resets
+    Wall(wall::WallArgs),
+    /// Lift an account's wall now
+    Unwall(wall::UnwallArgs),
+    /// Wall a worker's account, release its seat and print the env of its next seat
+    Rotate(rotate::Args),
+    /// Release leases, by worker or by account
+    Release(release::Args),
+    /// Lease seats for several workers at once
+    Allocate(allocate::Args),
+    /// Every account: seats, holders, walls, token source (never a token)
+    Status(status::Args),
     /// List and inspect agent plugins
     #[command(subcommand)]
     Plugins(plugins::Command),
@@ -91,6 +111,58 @@ impl Context {
     }
 }
 
+impl Context {
+    pub fn store(&self) -> Result<FileStore> {
+        FileStore::open(&self.paths.state_dir)
+    }
+}
+
+/// Flags shared by the commands that take a seat.
+#[derive(clap::Args, Clone)]
+pub struct SeatFlags {
+    /// Worker id [default: <host>-<holder pid>]
+    #[arg(long, value_name = "ID")]
+    pub worker: Option<String>,
+    /// Keep the lease while this process runs [default: the calling shell, see README]
+    #[arg(long, value_name = "PID")]
+    pub holder_pid: Option<u32>,
+    /// Lease lifetime; a lease also ends when its holder exits
+    #[arg(long, default_value = "12h", value_name = "DURATION")]
+    pub ttl: String,
+}
+
+impl SeatFlags {
+    pub fn ttl_secs(&self) -> Result<i64> {
+        timefmt::parse_duration(&self.ttl).map_err(|e| crate::error::usage(format!("--ttl: {e}")))
+    }
+
+    /// The holder: `--holder-pid` (which must be running), else the default.
+    pub fn holder(&self) -> Result<Holder> {
+        match self.holder_pid {
+            None => Ok(holder::default_holder()),
+            Some(pid) => {
+                let holder = Holder::of(pid);
+                if !holder.is_alive() {
+                    return Err(crate::error::usage(format!("--holder-pid {pid}: no such process is running")));
+                }
+                Ok(holder)
+            }
+        }
+    }
+
+    pub fn worker(&self, host: &str, holder: &Holder) -> String {
+        self.worker.clone().unwrap_or_else(|| format!("{host}-{}", holder.pid))
+    }
+}
+
+/// Report a no-seat error as JSON on stdout when the user asked for JSON.
+pub fn no_seat_as_json(error: Error, json: bool) -> Error {
+    if let (true, Error::NoSeat { json: value, .. }) = (json, &error) {
+        let _ = print(&format!("{value}\n"));
+    }
+    error
+}
+
 /// Write all of `text` to stdout at once, so a failure never leaves half an
 /// env behind.
 pub fn print(text: &str) -> Result<()> {
@@ -109,6 +181,12 @@ pub fn main() -> std::process::ExitCode {
     };
     let result = match cli.command {
         Command::LaunchEnv(args) => launch_env::run(&ctx, args),
+        Command::Wall(args) => wall::run_wall(&ctx, args),
+        Command::Unwall(args) => wall::run_unwall(&ctx, args),
+        Command::Rotate(args) => rotate::run(&ctx, args),
+        Command::Release(args) => release::run(&ctx, args),
+        Command::Allocate(args) => allocate::run(&ctx, args),
+        Command::Status(args) => status::run(&ctx, args),
         Command::Plugins(cmd) => plugins::run(&ctx, cmd),
     };
     match result {

@@ -108,6 +108,9 @@ fn detect(output: &str) -> Option<(Option<i64>, String)> {
     None
 }
 
+// Exported only for wasm: natively (unit tests) the WIT export names are not
+// valid linker symbols.
+#[cfg(target_arch = "wasm32")]
 export!(Claude);
 
 #[cfg(test)]

@@ -85,6 +85,9 @@ fn detect(output: &str, now: i64) -> Option<(Option<i64>, String)> {
     Some((reset, kit::clip_matched(line)))
 }
 
+// Exported only for wasm: natively (unit tests) the WIT export names are not
+// valid linker symbols.
+#[cfg(target_arch = "wasm32")]
 export!(Codex);
 
 #[cfg(test)]

@@ -84,6 +84,9 @@ fn detect(output: &str, now: i64) -> Option<(Option<i64>, String)> {
     None
 }
 
+// Exported only for wasm: natively (unit tests) the WIT export names are not
+// valid linker symbols.
+#[cfg(target_arch = "wasm32")]
 export!(Gemini);
 
 #[cfg(test)]

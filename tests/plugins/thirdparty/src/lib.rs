@@ -45,4 +45,7 @@ impl Guest for Acme {
     }
 }
 
+// Exported only for wasm: natively (unit tests) the WIT export names are not
+// valid linker symbols.
+#[cfg(target_arch = "wasm32")]
 export!(Acme);

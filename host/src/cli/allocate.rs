@@ -1,0 +1,66 @@
+//! `accounts allocate`: lease seats for a fleet of workers in one go.
+
+use super::{Context, SeatFlags, no_seat_as_json, print};
+use crate::error::{Result, usage};
+use crate::holder;
+use crate::seats::{self, Claim};
+use crate::state::StateStore;
+use crate::timefmt;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Agent kind [default: the roster's default_agent]
+    #[arg(long, value_name = "KIND")]
+    agent: Option<String>,
+    /// How many workers, named w1..wN unless names are given
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Worker names
+    names: Vec<String>,
+    /// Keep the leases while this process runs [default: the calling shell]
+    #[arg(long, value_name = "PID")]
+    holder_pid: Option<u32>,
+    /// Lease lifetime
+    #[arg(long, default_value = "12h", value_name = "DURATION")]
+    ttl: String,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ctx: &Context, args: Args) -> Result<()> {
+    let workers: Vec<String> = match (args.workers, args.names.is_empty()) {
+        (Some(n), true) => (1..=n).map(|i| format!("w{i}")).collect(),
+        (None, false) => args.names.clone(),
+        (Some(n), false) if n == args.names.len() => args.names.clone(),
+        (Some(n), false) => return Err(usage(format!("--workers {n} but {} names given", args.names.len()))),
+        (None, true) => return Err(usage("allocate needs --workers N or worker names")),
+    };
+    if workers.is_empty() {
+        return Err(usage("allocate needs at least one worker"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(dup) = workers.iter().find(|w| !seen.insert(*w)) {
+        return Err(usage(format!("worker {dup:?} is named twice")));
+    }
+    let roster = ctx.roster()?;
+    let agent = seats::agent_for(&roster, args.agent.as_deref())?;
+    let seat = SeatFlags { worker: None, holder_pid: args.holder_pid, ttl: args.ttl.clone() };
+    let now = timefmt::now();
+    let host = holder::host_name();
+    let claim = Claim { agent, worker: "", host: &host, holder: seat.holder()?, ttl_secs: seat.ttl_secs()?, now };
+    let placed = ctx
+        .store()?
+        .update(|state| {
+            seats::prune(state, &host, now);
+            seats::lease_many(&roster, state, &claim, &workers)
+        })
+        .map_err(|e| no_seat_as_json(e, args.json))?;
+    let out = if args.json {
+        let rows: Vec<_> = placed.iter().map(|(w, a)| serde_json::json!({"worker": w, "account": a})).collect();
+        format!("{}\n", serde_json::Value::from(rows))
+    } else {
+        placed.iter().map(|(w, a)| format!("{w}\t{a}\n")).collect()
+    };
+    print(&out)
+}

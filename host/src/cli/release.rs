@@ -1,0 +1,37 @@
+//! `accounts release`.
+
+use super::{Context, print};
+use crate::error::Result;
+use crate::holder;
+use crate::seats;
+use crate::state::StateStore;
+use crate::timefmt;
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct Args {
+    /// Release this worker's lease
+    #[arg(long, value_name = "ID")]
+    worker: Option<String>,
+    /// Release every lease on this account
+    #[arg(long, value_name = "NAME")]
+    account: Option<String>,
+}
+
+pub fn run(ctx: &Context, args: Args) -> Result<()> {
+    let roster = ctx.roster()?;
+    if let Some(name) = &args.account {
+        seats::account(&roster, name)?;
+    }
+    let now = timefmt::now();
+    let host = holder::host_name();
+    let released = ctx.store()?.update(|state| {
+        seats::prune(state, &host, now);
+        Ok(match (&args.worker, &args.account) {
+            (Some(w), _) => state.release(|l| &l.worker == w),
+            (_, Some(a)) => state.release(|l| &l.account == a),
+            _ => 0,
+        })
+    })?;
+    print(&format!("released {released} lease{}\n", if released == 1 { "" } else { "s" }))
+}

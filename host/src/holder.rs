@@ -1,0 +1,124 @@
+//! Lease holders: which process a lease lives as long as, and whether that
+//! process still runs. I/O at the edge (`/proc`, `kill(pid, 0)`).
+//!
+//! The default holder is our parent: in `out=$(accounts launch-env) || exit;
+//! eval "$out"; exec agent`, bash, dash and zsh exec `accounts` straight from
+//! the command substitution, so the parent is the script's shell, which then
+//! becomes the agent through `exec` (same pid, same start time). But bash runs
+//! `$(accounts ... 2>/dev/null)` (any redirection inside) in a forked
+//! subshell that exits right after; a forked subshell is a copy of its parent
+//! (same executable, same command line), so when the parent looks like that,
+//! the lease is held for the parent's parent instead.
+
+use serde::{Deserialize, Serialize};
+
+/// A process on this host, identified by pid and start time so that a
+/// recycled pid is not mistaken for the original holder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub pid: u32,
+    /// Start time in clock ticks since boot (`/proc/<pid>/stat` field 22),
+    /// when known.
+    pub start: Option<u64>,
+}
+
+impl Holder {
+    pub fn of(pid: u32) -> Holder {
+        Holder { pid, start: stat(pid).map(|s| s.start) }
+    }
+
+    /// Whether the holder still runs (a zombie does not count).
+    pub fn is_alive(&self) -> bool {
+        match stat(self.pid) {
+            Some(s) => !s.zombie && self.start.is_none_or(|start| start == s.start),
+            // No /proc entry: gone on Linux; elsewhere fall back to kill(0).
+            None if cfg!(target_os = "linux") => false,
+            None => rustix::process::Pid::from_raw(self.pid as i32)
+                .is_some_and(|pid| rustix::process::test_kill_process(pid).is_ok()),
+        }
+    }
+}
+
+/// The default holder for a call from a shell (see the module docs).
+pub fn default_holder() -> Holder {
+    let parent = rustix::process::getppid().map_or(1, |p| p.as_raw_nonzero().get() as u32);
+    let mut holder = parent;
+    // A subshell of a subshell is possible (`$( ( accounts ... ) )`); stop
+    // after a few steps and never climb to init.
+    for _ in 0..4 {
+        match stat(holder) {
+            Some(s) if s.ppid > 1 && is_forked_copy(holder, s.ppid) => holder = s.ppid,
+            _ => break,
+        }
+    }
+    Holder::of(holder)
+}
+
+/// Whether `child` is a fork of `parent` that never exec'd: same executable
+/// and same command line.
+fn is_forked_copy(child: u32, parent: u32) -> bool {
+    let exe = |pid: u32| std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+    let cmdline = |pid: u32| std::fs::read(format!("/proc/{pid}/cmdline")).ok();
+    match (exe(child), exe(parent)) {
+        (Some(a), Some(b)) if a == b => cmdline(child).is_some() && cmdline(child) == cmdline(parent),
+        _ => false,
+    }
+}
+
+/// This host's name, to tell our own leases from other hosts' when the
+/// state dir is shared.
+pub fn host_name() -> String {
+    rustix::system::uname().nodename().to_string_lossy().into_owned()
+}
+
+struct Stat {
+    ppid: u32,
+    start: u64,
+    zombie: bool,
+}
+
+fn stat(pid: u32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// Parse `/proc/<pid>/stat`. The command name (field 2) may hold spaces
+/// and parentheses, so fields are counted from the last `)`.
+fn parse_stat(text: &str) -> Option<Stat> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // fields[0] is field 3 (state), fields[1] field 4 (ppid), fields[19] field 22.
+    Some(Stat {
+        zombie: fields.first()? == &"Z",
+        ppid: fields.get(1)?.parse().ok()?,
+        start: fields.get(19)?.parse().ok()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_odd_names() {
+        let line = "1234 (a) b (c) S 99 1234 1234 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 777 0 0";
+        let s = parse_stat(line).unwrap();
+        assert_eq!((s.ppid, s.start, s.zombie), (99, 777, false));
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_recycled_pid_is_not() {
+        let me = Holder::of(std::process::id());
+        assert!(me.is_alive());
+        let recycled = Holder { start: me.start.map(|s| s + 1), ..me };
+        assert!(!recycled.is_alive());
+    }
+
+    #[test]
+    fn a_reaped_child_is_dead() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let holder = Holder::of(child.id());
+        child.wait().unwrap();
+        assert!(!holder.is_alive());
+    }
+}

@@ -1,0 +1,180 @@
+//! Seats over a roster: turns the roster and the stored state into the pure
+//! allocator's view, and its answers into leases and clear errors. Runs inside
+//! a state update, so everything here sees and edits one locked snapshot.
+
+use std::collections::BTreeMap;
+
+use crate::alloc::{self, NoSeat, Seat};
+use crate::error::{Error, Result, usage};
+use crate::holder::Holder;
+use crate::roster::{Account, Roster};
+use crate::state::{Lease, State};
+use crate::timefmt;
+
+/// Who asks for a seat, for how long.
+#[derive(Debug, Clone)]
+pub struct Claim<'a> {
+    pub agent: &'a str,
+    pub worker: &'a str,
+    pub host: &'a str,
+    pub holder: Holder,
+    pub ttl_secs: i64,
+    pub now: i64,
+}
+
+/// Drop dead and expired leases and lifted walls. Every update starts here.
+pub fn prune(state: &mut State, host: &str, now: i64) {
+    state.prune(now, host, Holder::is_alive);
+}
+
+/// The allocator's view of the agent's accounts, in roster order.
+pub fn seats_of<'r>(roster: &'r Roster, agent: &str, state: &State) -> (Vec<&'r Account>, Vec<Seat<'r>>) {
+    let accounts: Vec<&Account> = roster.accounts.iter().filter(|a| a.agent == agent).collect();
+    let seats = accounts
+        .iter()
+        .map(|a| Seat {
+            name: &a.name,
+            seats: a.seats,
+            priority: a.priority,
+            disabled: a.disabled,
+            walled_until: state.wall_of(&a.name).map(|w| w.until),
+            used: state.used(&a.name),
+            last_leased: state.last_leased.get(&a.name).copied().unwrap_or(0),
+        })
+        .collect();
+    (accounts, seats)
+}
+
+/// Pick a seat for `claim.worker` and record its lease (sticky when its
+/// current lease still serves). Returns the account.
+pub fn lease_seat<'r>(roster: &'r Roster, state: &mut State, claim: &Claim<'_>) -> Result<&'r Account> {
+    let (accounts, seats) = seats_of(roster, claim.agent, state);
+    let current = state.lease_of(claim.worker).map(|l| l.account.clone());
+    let Some(i) = alloc::pick(&seats, current.as_deref()) else {
+        return Err(no_seat(&NoSeat::from_seats(claim.agent, &seats), claim.now));
+    };
+    let account = accounts[i];
+    let acquired_at = match state.lease_of(claim.worker) {
+        Some(l) if l.account == account.name => l.acquired_at,
+        _ => claim.now,
+    };
+    state.put_lease(Lease {
+        account: account.name.clone(),
+        worker: claim.worker.to_owned(),
+        host: claim.host.to_owned(),
+        holder: claim.holder,
+        acquired_at,
+        expires_at: claim.now + claim.ttl_secs,
+    });
+    Ok(account)
+}
+
+/// Lease seats for several workers at once: all of them, or none (the
+/// error says how many fit). Returns `(worker, account)` pairs.
+pub fn lease_many(
+    roster: &Roster,
+    state: &mut State,
+    claim: &Claim<'_>,
+    workers: &[String],
+) -> Result<Vec<(String, String)>> {
+    let (accounts, seats) = seats_of(roster, claim.agent, state);
+    let current: BTreeMap<&str, &str> = state
+        .leases
+        .iter()
+        .filter(|l| accounts.iter().any(|a| a.name == l.account))
+        .map(|l| (l.worker.as_str(), l.account.as_str()))
+        .collect();
+    let names: Vec<&str> = workers.iter().map(String::as_str).collect();
+    let picks = alloc::allocate(&seats, &names, &current, claim.now);
+    let placed = picks.iter().flatten().count();
+    if placed < workers.len() {
+        let why = NoSeat::from_seats(claim.agent, &seats);
+        let free: u64 = seats
+            .iter()
+            .filter(|s| !s.disabled && s.walled_until.is_none())
+            .map(|s| u64::from(s.seats.saturating_sub(s.used)))
+            .sum();
+        let mut message = format!(
+            "only {placed} of {} {} workers fit ({free} free seats), nothing was leased",
+            workers.len(),
+            claim.agent
+        );
+        if let Some((account, at)) = &why.first_reset {
+            message += &format!(
+                "; {} walled, first reset: {account} at {} (in {})",
+                why.walled,
+                timefmt::format_instant(*at),
+                timefmt::format_span(at - claim.now)
+            );
+        }
+        let mut json = no_seat_json(&why, claim.now);
+        json["message"] = message.clone().into();
+        return Err(Error::NoSeat { message, json });
+    }
+    let mut out = Vec::new();
+    for (worker, pick) in workers.iter().zip(picks) {
+        let account = accounts[pick.expect("all placed")];
+        let acquired_at =
+            state.lease_of(worker).filter(|l| l.account == account.name).map_or(claim.now, |l| l.acquired_at);
+        state.put_lease(Lease {
+            account: account.name.clone(),
+            worker: worker.clone(),
+            host: claim.host.to_owned(),
+            holder: claim.holder,
+            acquired_at,
+            expires_at: claim.now + claim.ttl_secs,
+        });
+        out.push((worker.clone(), account.name.clone()));
+    }
+    Ok(out)
+}
+
+/// The agent to use: `--agent`, else the roster's `default_agent`; it must
+/// have accounts in the roster.
+pub fn agent_for<'a>(roster: &'a Roster, agent: Option<&'a str>) -> Result<&'a str> {
+    let agent = agent.or(roster.default_agent.as_deref()).ok_or_else(|| {
+        usage(format!("no agent given; pass --agent KIND or set default_agent in {}", roster.path.display()))
+    })?;
+    if !roster.accounts.iter().any(|a| a.agent == agent) {
+        return Err(usage(format!(
+            "no {agent} accounts in {}; add an [[account]] with agent = \"{agent}\"",
+            roster.path.display()
+        )));
+    }
+    Ok(agent)
+}
+
+/// The account called `name`, or an error listing the names.
+pub fn account<'r>(roster: &'r Roster, name: &str) -> Result<&'r Account> {
+    roster.account(name).ok_or_else(|| {
+        let names: Vec<&str> = roster.accounts.iter().map(|a| a.name.as_str()).collect();
+        usage(format!("no account {name:?} in {}; accounts: {}", roster.path.display(), names.join(", ")))
+    })
+}
+
+pub fn no_seat(why: &NoSeat, now: i64) -> Error {
+    Error::NoSeat {
+        message: why.message(now, timefmt::format_instant, timefmt::format_span),
+        json: no_seat_json(why, now),
+    }
+}
+
+fn no_seat_json(why: &NoSeat, now: i64) -> serde_json::Value {
+    serde_json::json!({
+        "error": "no_seat",
+        "agent": why.agent,
+        "reason": why.reason(),
+        "message": why.message(now, timefmt::format_instant, timefmt::format_span),
+        "accounts": why.accounts,
+        "walled": why.walled,
+        "full": why.full,
+        "disabled": why.disabled,
+        "seats_used": why.seats_used,
+        "seats_total": why.seats_total,
+        "first_reset": why.first_reset.as_ref().map(|(account, at)| serde_json::json!({
+            "account": account,
+            "at": timefmt::format_instant(*at),
+            "in_seconds": at - now,
+        })),
+    })
+}

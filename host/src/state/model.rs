@@ -1,0 +1,148 @@
+//! The state file's contents: who holds which seat, which accounts are
+//! walled until when. Pure data plus pure edits; `now` is always passed in.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::holder::Holder;
+
+/// Version of the state file format, bumped on incompatible changes.
+pub const STATE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub version: u32,
+    #[serde(default)]
+    pub leases: Vec<Lease>,
+    #[serde(default)]
+    pub walls: Vec<WallRecord>,
+    /// When each account was last leased, for the least-recently-leased rule.
+    #[serde(default)]
+    pub last_leased: BTreeMap<String, i64>,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State { version: STATE_VERSION, leases: Vec::new(), walls: Vec::new(), last_leased: BTreeMap::new() }
+    }
+}
+
+/// One worker's seat on one account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lease {
+    pub account: String,
+    pub worker: String,
+    pub host: String,
+    pub holder: Holder,
+    pub acquired_at: i64,
+    pub expires_at: i64,
+}
+
+/// An account that hit its usage limit, skipped until `until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WallRecord {
+    pub account: String,
+    pub until: i64,
+    pub since: i64,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl State {
+    /// Drop leases that expired or whose holder is gone, and walls that
+    /// lifted. `holder_alive` is asked only about leases of `this_host`.
+    pub fn prune(&mut self, now: i64, this_host: &str, holder_alive: impl Fn(&Holder) -> bool) {
+        self.leases.retain(|l| l.expires_at > now && (l.host != this_host || holder_alive(&l.holder)));
+        self.walls.retain(|w| w.until > now);
+    }
+
+    pub fn lease_of(&self, worker: &str) -> Option<&Lease> {
+        self.leases.iter().find(|l| l.worker == worker)
+    }
+
+    pub fn wall_of(&self, account: &str) -> Option<&WallRecord> {
+        self.walls.iter().find(|w| w.account == account)
+    }
+
+    pub fn used(&self, account: &str) -> u32 {
+        self.leases.iter().filter(|l| l.account == account).count() as u32
+    }
+
+    /// Give `lease.worker` this lease, replacing any lease it had.
+    pub fn put_lease(&mut self, lease: Lease) {
+        self.last_leased.insert(lease.account.clone(), lease.acquired_at);
+        self.leases.retain(|l| l.worker != lease.worker);
+        self.leases.push(lease);
+    }
+
+    /// Remove the leases `matches` selects; returns how many.
+    pub fn release(&mut self, matches: impl Fn(&Lease) -> bool) -> usize {
+        let before = self.leases.len();
+        self.leases.retain(|l| !matches(l));
+        before - self.leases.len()
+    }
+
+    /// Wall `account` until `until`, replacing an earlier wall.
+    pub fn put_wall(&mut self, wall: WallRecord) {
+        self.walls.retain(|w| w.account != wall.account);
+        self.walls.push(wall);
+    }
+
+    pub fn remove_wall(&mut self, account: &str) -> bool {
+        let before = self.walls.len();
+        self.walls.retain(|w| w.account != account);
+        before != self.walls.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(worker: &str, account: &str, host: &str, pid: u32, expires_at: i64) -> Lease {
+        Lease {
+            account: account.into(),
+            worker: worker.into(),
+            host: host.into(),
+            holder: Holder { pid, start: Some(1) },
+            acquired_at: 0,
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn prune_drops_expired_dead_and_lifted() {
+        let mut s = State {
+            leases: vec![
+                lease("live", "a", "me", 1, 100),
+                lease("expired", "a", "me", 1, 50),
+                lease("dead", "a", "me", 2, 100),
+                lease("other-host", "a", "them", 2, 100),
+            ],
+            walls: vec![
+                WallRecord { account: "a".into(), until: 60, since: 0, reason: None },
+                WallRecord { account: "b".into(), until: 40, since: 0, reason: None },
+            ],
+            ..State::default()
+        };
+        s.prune(50, "me", |h| h.pid == 1);
+        let workers: Vec<&str> = s.leases.iter().map(|l| l.worker.as_str()).collect();
+        assert_eq!(workers, ["live", "other-host"], "another host's holder cannot be checked here");
+        assert_eq!(s.walls.len(), 1);
+        assert_eq!(s.walls[0].account, "a");
+    }
+
+    #[test]
+    fn one_lease_per_worker() {
+        let mut s = State::default();
+        s.put_lease(lease("w", "a", "me", 1, 9));
+        s.put_lease(lease("w", "b", "me", 1, 9));
+        assert_eq!(s.leases.len(), 1);
+        assert_eq!(s.lease_of("w").unwrap().account, "b");
+        assert_eq!(s.release(|l| l.account == "b"), 1);
+    }
+}

@@ -1,0 +1,90 @@
+//! A plugin that misbehaves on purpose. Its `launch-env` does what the
+//! account's name says, so one component covers many attacks; the tests
+//! assert that the host contains each one and names it.
+
+wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
+
+use exports::accounts::auth::account_auth::{Account, AgentSpec, Guest, Wall};
+
+struct Hostile;
+
+fn attempt(what: &str, result: std::io::Result<String>) -> Result<Vec<(String, String)>, String> {
+    match result {
+        Ok(content) => Err(format!("{what}: ESCAPED and read {content:?}")),
+        Err(e) => Err(format!("{what}: refused ({e})")),
+    }
+}
+
+/// Recursion with no base case; a stack frame per call that the optimiser
+/// cannot remove.
+#[allow(unconditional_recursion)]
+fn recurse(frame: [u64; 8]) -> u64 {
+    let next = std::hint::black_box([frame[0] + 1; 8]);
+    recurse(next) + next[7]
+}
+
+impl Guest for Hostile {
+    fn spec() -> AgentSpec {
+        AgentSpec {
+            kind: "hostile".into(),
+            label: "Hostile".into(),
+            config_dir_env: Some("HOSTILE_HOME".into()),
+            token_env: None,
+            token_file_name: None,
+            credential_file_name: None,
+            token_prefix: String::new(),
+            enroll_methods: vec![],
+            enroll_hint: String::new(),
+            env_keys: vec!["HOSTILE_HOME".into()],
+        }
+    }
+
+    fn validate_token(_token: String) -> bool {
+        true
+    }
+
+    fn env_overrides(config_dir: String, _token: Option<String>) -> Vec<(String, String)> {
+        vec![("HOSTILE_HOME".into(), config_dir)]
+    }
+
+    fn launch_env(account: Account) -> Result<Vec<(String, String)>, String> {
+        let home = || vec![("HOSTILE_HOME".to_owned(), account.config_dir.clone())];
+        match account.name.as_str() {
+            "spin" => loop {
+                std::hint::spin_loop();
+            },
+            "bomb" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "recurse" => Ok(vec![("HOSTILE_HOME".into(), recurse([0; 8]).to_string())]),
+            "dotdot" => attempt("dotdot", std::fs::read_to_string("/config/../outside-secret")),
+            "absolute" => {
+                attempt("absolute", std::fs::read_to_string(format!("{}/../outside-secret", account.config_dir)))
+            }
+            "symlink" => attempt("symlink", std::fs::read_to_string("/config/link-out")),
+            "write" => match std::fs::write("/config/planted", b"x") {
+                Ok(()) => Err("write: ESCAPED, wrote /config/planted".into()),
+                Err(e) => Err(format!("write: refused ({e})")),
+            },
+            "ld-preload" => Ok(vec![("LD_PRELOAD".into(), "/tmp/evil.so".into())]),
+            "path" => Ok(vec![("PATH".into(), "/tmp/evil".into())]),
+            "undeclared" => Ok(vec![("HOSTILE_OTHER".into(), "x".into())]),
+            "flood" => Ok((0..100_000).map(|i| (format!("HOSTILE_{i}"), "x".to_owned())).collect()),
+            "panic" => panic!("hostile plugin panicked on purpose"),
+            _ => Ok(home()),
+        }
+    }
+
+    fn detect_wall(_output: String, _now: i64, _zone: String) -> Option<Wall> {
+        None
+    }
+}
+
+// Exported only for wasm: natively (unit tests) the WIT export names are not
+// valid linker symbols.
+#[cfg(target_arch = "wasm32")]
+export!(Hostile);
