@@ -44,20 +44,6 @@ pub fn launch_env(account: &Account, plugin: &Plugin<'_>, worker: Option<&str>, 
     })
 }
 
-/// Where a token came from, for messages (never the token itself).
-pub fn describe_token_source(account: &Account, token_file_name: Option<&str>) -> String {
-    match &account.token {
-        TokenSource::File(p) => format!("token_file {}", p.display()),
-        TokenSource::Env(v) => format!("token_env {v}"),
-        TokenSource::None => match token_file_name {
-            Some(name) if account.config_dir.join(name).is_file() => {
-                format!("{}", account.config_dir.join(name).display())
-            }
-            _ => "none".into(),
-        },
-    }
-}
-
 /// The account's static token and a description of its source.
 pub fn read_token(account: &Account, plugin: &Plugin<'_>) -> Result<Option<(Secret, String)>> {
     let (raw, source) = match &account.token {
