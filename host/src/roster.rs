@@ -15,11 +15,16 @@ use toml::Spanned;
 /// Cooldown for a wall whose message carries no reset time.
 pub const DEFAULT_WALL_COOLDOWN_SECS: i64 = 60 * 60;
 
+/// Deadline for one plugin call unless the roster sets `plugin_timeout`.
+pub const DEFAULT_PLUGIN_TIMEOUT_MS: u64 = 1000;
+
 #[derive(Debug, Clone)]
 pub struct Roster {
     pub path: PathBuf,
     pub default_agent: Option<String>,
     pub wall_cooldown_secs: i64,
+    /// Wall-clock deadline for one plugin call, in milliseconds.
+    pub plugin_timeout_ms: u64,
     pub accounts: Vec<Account>,
     pub plugins: BTreeMap<String, PluginEntry>,
     /// Where `default_agent` stands, for errors found later.
@@ -86,6 +91,7 @@ impl std::error::Error for RosterError {}
 struct RawRoster {
     default_agent: Option<Spanned<String>>,
     wall_cooldown: Option<Spanned<String>>,
+    plugin_timeout: Option<Spanned<String>>,
     #[serde(default)]
     account: Vec<Spanned<RawAccount>>,
     #[serde(default)]
@@ -154,6 +160,16 @@ impl Roster {
             None => DEFAULT_WALL_COOLDOWN_SECS,
             Some(v) => crate::timefmt::parse_duration(v.get_ref())
                 .map_err(|e| error(Some(v.span()), format!("wall_cooldown: {e}")))?,
+        };
+
+        let plugin_timeout_ms = match &raw.plugin_timeout {
+            None => DEFAULT_PLUGIN_TIMEOUT_MS,
+            Some(v) => crate::timefmt::parse_duration_ms(v.get_ref())
+                .ok()
+                .filter(|ms| (10..=60_000).contains(ms))
+                .ok_or_else(|| {
+                    error(Some(v.span()), "plugin_timeout must be a duration from 10ms to 60s, e.g. 1s or 500ms".into())
+                })?,
         };
 
         let mut accounts: Vec<Account> = Vec::new();
@@ -240,6 +256,7 @@ impl Roster {
             default_agent: raw.default_agent.as_ref().map(|d| d.get_ref().clone()),
             default_agent_at: raw.default_agent.as_ref().map(|d| pos_of(text, d.span().start)),
             wall_cooldown_secs,
+            plugin_timeout_ms,
             accounts,
             plugins,
         })
@@ -354,6 +371,7 @@ sha256 = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
         .unwrap();
         assert_eq!(r.default_agent.as_deref(), Some("alpha"));
         assert_eq!(r.wall_cooldown_secs, 5400);
+        assert_eq!(r.plugin_timeout_ms, DEFAULT_PLUGIN_TIMEOUT_MS);
         let work = &r.accounts[0];
         assert_eq!(work.config_dir, Path::new("/home/u/.accounts/work"));
         assert_eq!((work.seats, work.priority, work.disabled), (3, -1, false));
@@ -370,6 +388,12 @@ sha256 = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
 
     fn err(text: &str) -> String {
         parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn plugin_timeout() {
+        assert_eq!(parse("plugin_timeout = \"250ms\"\n").unwrap().plugin_timeout_ms, 250);
+        assert!(err("plugin_timeout = \"5m\"\n").contains(":1:18: plugin_timeout must be"));
     }
 
     #[test]
@@ -418,5 +442,82 @@ sha256 = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
         let r = parse("[[account]]\nname = \"a\"\nagent = \"nope\"\nconfig_dir = \"d\"\n").unwrap();
         let e = r.check_agents(|k| k == "x", &["x".into()]).unwrap_err().to_string();
         assert!(e.starts_with("/r/roster.toml:3:9: unknown agent \"nope\"; known agents: x"), "{e}");
+    }
+
+    mod fuzz {
+        //! Property/fuzz targets for the parser. Longer run:
+        //! `PROPTEST_CASES=200000 cargo test -p accounts --lib roster::tests::fuzz`.
+        use super::*;
+        use proptest::prelude::*;
+
+        fn cases() -> u32 {
+            std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(512)
+        }
+
+        /// Roster-shaped soup: keys, tables, values and junk.
+        fn soup() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                Just("[[account]]\n".to_owned()),
+                Just("[plugins.x]\n".to_owned()),
+                Just("name = \"a\"\n".to_owned()),
+                Just("agent = \"k\"\n".to_owned()),
+                Just("config_dir = \"d\"\n".to_owned()),
+                Just("seats = 3\n".to_owned()),
+                Just("seats = -1\n".to_owned()),
+                Just("token_file = \"~/t\"\n".to_owned()),
+                Just("wall_cooldown = \"5m\"\n".to_owned()),
+                Just("sha256 = \"zz\"\n".to_owned()),
+                r#"[ -~\n"=é]{0,12}"#,
+            ];
+            prop::collection::vec(piece, 0..16).prop_map(|p| p.concat())
+        }
+
+        fn check(text: &str) {
+            match Roster::parse(Path::new("/r/roster.toml"), text, Some(Path::new("/h"))) {
+                Ok(r) => {
+                    for a in &r.accounts {
+                        assert!(a.seats >= 1 && a.config_dir.is_absolute());
+                    }
+                }
+                Err(e) => {
+                    let lines = text.split('\n').count();
+                    if let Some(at) = e.at {
+                        assert!(at.line >= 1 && at.line <= lines.max(1), "{e} for {text:?}");
+                    }
+                    assert!(!e.to_string().contains('\n'), "one line: {e}");
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+            #[test]
+            fn never_panics_on_bytes(text in "\\PC{0,200}") {
+                check(&text);
+            }
+
+            #[test]
+            fn never_panics_on_roster_soup(text in soup()) {
+                check(&text);
+            }
+
+            #[test]
+            fn valid_rosters_round_trip(accounts in prop::collection::vec(("[a-z][a-z0-9-]{0,8}", 1u32..50, -5i64..5, any::<bool>()), 0..8)) {
+                let mut text = String::new();
+                let mut seen = std::collections::BTreeSet::new();
+                let accounts: Vec<_> = accounts.into_iter().filter(|a| seen.insert(a.0.clone())).collect();
+                for (name, seats, priority, disabled) in &accounts {
+                    text += &format!("[[account]]\nname = \"{name}\"\nagent = \"k\"\nconfig_dir = \"c/{name}\"\nseats = {seats}\npriority = {priority}\ndisabled = {disabled}\n");
+                }
+                let r = Roster::parse(Path::new("/r/roster.toml"), &text, None).unwrap();
+                prop_assert_eq!(r.accounts.len(), accounts.len());
+                for (a, (name, seats, priority, disabled)) in r.accounts.iter().zip(&accounts) {
+                    prop_assert_eq!(&a.name, name);
+                    prop_assert_eq!((a.seats, a.priority, a.disabled), (*seats, *priority, *disabled));
+                    prop_assert_eq!(a.config_dir.clone(), Path::new("/r/c").join(name));
+                }
+            }
+        }
     }
 }

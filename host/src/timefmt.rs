@@ -16,6 +16,17 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
     Ok(secs.ceil() as i64)
 }
 
+/// Milliseconds in a positive duration such as `500ms` or `2s`.
+pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
+    let span: Span = text.trim().parse().map_err(|_| format!("{text:?} is not a duration"))?;
+    let ms =
+        span.total((Unit::Millisecond, SpanRelativeTo::days_are_24_hours())).map_err(|e| format!("{text:?}: {e}"))?;
+    if ms <= 0.0 {
+        return Err(format!("{text:?} is not a positive duration"));
+    }
+    Ok(ms.ceil() as u64)
+}
+
 /// Epoch seconds of an RFC 3339 instant such as `2026-11-23T15:00:00Z`.
 pub fn parse_instant(text: &str) -> Result<i64, String> {
     text.trim()

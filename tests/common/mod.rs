@@ -185,3 +185,26 @@ pub fn parse_env0(bytes: &[u8]) -> BTreeMap<String, String> {
         })
         .collect()
 }
+
+/// Build `tests/plugins/variants` with one feature and return a copy of the
+/// component that later builds with other features cannot overwrite.
+pub fn test_plugin_variant(feature: &str) -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
+    let target = target.join("wasm-plugins");
+    let copy = target.join("variants").join(format!("{feature}.wasm"));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(workspace())
+        .args(["build", "--quiet", "--target", "wasm32-wasip2", "--profile", "plugin", "-p", "test-plugin-variants"])
+        .args(["--features", feature])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .status()
+        .expect("running cargo to build a test plugin");
+    assert!(status.success(), "building test-plugin-variants --features {feature} failed");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(target.join("wasm32-wasip2/plugin/test_plugin_variants.wasm"), &copy).unwrap();
+    copy
+}

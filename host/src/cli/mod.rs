@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::error::{Error, Result};
 use crate::holder::{self, Holder};
 use crate::paths::Paths;
+use crate::plugin::sandbox::Limits;
 use crate::plugin::{Plugin, Registry, Runtime, builtin};
 use crate::roster::Roster;
 use crate::state::FileStore;
@@ -100,8 +101,13 @@ impl Context {
         )
     }
 
-    pub fn runtime(&self) -> Result<Runtime> {
-        Ok(Runtime::new(Some(&self.paths.cache_dir), self.verbose)?)
+    /// The plugin runtime, with the roster's deadline when there is one.
+    pub fn runtime(&self, roster: Option<&Roster>) -> Result<Runtime> {
+        let mut limits = Limits::default();
+        if let Some(roster) = roster {
+            limits.deadline = std::time::Duration::from_millis(roster.plugin_timeout_ms);
+        }
+        Ok(Runtime::new(Some(&self.paths.cache_dir), self.verbose)?.with_limits(limits))
     }
 
     /// Resolve and load the plugin for `kind`.

@@ -29,7 +29,7 @@ const WIT_VERSION: &str = "0.1.0";
 pub fn run(ctx: &Context, cmd: Command) -> Result<()> {
     let roster = ctx.roster_if_any()?;
     let registry = ctx.registry(roster.as_ref());
-    let runtime = ctx.runtime()?;
+    let runtime = ctx.runtime(roster.as_ref())?;
     match cmd {
         Command::List { json } => {
             for warning in registry.shadow_warnings() {

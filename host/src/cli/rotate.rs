@@ -39,7 +39,7 @@ pub struct Args {
 pub fn run(ctx: &Context, args: Args) -> Result<()> {
     let roster = ctx.roster()?;
     let registry = ctx.registry(Some(&roster));
-    let runtime = ctx.runtime()?;
+    let runtime = ctx.runtime(Some(&roster))?;
     let now = timefmt::now();
     let explicit_until = args.time.resolve(now)?;
     let host = holder::host_name();

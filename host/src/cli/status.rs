@@ -51,7 +51,7 @@ fn token_prefixes(ctx: &Context, roster: &crate::roster::Roster) -> BTreeMap<Str
         return BTreeMap::new();
     }
     let registry = ctx.registry(Some(roster));
-    let Ok(runtime) = ctx.runtime() else { return BTreeMap::new() };
+    let Ok(runtime) = ctx.runtime(Some(roster)) else { return BTreeMap::new() };
     needs
         .into_iter()
         .filter_map(|kind| {

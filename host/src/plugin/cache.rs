@@ -17,8 +17,6 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use super::registry::sha256_hex;
-
 pub struct ArtifactCache {
     dir: PathBuf,
 }
@@ -54,7 +52,7 @@ impl ArtifactCache {
         let expected = std::fs::read_to_string(self.digest_path(key)).ok()?;
         let path = self.artifact_path(key);
         let bytes = std::fs::read(&path).ok()?;
-        if sha256_hex(&bytes) != expected.trim() {
+        if entry_digest(key, &bytes) != expected.trim() {
             return None;
         }
         // SAFETY: the file was written by this host (0700 dir, atomic rename)
@@ -67,8 +65,19 @@ impl ArtifactCache {
     /// Store a compiled artifact under `key`.
     pub fn store(&self, key: &str, artifact: &[u8]) -> std::io::Result<()> {
         write_atomic(&self.dir, &self.artifact_path(key), artifact)?;
-        write_atomic(&self.dir, &self.digest_path(key), sha256_hex(artifact).as_bytes())
+        write_atomic(&self.dir, &self.digest_path(key), entry_digest(key, artifact).as_bytes())
     }
+}
+
+/// The digest recorded beside an artifact. It covers the key too, so an
+/// entry copied under another key (another plugin, another host version)
+/// does not verify.
+fn entry_digest(key: &str, artifact: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(key.as_bytes());
+    hasher.update([0]);
+    hasher.update(artifact);
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -110,6 +110,7 @@ impl Runtime {
             |message: String| PluginError { kind: source.kind.clone(), origin: origin.clone(), message, refused: true };
         let component = self.component(source).map_err(&refuse)?;
         check_contract(&self.engine, &component).map_err(&refuse)?;
+        check_imports(&self.engine, &component).map_err(&refuse)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -173,6 +174,29 @@ fn check_contract(engine: &Engine, component: &Component) -> Result<(), String> 
             bindings::INTERFACE_UNVERSIONED
         )),
     }
+}
+
+/// WASI interfaces a plugin may import. Everything else (`wasi:sockets`,
+/// `wasi:http`, anything unknown) is refused by name before linking: the
+/// sandbox would deny it anyway, but a plugin that asks for the network is
+/// not one to run.
+const GRANTED_IMPORTS: &[&str] = &["wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:filesystem/", "wasi:random/"];
+
+fn check_imports(engine: &Engine, component: &Component) -> Result<(), String> {
+    let ty = component.component_type();
+    let forbidden: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_owned())
+        .filter(|name| !GRANTED_IMPORTS.iter().any(|granted| name.starts_with(granted)))
+        .collect();
+    if forbidden.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "imports {}, which the host does not grant; plugins may import only {}",
+        forbidden.join(", "),
+        GRANTED_IMPORTS.iter().map(|g| format!("{g}*")).collect::<Vec<_>>().join(", ")
+    ))
 }
 
 fn check_spec(raw: v0_1::AgentSpec, resolved_kind: &str) -> Result<Spec, String> {

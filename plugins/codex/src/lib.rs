@@ -16,6 +16,8 @@ const CONFIG_DIR_ENV: &str = "CODEX_HOME";
 const TOKEN_ENV: &str = "OPENAI_API_KEY";
 const ALT_TOKEN_ENV: &str = "CODEX_API_KEY";
 const TOKEN_PREFIX: &str = "sk-";
+/// Anthropic keys also start with `sk-`; one in an OpenAI slot is a mix-up.
+const FOREIGN_PREFIX: &str = "sk-ant-";
 const AUTH_FILE: &str = "auth.json";
 
 struct Codex;
@@ -37,7 +39,7 @@ impl Guest for Codex {
     }
 
     fn validate_token(token: String) -> bool {
-        kit::token_has_shape(&token, &[TOKEN_PREFIX])
+        kit::token_has_shape(&token, &[TOKEN_PREFIX]) && !token.starts_with(FOREIGN_PREFIX)
     }
 
     fn env_overrides(config_dir: String, token: Option<String>) -> Vec<(String, String)> {
@@ -101,6 +103,7 @@ mod tests {
         assert!(Codex::validate_token("sk-proj-abc".into()));
         assert!(!Codex::validate_token("".into()));
         assert!(!Codex::validate_token("sk-a\nb".into()));
+        assert!(!Codex::validate_token("sk-ant-oat01-abc".into()), "a Claude token is not an OpenAI key");
     }
 
     #[test]

@@ -15,12 +15,13 @@ fn attempt(what: &str, result: std::io::Result<String>) -> Result<Vec<(String, S
     }
 }
 
-/// Recursion with no base case; a stack frame per call that the optimiser
-/// cannot remove.
-#[allow(unconditional_recursion)]
-fn recurse(frame: [u64; 8]) -> u64 {
-    let next = std::hint::black_box([frame[0] + 1; 8]);
-    recurse(next) + next[7]
+/// Recursion that never reaches its base case, on the wasm stack (scalars
+/// only, so it is not Rust's shadow stack in linear memory that runs out).
+fn recurse(depth: u64) -> u64 {
+    if depth == u64::MAX {
+        return 0;
+    }
+    std::hint::black_box(recurse(std::hint::black_box(depth + 1))) + 1
 }
 
 impl Guest for Hostile {
@@ -60,7 +61,7 @@ impl Guest for Hostile {
                     std::hint::black_box(&hoard);
                 }
             }
-            "recurse" => Ok(vec![("HOSTILE_HOME".into(), recurse([0; 8]).to_string())]),
+            "recurse" => Ok(vec![("HOSTILE_HOME".into(), recurse(0).to_string())]),
             "dotdot" => attempt("dotdot", std::fs::read_to_string("/config/../outside-secret")),
             "absolute" => {
                 attempt("absolute", std::fs::read_to_string(format!("{}/../outside-secret", account.config_dir)))

@@ -1,0 +1,133 @@
+//! Secret hygiene: with known fixture tokens in the roster, every subcommand,
+//! on its success and error paths and with --verbose, keeps every token out
+//! of stdout and stderr, except the env that launch-env and rotate print for
+//! the agent.
+
+mod common;
+
+use std::process::{Child, Command};
+
+use common::*;
+
+const TOKENS: [&str; 3] = [CLAUDE_TOKEN, CODEX_TOKEN, GEMINI_TOKEN];
+
+struct Sleeper(Child);
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn fixture() -> Fixture {
+    let fx = Fixture::new(
+        "default_agent = \"claude\"\n\
+         [[account]]\nname = \"c1\"\nagent = \"claude\"\nconfig_dir = \"d/c1\"\ntoken_file = \"t/claude\"\n\
+         [[account]]\nname = \"c2\"\nagent = \"claude\"\nconfig_dir = \"d/c2\"\ntoken_env = \"C2_TOKEN\"\n\
+         [[account]]\nname = \"x1\"\nagent = \"codex\"\nconfig_dir = \"d/x1\"\ntoken_file = \"t/codex\"\n\
+         [[account]]\nname = \"g1\"\nagent = \"gemini\"\nconfig_dir = \"d/g1\"\ntoken_file = \"t/gemini\"\n\
+         [[account]]\nname = \"bad\"\nagent = \"codex\"\nconfig_dir = \"d/bad\"\ntoken_file = \"t/claude\"\n",
+    );
+    fx.write("t/claude", CLAUDE_TOKEN);
+    fx.write("t/codex", CODEX_TOKEN);
+    fx.write("t/gemini", GEMINI_TOKEN);
+    fx
+}
+
+#[test]
+fn no_subcommand_leaks_a_token() {
+    let fx = fixture();
+    let holder = Sleeper(Command::new("sleep").arg("600").spawn().unwrap());
+    let pid = holder.0.id().to_string();
+    // (args, whether stdout may carry a token because it is the agent's env)
+    let calls: Vec<(Vec<&str>, bool)> = vec![
+        (vec!["launch-env", "--account", "c1"], true),
+        (vec!["launch-env", "--account", "x1", "--format", "json"], true),
+        (vec!["launch-env", "--account", "g1", "--format", "dotenv", "--verbose"], true),
+        (vec!["launch-env", "--account", "c1", "--format", "fish"], true),
+        (vec!["launch-env", "--account", "bad"], false),
+        (vec!["launch-env", "--account", "bad", "--verbose"], false),
+        (vec!["launch-env", "--account", "c2"], false),
+        (vec!["launch-env", "--account", "nope"], false),
+        (vec!["launch-env", "--worker", "w1", "--holder-pid", &pid], true),
+        (vec!["launch-env", "--worker", "w2", "--holder-pid", &pid, "--verbose"], true),
+        (vec!["launch-env", "--worker", "w3", "--holder-pid", &pid, "--format", "json"], false),
+        (vec!["launch-env", "--worker", "w3", "--holder-pid", &pid], false),
+        (vec!["allocate", "--agent", "codex", "--workers", "1", "--holder-pid", &pid], false),
+        (vec!["allocate", "--agent", "codex", "--workers", "5", "--holder-pid", &pid, "--json"], false),
+        (vec!["status"], false),
+        (vec!["status", "--json", "--verbose"], false),
+        (vec!["wall", "c2", "--for", "1h", "--reason", "limit"], false),
+        (vec!["wall", "c1", "--until", "yesterday"], false),
+        (vec!["rotate", "--worker", "w1", "--holder-pid", &pid, "--for", "5m"], true),
+        (vec!["rotate", "--worker", "w2", "--holder-pid", &pid, "--format", "json"], false),
+        (vec!["rotate", "--worker", "ghost"], false),
+        (vec!["unwall", "c2"], false),
+        (vec!["unwall", "nope"], false),
+        (vec!["release", "--worker", "w1"], false),
+        (vec!["release", "--account", "x1"], false),
+        (vec!["plugins", "list", "--verbose"], false),
+        (vec!["plugins", "inspect", "claude", "--json"], false),
+        (vec!["plugins", "inspect", "nope"], false),
+        (vec!["--version"], false),
+        (vec!["--help"], false),
+    ];
+    let mut leaked_env = 0;
+    for (args, env_output) in &calls {
+        let out = fx.cmd(args).env("C2_TOKEN", "not-a-claude-token-SECRET").output().unwrap();
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        for token in TOKENS.iter().chain(&["not-a-claude-token-SECRET"]) {
+            assert!(!stderr.contains(token), "`{}` stderr shows a token: {stderr}", args.join(" "));
+            if !env_output {
+                assert!(!stdout.contains(token), "`{}` stdout shows a token: {stdout}", args.join(" "));
+            }
+        }
+        if *env_output && TOKENS.iter().any(|t| stdout.contains(t)) {
+            leaked_env += 1;
+        }
+    }
+    assert!(leaked_env >= 5, "the agent env does carry tokens ({leaked_env} calls)");
+
+    // The corrupted-roster path too.
+    let roster = std::fs::read_to_string(fx.roster()).unwrap();
+    fx.write_roster(&format!("{roster}\nseat = \"{CLAUDE_TOKEN}\"\n"));
+    let err = fx.fails(&["status"], 2);
+    assert!(!err.contains(CLAUDE_TOKEN), "{err}");
+
+    let st = {
+        fx.write_roster(&roster);
+        fx.ok(&["status", "--json"])
+    };
+    assert!(st.contains("sk-ant-oat01-****") && st.contains("sk-****") && st.contains("AIza****"), "{st}");
+}
+
+/// Run `accounts` with stdout on a real pseudo-terminal (util-linux `script`).
+fn on_terminal(fx: &Fixture, args: &str) -> (i32, String) {
+    let command = format!(
+        "ACCOUNTS_ROSTER='{}' ACCOUNTS_STATE_DIR='{}' ACCOUNTS_PLUGIN_DIR='{}' ACCOUNTS_CACHE_DIR='{}' {BIN} {args}",
+        fx.roster().display(),
+        fx.state_dir().display(),
+        fx.plugin_dir().display(),
+        shared_cache_dir().display()
+    );
+    let out = Command::new("script").args(["-qec", &command, "/dev/null"]).output().unwrap();
+    (out.status.code().unwrap(), text(&out.stdout))
+}
+
+#[test]
+fn tokens_are_not_printed_to_a_terminal_without_reveal() {
+    let fx = fixture();
+    let (code, screen) = on_terminal(&fx, "launch-env --account c1");
+    assert_eq!(code, 2, "{screen}");
+    assert!(screen.contains("refusing to print a token to a terminal"), "{screen}");
+    assert!(!screen.contains(CLAUDE_TOKEN));
+    let (code, screen) = on_terminal(&fx, "launch-env --account c1 --reveal");
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains(CLAUDE_TOKEN));
+    let (code, screen) = on_terminal(&fx, "launch-env --worker t --holder-pid $$");
+    assert_eq!(code, 2, "{screen}");
+    assert!(!fx.ok(&["status", "--json"]).contains("\"worker\": \"t\""), "a refused launch leases nothing");
+    // No token, no refusal.
+    fx.write_roster("[[account]]\nname = \"plain\"\nagent = \"claude\"\nconfig_dir = \"d/p\"\n");
+    assert_eq!(on_terminal(&fx, "launch-env --account plain").0, 0);
+}
