@@ -197,13 +197,21 @@ fn mixed_operations_lose_and_duplicate_nothing() {
 #[test]
 fn a_killed_lock_holder_does_not_block_the_next_call() {
     let fx = fixture(&[("a", 1)]);
-    let mut r = roster(&[("a", 1)]);
-    r += "[[account]]\nname = \"spin\"\nagent = \"hostile\"\nconfig_dir = \"dirs/spin\"\n";
+    // A long plugin deadline, so the spinning call is still inside the lock
+    // when it is killed.
+    let mut r = format!("plugin_timeout = \"20s\"\n{}", roster(&[("a", 1)]));
+    for name in ["first", "spin"] {
+        r += &format!("[[account]]\nname = \"{name}\"\nagent = \"hostile\"\nconfig_dir = \"dirs/{name}\"\n");
+    }
     fx.write_roster(&r);
     std::fs::copy(test_plugin("hostile"), fx.plugin_dir().join("hostile.wasm")).unwrap();
-    // The hostile plugin spins inside launch-env, which runs under the state lock.
+    let holder = Sleeper::new();
+    let first = fx.ok(&["launch-env", "--agent", "hostile", "--worker", "x", "--holder-pid", &holder.pid()]);
+    assert_eq!(account_of(&first), "first");
+    // Rotating moves the worker to "spin", whose plugin call spins while the
+    // rotation holds the state lock.
     let mut stuck =
-        fx.cmd(&["launch-env", "--agent", "hostile", "--worker", "x"]).stderr(Stdio::null()).spawn().unwrap();
+        fx.cmd(&["rotate", "--worker", "x", "--holder-pid", &holder.pid()]).stderr(Stdio::null()).spawn().unwrap();
     let lock = fx.state_dir().join("state.lock");
     let deadline = Instant::now() + Duration::from_secs(5);
     while !lock_is_held(&lock) {
@@ -213,8 +221,9 @@ fn a_killed_lock_holder_does_not_block_the_next_call() {
     Command::new("kill").args(["-KILL", &stuck.id().to_string()]).status().unwrap();
     stuck.wait().unwrap();
     let start = Instant::now();
-    fx.ok(&["launch-env", "--worker", "next", "--holder-pid", &Sleeper::new().pid()]);
+    fx.ok(&["launch-env", "--worker", "next", "--holder-pid", &holder.pid()]);
     assert!(start.elapsed() < Duration::from_secs(5), "next call was blocked");
+    assert_eq!(leases(&fx)["x"], "first", "the killed rotation changed nothing");
 }
 
 fn lock_is_held(lock: &std::path::Path) -> bool {

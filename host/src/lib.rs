@@ -13,6 +13,7 @@ pub mod launch;
 pub mod paths;
 pub mod plugin;
 pub mod render;
+pub mod report;
 pub mod roster;
 pub mod seats;
 pub mod secret;

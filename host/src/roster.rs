@@ -137,9 +137,10 @@ impl Roster {
 
     /// Validate roster text. `home` expands a leading `~`.
     pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> Result<Roster, RosterError> {
+        let lines = LineIndex::new(text);
         let error = |span: Option<Range<usize>>, message: String| RosterError {
             path: path.to_owned(),
-            at: span.map(|s| pos_of(text, s.start)),
+            at: span.map(|s| lines.pos(text, s.start)),
             message,
         };
         let raw: RawRoster = toml::from_str(text).map_err(|e| error(e.span(), clean_toml_message(e.message())))?;
@@ -183,7 +184,7 @@ impl Roster {
                     format!("account name {name:?} is not allowed; use letters, digits, '-', '_' or '.'"),
                 ));
             }
-            let here = pos_of(text, a.name.span().start);
+            let here = lines.pos(text, a.name.span().start);
             if let Some(first) = first_seen.insert(name.clone(), here) {
                 return Err(error(
                     Some(a.name.span()),
@@ -228,7 +229,7 @@ impl Roster {
                 priority: a.priority,
                 disabled: a.disabled,
                 token,
-                agent_at: pos_of(text, a.agent.span().start),
+                agent_at: lines.pos(text, a.agent.span().start),
             });
         }
 
@@ -247,14 +248,14 @@ impl Roster {
             };
             plugins.insert(
                 kind.clone(),
-                PluginEntry { path: resolve(&p.path, "path")?, sha256, at: pos_of(text, entry.span().start) },
+                PluginEntry { path: resolve(&p.path, "path")?, sha256, at: lines.pos(text, entry.span().start) },
             );
         }
 
         Ok(Roster {
             path: path.to_owned(),
             default_agent: raw.default_agent.as_ref().map(|d| d.get_ref().clone()),
-            default_agent_at: raw.default_agent.as_ref().map(|d| pos_of(text, d.span().start)),
+            default_agent_at: raw.default_agent.as_ref().map(|d| lines.pos(text, d.span().start)),
             wall_cooldown_secs,
             plugin_timeout_ms,
             accounts,
@@ -320,11 +321,21 @@ fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-fn pos_of(text: &str, offset: usize) -> Pos {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    Pos { line, column }
+/// Byte offsets of line starts, built once per parse so that turning a span
+/// into a line and column stays cheap for large rosters.
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        LineIndex(std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect())
+    }
+
+    fn pos(&self, text: &str, offset: usize) -> Pos {
+        let offset = offset.min(text.len());
+        let line = self.0.partition_point(|&start| start <= offset);
+        let start = self.0[line - 1];
+        Pos { line, column: text[start..offset].chars().count() + 1 }
+    }
 }
 
 /// toml's messages end with a newline and sometimes list expected keys; keep

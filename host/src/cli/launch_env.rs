@@ -3,11 +3,15 @@
 
 use std::io::IsTerminal;
 
+use std::sync::mpsc;
+
 use super::{Context, SeatFlags, no_seat_as_json, print};
 use crate::error::{Result, usage};
 use crate::holder;
 use crate::launch::{self, Launch};
+use crate::plugin::Registry;
 use crate::render::{Format, render};
+use crate::roster::{Account, Roster};
 use crate::seats::{self, Claim};
 use crate::state::StateStore;
 use crate::timefmt;
@@ -33,39 +37,71 @@ pub struct Args {
 pub fn run(ctx: &Context, args: Args) -> Result<()> {
     let roster = ctx.roster()?;
     let registry = ctx.registry(Some(&roster));
-    let runtime = ctx.runtime(Some(&roster))?;
     let now = timefmt::now();
     let launch = match &args.account {
         Some(name) => {
             let account = seats::account(&roster, name)?;
+            let runtime = ctx.runtime(Some(&roster))?;
             let plugin = ctx.plugin(&registry, &runtime, &account.agent)?;
             let launch = launch::launch_env(account, &plugin, None, now)?;
             refuse_token_on_terminal(&launch, args.reveal)?;
             launch
         }
-        None => {
-            let agent = seats::agent_for(&roster, args.agent.as_deref())?;
-            // Load the plugin before taking the lock: a broken plugin must not
-            // hold up other workers, and fails before any state changes.
-            let plugin = ctx.plugin(&registry, &runtime, agent)?;
-            let host = holder::host_name();
-            let holder = args.seat.holder()?;
-            let worker = args.seat.worker(&host, &holder);
-            let claim = Claim { agent, worker: &worker, host: &host, holder, ttl_secs: args.seat.ttl_secs()?, now };
-            let store = ctx.store()?;
-            store
-                .update(|state| {
-                    seats::prune(state, &host, now);
-                    let account = seats::lease_seat(&roster, state, &claim)?;
-                    let launch = launch::launch_env(account, &plugin, Some(&worker), now)?;
-                    // Checked before the lease is written, so a refusal loses nothing.
-                    refuse_token_on_terminal(&launch, args.reveal)?;
-                    Ok(launch)
-                })
-                .map_err(|e| no_seat_as_json(e, args.format == Format::Json))?
-        }
+        None => lease_and_launch(ctx, &args, &roster, &registry, now)?,
     };
     print(&render(&launch.env, args.format))
+}
+
+/// Lease a seat and build its env. Starting the plugin runtime and loading
+/// the plugin (engine, map, verify, link: about a millisecond) and leasing
+/// the seat (lock, fsync, rename: about as long) do not depend on each other,
+/// so they run side by side; the loader then launches the account the lease
+/// picked. If the launch fails, the lease is undone: no state is lost.
+fn lease_and_launch(ctx: &Context, args: &Args, roster: &Roster, registry: &Registry, now: i64) -> Result<Launch> {
+    let agent = seats::agent_for(roster, args.agent.as_deref())?;
+    let host = holder::host_name();
+    let holder = args.seat.holder()?;
+    let worker = args.seat.worker(&host, &holder);
+    let claim = Claim { agent, worker: &worker, host: &host, holder, ttl_secs: args.seat.ttl_secs()?, now };
+    let store = ctx.store()?;
+    std::thread::scope(|scope| {
+        let (leased_account, picked) = mpsc::channel::<&Account>();
+        let worker = &worker;
+        let loader = scope.spawn(move || -> Result<Option<Launch>> {
+            let runtime = ctx.runtime(Some(roster))?;
+            let plugin = ctx.plugin(registry, &runtime, agent)?;
+            // No account arrives when leasing failed; the lease error wins.
+            let Ok(account) = picked.recv() else { return Ok(None) };
+            let launch = launch::launch_env(account, &plugin, Some(worker), now)?;
+            refuse_token_on_terminal(&launch, args.reveal)?;
+            Ok(Some(launch))
+        });
+        let leased = store.update(|state| {
+            seats::prune(state, &host, now);
+            seats::lease_seat_undoable(roster, state, &claim)
+        });
+        let (account, undo) = match leased {
+            Ok(leased) => leased,
+            Err(e) => {
+                drop(leased_account);
+                let _ = loader.join();
+                return Err(no_seat_as_json(e, args.format == Format::Json));
+            }
+        };
+        let _ = leased_account.send(account);
+        let launch = loader.join().expect("plugin loader thread panicked");
+        match launch {
+            Ok(Some(launch)) => Ok(launch),
+            Ok(None) => unreachable!("the loader got the account"),
+            Err(e) => {
+                store.update(|state| {
+                    seats::undo_lease(state, undo);
+                    Ok(())
+                })?;
+                Err(e)
+            }
+        }
+    })
 }
 
 /// A token printed to a terminal ends up in scrollback and screen shares;

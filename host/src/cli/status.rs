@@ -8,10 +8,11 @@ use serde_json::json;
 use super::{Context, print};
 use crate::error::Result;
 use crate::holder;
+use crate::report::{self, TokenInfo};
 use crate::roster::{Account, TokenSource};
 use crate::seats;
 use crate::secret;
-use crate::state::{State, StateStore};
+use crate::state::StateStore;
 use crate::timefmt;
 
 #[derive(clap::Args)]
@@ -30,11 +31,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
         Ok(state.clone())
     })?;
     let prefixes = token_prefixes(ctx, &roster);
-    let rows: Vec<serde_json::Value> = roster
-        .accounts
-        .iter()
-        .map(|a| account_json(a, &state, now, prefixes.get(&a.agent).map(String::as_str)))
-        .collect();
+    let rows = report::rows(&roster, &state, now, |a| token_info(a, prefixes.get(&a.agent).map_or("", String::as_str)));
     print(&if args.json {
         format!("{:#}\n", json!({"now": timefmt::format_instant(now), "accounts": rows}))
     } else {
@@ -61,57 +58,16 @@ fn token_prefixes(ctx: &Context, roster: &crate::roster::Roster) -> BTreeMap<Str
         .collect()
 }
 
-fn account_json(account: &Account, state: &State, now: i64, prefix: Option<&str>) -> serde_json::Value {
-    let leases: Vec<_> = state
-        .leases
-        .iter()
-        .filter(|l| l.account == account.name)
-        .map(|l| {
-            json!({
-                "worker": l.worker,
-                "host": l.host,
-                "pid": l.holder.pid,
-                "acquired_at": timefmt::format_instant(l.acquired_at),
-                "expires_at": timefmt::format_instant(l.expires_at),
-            })
-        })
-        .collect();
-    let wall = state.wall_of(&account.name).map(|w| {
-        json!({
-            "until": timefmt::format_instant(w.until),
-            "in_seconds": w.until - now,
-            "since": timefmt::format_instant(w.since),
-            "reason": w.reason,
-        })
-    });
-    let (source, masked) = token_source(account, prefix.unwrap_or(""));
-    json!({
-        "name": account.name,
-        "agent": account.agent,
-        "config_dir": account.config_dir,
-        "seats": account.seats,
-        "used": leases.len(),
-        "priority": account.priority,
-        "disabled": account.disabled,
-        "wall": wall,
-        "leases": leases,
-        "token_source": source,
-        "token": masked,
-    })
-}
-
-/// Where the token comes from, and the token masked (`prefix****`), or
-/// `None` when there is none or it cannot be read.
-fn token_source(account: &Account, prefix: &str) -> (String, Option<String>) {
+/// Where the token comes from, and the token masked (`prefix****`), or no
+/// token when there is none or it cannot be read.
+fn token_info(account: &Account, prefix: &str) -> TokenInfo {
+    let read = |raw: Option<String>| raw.map(|t| secret::mask(t.trim(), prefix));
     match &account.token {
-        TokenSource::None => ("none".into(), None),
-        TokenSource::File(path) => (
-            format!("file {}", path.display()),
-            std::fs::read_to_string(path).ok().map(|t| secret::mask(t.trim(), prefix)),
-        ),
-        TokenSource::Env(var) => {
-            (format!("env {var}"), std::env::var(var).ok().map(|t| secret::mask(t.trim(), prefix)))
+        TokenSource::None => TokenInfo { source: "none".into(), masked: None },
+        TokenSource::File(path) => {
+            TokenInfo { source: format!("file {}", path.display()), masked: read(std::fs::read_to_string(path).ok()) }
         }
+        TokenSource::Env(var) => TokenInfo { source: format!("env {var}"), masked: read(std::env::var(var).ok()) },
     }
 }
 

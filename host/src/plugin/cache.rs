@@ -3,7 +3,8 @@
 //! disk with `Component::deserialize_file`.
 //!
 //! A compiled artifact is native code, so the cache never trusts an entry it
-//! cannot verify: every `<key>.cwasm` has a `<key>.sha256` written after it,
+//! cannot verify: every `<key>.cwasm` has a `<key>.digest` (BLAKE3 of the key
+//! and the artifact) written after it,
 //! and an entry whose digest does not match (corrupt, truncated, swapped) is
 //! recompiled. Both files are written atomically (temp file in the same dir,
 //! fsync, rename) in a 0700 directory.
@@ -16,6 +17,9 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
+
+/// Entries older than this are removed when a new one is written.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
 pub struct ArtifactCache {
     dir: PathBuf,
@@ -44,17 +48,23 @@ impl ArtifactCache {
     }
 
     fn digest_path(&self, key: &str) -> PathBuf {
-        self.dir.join(format!("{key}.sha256"))
+        self.dir.join(format!("{key}.digest"))
     }
 
     /// The cached component, if a verified entry exists.
     pub fn load(&self, engine: &Engine, key: &str) -> Option<Component> {
         let expected = std::fs::read_to_string(self.digest_path(key)).ok()?;
         let path = self.artifact_path(key);
-        let bytes = std::fs::read(&path).ok()?;
-        if entry_digest(key, &bytes) != expected.trim() {
+        // Mapped, not read: hashing page-cache pages costs a fraction of
+        // copying them into fresh memory.
+        let file = std::fs::File::open(&path).ok()?;
+        // SAFETY: a read-only map of a file only this host writes, and only by
+        // atomic rename, so its contents do not change under us.
+        let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+        if entry_digest(key, &map) != expected.trim() {
             return None;
         }
+        drop(map);
         // SAFETY: the file was written by this host (0700 dir, atomic rename)
         // and its digest matches what we recorded after writing it, so it is
         // an artifact `precompile_component` produced; entries for another
@@ -62,10 +72,32 @@ impl ArtifactCache {
         unsafe { Component::deserialize_file(engine, &path) }.ok()
     }
 
-    /// Store a compiled artifact under `key`.
+    /// Store a compiled artifact under `key`, and prune stale entries.
     pub fn store(&self, key: &str, artifact: &[u8]) -> std::io::Result<()> {
         write_atomic(&self.dir, &self.artifact_path(key), artifact)?;
-        write_atomic(&self.dir, &self.digest_path(key), entry_digest(key, artifact).as_bytes())
+        write_atomic(&self.dir, &self.digest_path(key), entry_digest(key, artifact).as_bytes())?;
+        self.prune(key);
+        Ok(())
+    }
+
+    /// Every plugin or host upgrade leaves entries nobody will load again.
+    /// After a compile (rare, never on the warm path) remove entries last
+    /// written more than [`STALE_AFTER`] ago; one still in use is simply
+    /// compiled again.
+    fn prune(&self, keep: &str) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+        let now = std::time::SystemTime::now();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let is_entry = path.extension().is_some_and(|e| e == "cwasm" || e == "digest");
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > STALE_AFTER));
+            if is_entry && stale && path.file_stem().is_some_and(|s| s != keep) {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
     }
 }
 
@@ -73,11 +105,11 @@ impl ArtifactCache {
 /// entry copied under another key (another plugin, another host version)
 /// does not verify.
 fn entry_digest(key: &str, artifact: &[u8]) -> String {
-    let mut hasher = Sha256::new();
+    let mut hasher = blake3::Hasher::new_derive_key("accounts compiled-plugin cache v1");
     hasher.update(key.as_bytes());
-    hasher.update([0]);
+    hasher.update(&[0]);
     hasher.update(artifact);
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hasher.finalize().to_hex().to_string()
 }
 
 fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {

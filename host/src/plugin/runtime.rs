@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -68,6 +67,11 @@ pub struct LaunchRequest<'a> {
 
 pub struct Runtime {
     engine: Engine,
+    /// Entered around every call: wasmtime-wasi's sync host functions run
+    /// their futures on the current runtime, and without one they would
+    /// build a multi-threaded pool on first use.
+    tokio: tokio::runtime::Runtime,
+    ticker: Ticker,
     linker: Linker<SandboxState>,
     cache: Option<ArtifactCache>,
     limits: Limits,
@@ -95,7 +99,18 @@ impl Runtime {
                 None
             }
         });
-        Ok(Runtime { engine, linker, cache, limits: Limits::default(), verbose })
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e}"))?;
+        Ok(Runtime {
+            ticker: Ticker::new(engine.clone()),
+            engine,
+            tokio,
+            linker,
+            cache,
+            limits: Limits::default(),
+            verbose,
+        })
     }
 
     pub fn with_limits(mut self, limits: Limits) -> Runtime {
@@ -340,10 +355,9 @@ impl Plugin<'_> {
         let (state, stderr) = sandbox::sandbox(now, mount, &rt.limits).map_err(|e| self.failed(e.to_string()))?;
         let mut store = Store::new(&rt.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(1);
-        let watchdog = Watchdog::start(&rt.engine, rt.limits.deadline);
+        store.set_epoch_deadline(rt.ticker.ticks_for(rt.limits.deadline));
+        let _tokio = rt.tokio.enter();
         let result = self.pre.instantiate(&mut store).and_then(|instance| f(&mut store, &instance));
-        drop(watchdog);
         if rt.verbose {
             let text = String::from_utf8_lossy(&stderr.contents()).into_owned();
             for line in text.lines() {
@@ -354,22 +368,35 @@ impl Plugin<'_> {
     }
 }
 
-/// Bumps the engine's epoch when a call outlives its deadline, which traps
-/// the guest with `Trap::Interrupt`. Dropping it stops the thread.
-struct Watchdog {
-    _stop: mpsc::Sender<()>,
+/// Advances the engine's epoch every [`Ticker::TICK`] on one background
+/// thread, started at the first call: a store whose deadline (in ticks) passes
+/// traps with `Trap::Interrupt`. One thread per process rather than one per
+/// call keeps the hot path free of thread spawns.
+struct Ticker {
+    engine: Engine,
+    started: std::sync::Once,
 }
 
-impl Watchdog {
-    fn start(engine: &Engine, deadline: Duration) -> Watchdog {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let engine = engine.clone();
-        std::thread::spawn(move || {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(deadline) {
-                engine.increment_epoch();
-            }
+impl Ticker {
+    const TICK: Duration = Duration::from_millis(10);
+
+    fn new(engine: Engine) -> Ticker {
+        Ticker { engine, started: std::sync::Once::new() }
+    }
+
+    /// Start ticking if needed; the deadline in ticks, rounded up, plus one
+    /// for the tick already under way.
+    fn ticks_for(&self, deadline: Duration) -> u64 {
+        self.started.call_once(|| {
+            let engine = self.engine.clone();
+            std::thread::spawn(move || {
+                loop {
+                    std::thread::sleep(Self::TICK);
+                    engine.increment_epoch();
+                }
+            });
         });
-        Watchdog { _stop: stop }
+        deadline.as_nanos().div_ceil(Self::TICK.as_nanos()) as u64 + 1
     }
 }
 
