@@ -69,53 +69,6 @@ pub fn lease_seat<'r>(roster: &'r Roster, state: &mut State, claim: &Claim<'_>) 
     Ok(account)
 }
 
-/// What `lease_seat` changed, so a launch that fails afterwards can put the
-/// state back exactly.
-#[derive(Debug, Clone)]
-pub struct LeaseUndo {
-    worker: String,
-    account: String,
-    /// The worker's lease before, with its position in the list.
-    previous: Option<(usize, Lease)>,
-    previous_last_leased: Option<i64>,
-    written: Lease,
-}
-
-/// [`lease_seat`], returning also how to undo it.
-pub fn lease_seat_undoable<'r>(
-    roster: &'r Roster,
-    state: &mut State,
-    claim: &Claim<'_>,
-) -> Result<(&'r Account, LeaseUndo)> {
-    let previous = state.leases.iter().position(|l| l.worker == claim.worker).map(|i| (i, state.leases[i].clone()));
-    let snapshot = state.last_leased.clone();
-    let account = lease_seat(roster, state, claim)?;
-    let undo = LeaseUndo {
-        worker: claim.worker.to_owned(),
-        account: account.name.clone(),
-        previous,
-        previous_last_leased: snapshot.get(&account.name).copied(),
-        written: state.lease_of(claim.worker).cloned().expect("lease_seat wrote a lease"),
-    };
-    Ok((account, undo))
-}
-
-/// Undo a lease, unless someone changed the worker's lease since (then
-/// theirs stands).
-pub fn undo_lease(state: &mut State, undo: LeaseUndo) {
-    if state.lease_of(&undo.worker) != Some(&undo.written) {
-        return;
-    }
-    state.release(|l| l.worker == undo.worker);
-    if let Some((index, lease)) = undo.previous {
-        state.leases.insert(index.min(state.leases.len()), lease);
-    }
-    match undo.previous_last_leased {
-        Some(at) => state.last_leased.insert(undo.account, at),
-        None => state.last_leased.remove(&undo.account),
-    };
-}
-
 /// Lease seats for several workers at once: all of them, or none (the
 /// error says how many fit). Returns `(worker, account)` pairs.
 pub fn lease_many(

@@ -1,6 +1,6 @@
 //! `accounts allocate`: lease seats for a fleet of workers in one go.
 
-use super::{Context, SeatFlags, no_seat_as_json, print};
+use super::{Context, LeaseFlags, no_seat_as_json, print};
 use crate::error::{Result, usage};
 use crate::holder;
 use crate::seats::{self, Claim};
@@ -17,12 +17,8 @@ pub struct Args {
     workers: Option<usize>,
     /// Worker names
     names: Vec<String>,
-    /// Keep the leases while this process runs [default: the calling shell]
-    #[arg(long, value_name = "PID")]
-    holder_pid: Option<u32>,
-    /// Lease lifetime
-    #[arg(long, default_value = "12h", value_name = "DURATION")]
-    ttl: String,
+    #[command(flatten)]
+    lease: LeaseFlags,
     /// Print JSON
     #[arg(long)]
     json: bool,
@@ -45,10 +41,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
     }
     let roster = ctx.roster()?;
     let agent = seats::agent_for(&roster, args.agent.as_deref())?;
-    let seat = SeatFlags { worker: None, holder_pid: args.holder_pid, ttl: args.ttl.clone() };
     let now = timefmt::now();
     let host = holder::host_name();
-    let claim = Claim { agent, worker: "", host: &host, holder: seat.holder()?, ttl_secs: seat.ttl_secs()?, now };
+    let claim =
+        Claim { agent, worker: "", host: &host, holder: args.lease.holder()?, ttl_secs: args.lease.ttl_secs()?, now };
     let placed = ctx
         .store()?
         .update(|state| {

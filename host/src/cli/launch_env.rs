@@ -1,17 +1,10 @@
 //! `accounts launch-env`: pick a seat (or take a named account) and print
 //! its env for `eval`.
 
-use std::io::IsTerminal;
-
-use std::sync::mpsc;
-
-use super::{Context, SeatFlags, no_seat_as_json, print};
-use crate::error::{Result, usage};
+use super::{Context, EnvOutput, LeaseFlags, no_seat_as_json, print};
+use crate::error::Result;
 use crate::holder;
-use crate::launch::{self, Launch};
-use crate::plugin::Registry;
-use crate::render::{Format, render};
-use crate::roster::{Account, Roster};
+use crate::launch;
 use crate::seats::{self, Claim};
 use crate::state::StateStore;
 use crate::timefmt;
@@ -24,93 +17,45 @@ pub struct Args {
     /// Agent kind to pick a seat for [default: the roster's default_agent]
     #[arg(long, value_name = "KIND")]
     agent: Option<String>,
+    /// Worker id [default: <host>-<holder pid>]
+    #[arg(long, value_name = "ID")]
+    worker: Option<String>,
     #[command(flatten)]
-    seat: SeatFlags,
-    /// Output format
-    #[arg(long, value_enum, default_value = "sh")]
-    format: Format,
-    /// Print a token even when stdout is a terminal
-    #[arg(long)]
-    reveal: bool,
+    lease: LeaseFlags,
+    #[command(flatten)]
+    output: EnvOutput,
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<()> {
     let roster = ctx.roster()?;
     let registry = ctx.registry(Some(&roster));
+    let runtime = ctx.runtime(Some(&roster))?;
     let now = timefmt::now();
-    let launch = match &args.account {
+    let text = match &args.account {
         Some(name) => {
             let account = seats::account(&roster, name)?;
-            let runtime = ctx.runtime(Some(&roster))?;
             let plugin = ctx.plugin(&registry, &runtime, &account.agent)?;
-            let launch = launch::launch_env(account, &plugin, None, now)?;
-            refuse_token_on_terminal(&launch, args.reveal)?;
-            launch
+            args.output.render(&launch::launch_env(account, &plugin, None, now)?)?
         }
-        None => lease_and_launch(ctx, &args, &roster, &registry, now)?,
+        None => {
+            let agent = seats::agent_for(&roster, args.agent.as_deref())?;
+            // Load the plugin before taking the lock: a broken plugin must not
+            // hold up other workers, and fails before any state changes.
+            let plugin = ctx.plugin(&registry, &runtime, agent)?;
+            let host = holder::host_name();
+            let holder = args.lease.holder()?;
+            let worker = args.worker.clone().unwrap_or_else(|| format!("{host}-{}", holder.pid));
+            let claim = Claim { agent, worker: &worker, host: &host, holder, ttl_secs: args.lease.ttl_secs()?, now };
+            ctx.store()?
+                .update(|state| {
+                    seats::prune(state, &host, now);
+                    let account = seats::lease_seat(&roster, state, &claim)?;
+                    // Rendered (and refused on a terminal) before the lease is
+                    // written, so a failure changes nothing.
+                    args.output.render(&launch::launch_env(account, &plugin, Some(&worker), now)?)
+                })
+                .map_err(|e| no_seat_as_json(e, args.output.json()))?
+        }
     };
-    print(&render(&launch.env, args.format))
-}
-
-/// Lease a seat and build its env. Starting the plugin runtime and loading
-/// the plugin (engine, map, verify, link: about a millisecond) and leasing
-/// the seat (lock, fsync, rename: about as long) do not depend on each other,
-/// so they run side by side; the loader then launches the account the lease
-/// picked. If the launch fails, the lease is undone: no state is lost.
-fn lease_and_launch(ctx: &Context, args: &Args, roster: &Roster, registry: &Registry, now: i64) -> Result<Launch> {
-    let agent = seats::agent_for(roster, args.agent.as_deref())?;
-    let host = holder::host_name();
-    let holder = args.seat.holder()?;
-    let worker = args.seat.worker(&host, &holder);
-    let claim = Claim { agent, worker: &worker, host: &host, holder, ttl_secs: args.seat.ttl_secs()?, now };
-    let store = ctx.store()?;
-    std::thread::scope(|scope| {
-        let (leased_account, picked) = mpsc::channel::<&Account>();
-        let worker = &worker;
-        let loader = scope.spawn(move || -> Result<Option<Launch>> {
-            let runtime = ctx.runtime(Some(roster))?;
-            let plugin = ctx.plugin(registry, &runtime, agent)?;
-            // No account arrives when leasing failed; the lease error wins.
-            let Ok(account) = picked.recv() else { return Ok(None) };
-            let launch = launch::launch_env(account, &plugin, Some(worker), now)?;
-            refuse_token_on_terminal(&launch, args.reveal)?;
-            Ok(Some(launch))
-        });
-        let leased = store.update(|state| {
-            seats::prune(state, &host, now);
-            seats::lease_seat_undoable(roster, state, &claim)
-        });
-        let (account, undo) = match leased {
-            Ok(leased) => leased,
-            Err(e) => {
-                drop(leased_account);
-                let _ = loader.join();
-                return Err(no_seat_as_json(e, args.format == Format::Json));
-            }
-        };
-        let _ = leased_account.send(account);
-        let launch = loader.join().expect("plugin loader thread panicked");
-        match launch {
-            Ok(Some(launch)) => Ok(launch),
-            Ok(None) => unreachable!("the loader got the account"),
-            Err(e) => {
-                store.update(|state| {
-                    seats::undo_lease(state, undo);
-                    Ok(())
-                })?;
-                Err(e)
-            }
-        }
-    })
-}
-
-/// A token printed to a terminal ends up in scrollback and screen shares;
-/// print it only to a pipe or file, or when asked to.
-pub fn refuse_token_on_terminal(launch: &Launch, reveal: bool) -> Result<()> {
-    if launch.token.is_some() && !reveal && std::io::stdout().is_terminal() {
-        return Err(usage(
-            "refusing to print a token to a terminal; capture it (out=$(accounts launch-env ...)) or pass --reveal",
-        ));
-    }
-    Ok(())
+    print(&text)
 }

@@ -2,16 +2,18 @@
 //! library in its own file; this module owns flags, the shared context and
 //! the mapping of errors to exit codes.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
 use crate::error::{Error, Result};
 use crate::holder::{self, Holder};
+use crate::launch::Launch;
 use crate::paths::Paths;
 use crate::plugin::sandbox::Limits;
 use crate::plugin::{Plugin, Registry, Runtime, builtin};
+use crate::render::{Format, render};
 use crate::roster::Roster;
 use crate::state::FileStore;
 use crate::timefmt;
@@ -123,12 +125,9 @@ impl Context {
     }
 }
 
-/// Flags shared by the commands that take a seat.
+/// Which process holds a lease, and for how long.
 #[derive(clap::Args, Clone)]
-pub struct SeatFlags {
-    /// Worker id [default: <host>-<holder pid>]
-    #[arg(long, value_name = "ID")]
-    pub worker: Option<String>,
+pub struct LeaseFlags {
     /// Keep the lease while this process runs [default: the calling shell, see README]
     #[arg(long, value_name = "PID")]
     pub holder_pid: Option<u32>,
@@ -137,7 +136,7 @@ pub struct SeatFlags {
     pub ttl: String,
 }
 
-impl SeatFlags {
+impl LeaseFlags {
     pub fn ttl_secs(&self) -> Result<i64> {
         timefmt::parse_duration(&self.ttl).map_err(|e| crate::error::usage(format!("--ttl: {e}")))
     }
@@ -155,9 +154,34 @@ impl SeatFlags {
             }
         }
     }
+}
 
-    pub fn worker(&self, host: &str, holder: &Holder) -> String {
-        self.worker.clone().unwrap_or_else(|| format!("{host}-{}", holder.pid))
+/// How a launch env is printed.
+#[derive(clap::Args, Clone, Copy)]
+pub struct EnvOutput {
+    /// Output format
+    #[arg(long, value_enum, default_value = "sh")]
+    pub format: Format,
+    /// Print a token even when stdout is a terminal
+    #[arg(long)]
+    pub reveal: bool,
+}
+
+impl EnvOutput {
+    /// The env in the chosen format, unless it would put a token on a
+    /// terminal: it ends up in scrollback and screen shares, so it is printed
+    /// only to a pipe or file, or when asked to.
+    pub fn render(&self, launch: &Launch) -> Result<String> {
+        if launch.token.is_some() && !self.reveal && std::io::stdout().is_terminal() {
+            return Err(crate::error::usage(
+                "refusing to print a token to a terminal; capture it (out=$(accounts launch-env ...)) or pass --reveal",
+            ));
+        }
+        Ok(render(&launch.env, self.format))
+    }
+
+    pub fn json(&self) -> bool {
+        self.format == Format::Json
     }
 }
 

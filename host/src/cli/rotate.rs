@@ -2,11 +2,10 @@
 //! seat, and print the env of the next seat.
 
 use super::wall::WallTime;
-use super::{Context, SeatFlags, no_seat_as_json, print};
+use super::{Context, EnvOutput, LeaseFlags, no_seat_as_json, print};
 use crate::error::{Error, Result, usage};
 use crate::holder;
 use crate::launch;
-use crate::render::{Format, render};
 use crate::seats::{self, Claim};
 use crate::state::{StateStore, WallRecord};
 use crate::timefmt;
@@ -21,19 +20,11 @@ pub struct Args {
     /// The worker to move [default: $ACCOUNTS_WORKER, set by launch-env]
     #[arg(long, env = "ACCOUNTS_WORKER", value_name = "ID", hide_env = true)]
     worker: String,
-    /// Keep the new lease while this process runs [default: the old lease's
-    /// holder while it runs, else the calling shell]
-    #[arg(long, value_name = "PID")]
-    holder_pid: Option<u32>,
-    /// Lease lifetime
-    #[arg(long, default_value = "12h", value_name = "DURATION")]
-    ttl: String,
-    /// Output format
-    #[arg(long, value_enum, default_value = "sh")]
-    format: Format,
-    /// Print a token even when stdout is a terminal
-    #[arg(long)]
-    reveal: bool,
+    /// --holder-pid defaults to the old lease's holder while it runs
+    #[command(flatten)]
+    lease: LeaseFlags,
+    #[command(flatten)]
+    output: EnvOutput,
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<()> {
@@ -43,9 +34,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
     let now = timefmt::now();
     let explicit_until = args.time.resolve(now)?;
     let host = holder::host_name();
-    let seat = SeatFlags { worker: Some(args.worker.clone()), holder_pid: args.holder_pid, ttl: args.ttl.clone() };
-    let ttl_secs = seat.ttl_secs()?;
-    let explicit_holder = args.holder_pid.map(|_| seat.holder()).transpose()?;
+    let ttl_secs = args.lease.ttl_secs()?;
+    let explicit_holder = args.lease.holder_pid.map(|_| args.lease.holder()).transpose()?;
     let store = ctx.store()?;
 
     // Find the worker's account first, to load its plugin outside the lock.
@@ -84,20 +74,20 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
         match seats::lease_seat(&roster, state, &claim) {
             Ok(account) => {
                 let launch = launch::launch_env(account, &plugin, Some(&args.worker), now)?;
-                super::launch_env::refuse_token_on_terminal(&launch, args.reveal)?;
-                Ok(Ok((launch, until)))
+                let text = args.output.render(&launch)?;
+                Ok(Ok((text, launch.env.account, until)))
             }
             Err(e @ Error::NoSeat { .. }) => Ok(Err(e)),
             Err(e) => Err(e),
         }
     })?;
-    let (launch, until) = outcome.map_err(|e| no_seat_as_json(e, args.format == Format::Json))?;
+    let (text, moved_to, until) = outcome.map_err(|e| no_seat_as_json(e, args.output.json()))?;
     eprintln!(
         "accounts: walled {} until {}; {} moved to {}",
         current.account,
         timefmt::format_instant(until),
         args.worker,
-        launch.env.account
+        moved_to
     );
-    print(&render(&launch.env, args.format))
+    print(&text)
 }
