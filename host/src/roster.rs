@@ -264,14 +264,18 @@ impl Roster {
     }
 
     /// Check that every agent kind the roster names is one `is_known` accepts.
-    /// `known` lists them for the error message.
-    pub fn check_agents(&self, is_known: impl Fn(&str) -> bool, known: &[String]) -> Result<(), RosterError> {
+    /// `known` lists them for the error message; it is called only then.
+    pub fn check_agents(
+        &self,
+        is_known: impl Fn(&str) -> bool,
+        known: impl FnOnce() -> Vec<String>,
+    ) -> Result<(), RosterError> {
         let unknown = |kind: &str, at: Pos| RosterError {
             path: self.path.clone(),
             at: Some(at),
             message: format!(
                 "unknown agent {kind:?}; known agents: {}. Install a plugin for it or fix the name",
-                known.join(", ")
+                known().join(", ")
             ),
         };
         if let (Some(kind), Some(at)) = (&self.default_agent, self.default_agent_at)
@@ -451,7 +455,7 @@ sha256 = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
     #[test]
     fn unknown_agent() {
         let r = parse("[[account]]\nname = \"a\"\nagent = \"nope\"\nconfig_dir = \"d\"\n").unwrap();
-        let e = r.check_agents(|k| k == "x", &["x".into()]).unwrap_err().to_string();
+        let e = r.check_agents(|k| k == "x", || vec!["x".into()]).unwrap_err().to_string();
         assert!(e.starts_with("/r/roster.toml:3:9: unknown agent \"nope\"; known agents: x"), "{e}");
     }
 

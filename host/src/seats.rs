@@ -2,7 +2,7 @@
 //! allocator's view, and its answers into leases and clear errors. Runs inside
 //! a state update, so everything here sees and edits one locked snapshot.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::alloc::{self, NoSeat, Seat};
 use crate::error::{Error, Result, usage};
@@ -27,9 +27,16 @@ pub fn prune(state: &mut State, host: &str, now: i64) {
     state.prune(now, host, Holder::is_alive);
 }
 
-/// The allocator's view of the agent's accounts, in roster order.
+/// The allocator's view of the agent's accounts, in roster order. Leases
+/// and walls are counted in one pass each, so this stays linear in accounts
+/// plus leases however large the roster and the state grow.
 pub fn seats_of<'r>(roster: &'r Roster, agent: &str, state: &State) -> (Vec<&'r Account>, Vec<Seat<'r>>) {
     let accounts: Vec<&Account> = roster.accounts.iter().filter(|a| a.agent == agent).collect();
+    let mut used: BTreeMap<&str, u32> = BTreeMap::new();
+    for lease in &state.leases {
+        *used.entry(lease.account.as_str()).or_default() += 1;
+    }
+    let walls: BTreeMap<&str, i64> = state.walls.iter().map(|w| (w.account.as_str(), w.until)).collect();
     let seats = accounts
         .iter()
         .map(|a| Seat {
@@ -37,12 +44,26 @@ pub fn seats_of<'r>(roster: &'r Roster, agent: &str, state: &State) -> (Vec<&'r 
             seats: a.seats,
             priority: a.priority,
             disabled: a.disabled,
-            walled_until: state.wall_of(&a.name).map(|w| w.until),
-            used: state.used(&a.name),
+            walled_until: walls.get(a.name.as_str()).copied(),
+            used: used.get(a.name.as_str()).copied().unwrap_or(0),
             last_leased: state.last_leased.get(&a.name).copied().unwrap_or(0),
         })
         .collect();
     (accounts, seats)
+}
+
+/// Give `worker` a lease on `account` for the claim's TTL, keeping its
+/// original acquisition time when it already held this account.
+fn grant(state: &mut State, account: &Account, worker: &str, claim: &Claim<'_>) {
+    let acquired_at = state.lease_of(worker).filter(|l| l.account == account.name).map_or(claim.now, |l| l.acquired_at);
+    state.put_lease(Lease {
+        account: account.name.clone(),
+        worker: worker.to_owned(),
+        host: claim.host.to_owned(),
+        holder: claim.holder,
+        acquired_at,
+        expires_at: claim.now + claim.ttl_secs,
+    });
 }
 
 /// Pick a seat for `claim.worker` and record its lease (sticky when its
@@ -54,18 +75,7 @@ pub fn lease_seat<'r>(roster: &'r Roster, state: &mut State, claim: &Claim<'_>) 
         return Err(no_seat(&NoSeat::from_seats(claim.agent, &seats), claim.now));
     };
     let account = accounts[i];
-    let acquired_at = match state.lease_of(claim.worker) {
-        Some(l) if l.account == account.name => l.acquired_at,
-        _ => claim.now,
-    };
-    state.put_lease(Lease {
-        account: account.name.clone(),
-        worker: claim.worker.to_owned(),
-        host: claim.host.to_owned(),
-        holder: claim.holder,
-        acquired_at,
-        expires_at: claim.now + claim.ttl_secs,
-    });
+    grant(state, account, claim.worker, claim);
     Ok(account)
 }
 
@@ -78,10 +88,11 @@ pub fn lease_many(
     workers: &[String],
 ) -> Result<Vec<(String, String)>> {
     let (accounts, seats) = seats_of(roster, claim.agent, state);
+    let agent_accounts: BTreeSet<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
     let current: BTreeMap<&str, &str> = state
         .leases
         .iter()
-        .filter(|l| accounts.iter().any(|a| a.name == l.account))
+        .filter(|l| agent_accounts.contains(l.account.as_str()))
         .map(|l| (l.worker.as_str(), l.account.as_str()))
         .collect();
     let names: Vec<&str> = workers.iter().map(String::as_str).collect();
@@ -114,16 +125,7 @@ pub fn lease_many(
     let mut out = Vec::new();
     for (worker, pick) in workers.iter().zip(picks) {
         let account = accounts[pick.expect("all placed")];
-        let acquired_at =
-            state.lease_of(worker).filter(|l| l.account == account.name).map_or(claim.now, |l| l.acquired_at);
-        state.put_lease(Lease {
-            account: account.name.clone(),
-            worker: worker.clone(),
-            host: claim.host.to_owned(),
-            holder: claim.holder,
-            acquired_at,
-            expires_at: claim.now + claim.ttl_secs,
-        });
+        grant(state, account, worker, claim);
         out.push((worker.clone(), account.name.clone()));
     }
     Ok(out)

@@ -7,24 +7,23 @@ use jiff::{Span, SpanRelativeTo, Timestamp, Unit};
 /// Seconds in a positive duration such as `90m`, `1h30m`, `2d`, `45 seconds`
 /// or ISO 8601 `PT1H`. Days count as 24 hours.
 pub fn parse_duration(text: &str) -> Result<i64, String> {
-    let hint = "write a duration like 90m, 1h30m, 12h or 2d";
-    let span: Span = text.trim().parse().map_err(|_| format!("{text:?} is not a duration; {hint}"))?;
-    let secs = span.total((Unit::Second, SpanRelativeTo::days_are_24_hours())).map_err(|e| format!("{text:?}: {e}"))?;
-    if secs <= 0.0 {
-        return Err(format!("{text:?} is not a positive duration; {hint}"));
-    }
-    Ok(secs.ceil() as i64)
+    positive_total(text, Unit::Second).map(|secs| secs.ceil() as i64)
 }
 
 /// Milliseconds in a positive duration such as `500ms` or `2s`.
 pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
-    let span: Span = text.trim().parse().map_err(|_| format!("{text:?} is not a duration"))?;
-    let ms =
-        span.total((Unit::Millisecond, SpanRelativeTo::days_are_24_hours())).map_err(|e| format!("{text:?}: {e}"))?;
-    if ms <= 0.0 {
-        return Err(format!("{text:?} is not a positive duration"));
+    positive_total(text, Unit::Millisecond).map(|ms| ms.ceil() as u64)
+}
+
+/// A positive duration as a total of `unit`, days counting as 24 hours.
+fn positive_total(text: &str, unit: Unit) -> Result<f64, String> {
+    let hint = "write a duration like 90m, 1h30m, 12h or 2d";
+    let span: Span = text.trim().parse().map_err(|_| format!("{text:?} is not a duration; {hint}"))?;
+    let total = span.total((unit, SpanRelativeTo::days_are_24_hours())).map_err(|e| format!("{text:?}: {e}"))?;
+    if total <= 0.0 {
+        return Err(format!("{text:?} is not a positive duration; {hint}"));
     }
-    Ok(ms.ceil() as u64)
+    Ok(total)
 }
 
 /// Epoch seconds of an RFC 3339 instant such as `2026-11-23T15:00:00Z`.

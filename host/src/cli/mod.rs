@@ -89,8 +89,7 @@ impl Context {
     pub fn roster(&self) -> Result<Roster> {
         let roster = Roster::load(&self.paths.roster)?;
         let registry = self.registry(Some(&roster));
-        let known = registry.known_kinds();
-        roster.check_agents(|k| registry.is_known(k), &known)?;
+        roster.check_agents(|k| registry.is_known(k), || registry.known_kinds())?;
         Ok(roster)
     }
 
@@ -112,16 +111,14 @@ impl Context {
         Ok(Runtime::new(Some(&self.paths.cache_dir), self.verbose)?.with_limits(limits))
     }
 
+    pub fn store(&self) -> Result<FileStore> {
+        FileStore::open(&self.paths.state_dir)
+    }
+
     /// Resolve and load the plugin for `kind`.
     pub fn plugin<'r>(&self, registry: &Registry, runtime: &'r Runtime, kind: &str) -> Result<Plugin<'r>> {
         let source = registry.resolve(kind, &mut |w| eprintln!("accounts: warning: {w}"))?;
         Ok(runtime.load(&source)?)
-    }
-}
-
-impl Context {
-    pub fn store(&self) -> Result<FileStore> {
-        FileStore::open(&self.paths.state_dir)
     }
 }
 

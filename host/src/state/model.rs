@@ -68,10 +68,6 @@ impl State {
         self.walls.iter().find(|w| w.account == account)
     }
 
-    pub fn used(&self, account: &str) -> u32 {
-        self.leases.iter().filter(|l| l.account == account).count() as u32
-    }
-
     /// Give `lease.worker` this lease, replacing any lease it had.
     pub fn put_lease(&mut self, lease: Lease) {
         self.last_leased.insert(lease.account.clone(), lease.acquired_at);
