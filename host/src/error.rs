@@ -23,7 +23,10 @@ pub enum Error {
     Plugin(#[from] PluginError),
     /// No seat is free; the message says why and until when.
     #[error("{message}")]
-    NoSeat { message: String, json: serde_json::Value },
+    NoSeat { message: String, json: serde_json::Value, first_reset: Option<i64> },
+    /// `exec --rotate` gave up: every rotation allowed was used.
+    #[error("{0}")]
+    Exhausted(String),
     #[error("{0:#}")]
     Other(#[from] anyhow::Error),
 }
@@ -33,7 +36,7 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Roster(_) | Error::Resolve(_) => EXIT_USAGE,
             Error::Plugin(e) if e.refused => EXIT_USAGE,
-            Error::NoSeat { .. } => EXIT_NO_SEAT,
+            Error::NoSeat { .. } | Error::Exhausted(_) => EXIT_NO_SEAT,
             Error::Plugin(_) | Error::Other(_) => EXIT_FAILURE,
         }
     }

@@ -8,6 +8,7 @@
 pub mod alloc;
 pub mod cli;
 pub mod error;
+pub mod exec;
 pub mod holder;
 pub mod launch;
 pub mod paths;

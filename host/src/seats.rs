@@ -8,7 +8,7 @@ use crate::alloc::{self, NoSeat, Seat};
 use crate::error::{Error, Result, usage};
 use crate::holder::Holder;
 use crate::roster::{Account, Roster};
-use crate::state::{Lease, State};
+use crate::state::{Lease, State, WallRecord};
 use crate::timefmt;
 
 /// Who asks for a seat, for how long.
@@ -69,7 +69,23 @@ fn grant(state: &mut State, account: &Account, worker: &str, claim: &Claim<'_>) 
 /// Pick a seat for `claim.worker` and record its lease (sticky when its
 /// current lease still serves). Returns the account.
 pub fn lease_seat<'r>(roster: &'r Roster, state: &mut State, claim: &Claim<'_>) -> Result<&'r Account> {
-    let (accounts, seats) = seats_of(roster, claim.agent, state);
+    lease_seat_on(roster, state, claim, None)
+}
+
+/// [`lease_seat`], limited to the account named `only` when given (it must
+/// be one of the claim's agent's accounts).
+pub fn lease_seat_on<'r>(
+    roster: &'r Roster,
+    state: &mut State,
+    claim: &Claim<'_>,
+    only: Option<&str>,
+) -> Result<&'r Account> {
+    let (mut accounts, mut seats) = seats_of(roster, claim.agent, state);
+    if let Some(name) = only {
+        let keep = |n: &str| n == name;
+        accounts.retain(|a| keep(&a.name));
+        seats.retain(|s| keep(s.name));
+    }
     let current = state.lease_of(claim.worker).map(|l| l.account.clone());
     let Some(i) = alloc::pick(&seats, current.as_deref()) else {
         return Err(no_seat(&NoSeat::from_seats(claim.agent, &seats), claim.now));
@@ -77,6 +93,25 @@ pub fn lease_seat<'r>(roster: &'r Roster, state: &mut State, claim: &Claim<'_>) 
     let account = accounts[i];
     grant(state, account, claim.worker, claim);
     Ok(account)
+}
+
+/// Wall `account` until `resets_at` when the agent said when its limit
+/// resets, else for the roster's cooldown (which never shortens a longer
+/// wall already recorded). Returns when the wall lifts.
+pub fn wall_account(
+    roster: &Roster,
+    state: &mut State,
+    account: &str,
+    resets_at: Option<i64>,
+    now: i64,
+    reason: Option<String>,
+) -> i64 {
+    let until = resets_at.filter(|&t| t > now).unwrap_or_else(|| {
+        let cooldown = now + roster.wall_cooldown_secs;
+        state.wall_of(account).map_or(cooldown, |w| w.until.max(cooldown))
+    });
+    state.put_wall(WallRecord { account: account.to_owned(), until, since: now, reason });
+    until
 }
 
 /// Lease seats for several workers at once: all of them, or none (the
@@ -120,7 +155,7 @@ pub fn lease_many(
         }
         let mut json = no_seat_json(&why, claim.now);
         json["message"] = message.clone().into();
-        return Err(Error::NoSeat { message, json });
+        return Err(Error::NoSeat { message, json, first_reset: why.first_reset.map(|(_, at)| at) });
     }
     let mut out = Vec::new();
     for (worker, pick) in workers.iter().zip(picks) {
@@ -158,6 +193,7 @@ pub fn no_seat(why: &NoSeat, now: i64) -> Error {
     Error::NoSeat {
         message: why.message(now, timefmt::format_instant, timefmt::format_span),
         json: no_seat_json(why, now),
+        first_reset: why.first_reset.as_ref().map(|(_, at)| *at),
     }
 }
 

@@ -19,6 +19,7 @@ use crate::state::FileStore;
 use crate::timefmt;
 
 mod allocate;
+mod exec;
 mod launch_env;
 mod plugins;
 mod release;
@@ -52,6 +53,8 @@ pub struct Cli {
 enum Command {
     /// Print the environment that launches an agent under one account
     LaunchEnv(launch_env::Args),
+    /// Run a command on a leased seat; with --rotate, move it on at a wall
+    Exec(exec::Args),
     /// Wall an account: skip it until its usage limit resets
     Wall(wall::WallArgs),
     /// Lift an account's wall now
@@ -206,18 +209,20 @@ pub fn main() -> std::process::ExitCode {
         paths: Paths::resolve(cli.roster, cli.state_dir, cli.plugin_dir, cli.cache_dir),
         verbose: cli.verbose,
     };
+    let done = |result: Result<()>| result.map(|()| 0);
     let result = match cli.command {
-        Command::LaunchEnv(args) => launch_env::run(&ctx, args),
-        Command::Wall(args) => wall::run_wall(&ctx, args),
-        Command::Unwall(args) => wall::run_unwall(&ctx, args),
-        Command::Rotate(args) => rotate::run(&ctx, args),
-        Command::Release(args) => release::run(&ctx, args),
-        Command::Allocate(args) => allocate::run(&ctx, args),
-        Command::Status(args) => status::run(&ctx, args),
-        Command::Plugins(cmd) => plugins::run(&ctx, cmd),
+        Command::Exec(args) => exec::run(&ctx, args),
+        Command::LaunchEnv(args) => done(launch_env::run(&ctx, args)),
+        Command::Wall(args) => done(wall::run_wall(&ctx, args)),
+        Command::Unwall(args) => done(wall::run_unwall(&ctx, args)),
+        Command::Rotate(args) => done(rotate::run(&ctx, args)),
+        Command::Release(args) => done(release::run(&ctx, args)),
+        Command::Allocate(args) => done(allocate::run(&ctx, args)),
+        Command::Status(args) => done(status::run(&ctx, args)),
+        Command::Plugins(cmd) => done(plugins::run(&ctx, cmd)),
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => std::process::ExitCode::from(code),
         Err(error) => {
             report(&error);
             std::process::ExitCode::from(error.exit_code())

@@ -7,7 +7,7 @@ use crate::error::{Error, Result, usage};
 use crate::holder;
 use crate::launch;
 use crate::seats::{self, Claim};
-use crate::state::{StateStore, WallRecord};
+use crate::state::StateStore;
 use crate::timefmt;
 
 #[derive(clap::Args)]
@@ -57,13 +57,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
         let Some(lease) = state.lease_of(&args.worker).cloned() else {
             return Err(usage(format!("worker {:?} lost its lease meanwhile; launch it again", args.worker)));
         };
-        // Without an explicit reset the roster's cooldown applies, but it never
-        // shortens a longer wall already recorded for the account.
-        let until = explicit_until.unwrap_or_else(|| {
-            let cooldown = now + roster.wall_cooldown_secs;
-            state.wall_of(&lease.account).map_or(cooldown, |w| w.until.max(cooldown))
-        });
-        state.put_wall(WallRecord { account: lease.account.clone(), until, since: now, reason: args.reason.clone() });
+        let until = seats::wall_account(&roster, state, &lease.account, explicit_until, now, args.reason.clone());
         state.release(|l| l.worker == args.worker);
         let holder = explicit_holder.unwrap_or_else(|| {
             if lease.host == host && lease.holder.is_alive() { lease.holder } else { holder::default_holder() }

@@ -1,10 +1,16 @@
 //! `accounts wall` and `accounts unwall`.
 
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
 use super::{Context, print};
-use crate::error::{Result, usage};
+use crate::error::{Error, Result, usage};
+use crate::exec::{self, feed::WallFeed};
 use crate::holder;
+use crate::plugin::Wall;
+use crate::roster::Roster;
 use crate::seats;
-use crate::state::{StateStore, WallRecord};
+use crate::state::StateStore;
 use crate::timefmt;
 
 /// When a wall lifts: an instant or a duration from now.
@@ -42,6 +48,10 @@ pub struct WallArgs {
     account: String,
     #[command(flatten)]
     time: WallTime,
+    /// Find the wall (and its reset time) in this captured agent output, `-` for stdin;
+    /// exit 1 and record nothing when there is none
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["until", "for_", "reason"])]
+    from_output: Option<PathBuf>,
     /// Why, for `status`
     #[arg(long)]
     reason: Option<String>,
@@ -56,19 +66,54 @@ pub fn run_wall(ctx: &Context, args: WallArgs) -> Result<()> {
     let roster = ctx.roster()?;
     let account = seats::account(&roster, &args.account)?;
     let now = timefmt::now();
-    let until = args.time.resolve(now)?.ok_or_else(|| usage("wall needs --until TIME or --for DURATION"))?;
+    let (resets_at, reason) = match &args.from_output {
+        Some(path) => {
+            let wall = wall_in_output(ctx, &roster, &account.agent, path)?;
+            (wall.resets_at, exec::reason(&wall))
+        }
+        None => {
+            let until = args.time.resolve(now)?.ok_or_else(|| {
+                usage("wall needs --until TIME, --for DURATION, or --from-output FILE to find it in the agent's output")
+            })?;
+            (Some(until), args.reason.clone())
+        }
+    };
     let host = holder::host_name();
-    ctx.store()?.update(|state| {
+    let until = ctx.store()?.update(|state| {
         seats::prune(state, &host, now);
-        state.put_wall(WallRecord { account: account.name.clone(), until, since: now, reason: args.reason.clone() });
-        Ok(())
+        Ok(seats::wall_account(&roster, state, &account.name, resets_at, now, reason))
     })?;
+    let source = if resets_at.is_some() { "" } else { ", no reset time in the message: wall_cooldown" };
     print(&format!(
-        "walled {} until {} (in {})\n",
+        "walled {} until {} (in {}{source})\n",
         account.name,
         timefmt::format_instant(until),
         timefmt::format_span(until - now)
     ))
+}
+
+/// The wall the agent's plugin finds in captured output at `path` (`-` for
+/// stdin), or the error that says none was found.
+fn wall_in_output(ctx: &Context, roster: &Roster, agent: &str, path: &Path) -> Result<Wall> {
+    let from_stdin = path == Path::new("-");
+    let shown = if from_stdin { "stdin".to_owned() } else { path.display().to_string() };
+    let mut bytes = Vec::new();
+    let read = if from_stdin {
+        std::io::stdin().lock().read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes))
+    };
+    read.map_err(|e| usage(format!("--from-output: cannot read {shown}: {e}")))?;
+    let registry = ctx.registry(Some(roster));
+    let runtime = ctx.runtime(Some(roster))?;
+    let plugin = ctx.plugin(&registry, &runtime, agent)?;
+    let pieces = WallFeed::default().push(&bytes);
+    exec::first_wall(&plugin, pieces, &timefmt::local_zone_name())?.ok_or_else(|| {
+        Error::Other(anyhow::anyhow!(
+            "no {agent} rate-limit message found in {shown}; nothing recorded \
+             (use --until or --for to wall the account by hand)"
+        ))
+    })
 }
 
 pub fn run_unwall(ctx: &Context, args: UnwallArgs) -> Result<()> {

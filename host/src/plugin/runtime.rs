@@ -87,6 +87,7 @@ impl Runtime {
         // compiled code, so it is set identically for every artifact.
         config.epoch_interruption(true);
         config.max_wasm_stack(512 * 1024);
+        config.cranelift_opt_level(wasmtime::OptLevel::None);
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("starting wasmtime: {e}"))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;

@@ -6,7 +6,7 @@
 //! `.credentials.json` with `claudeAiOauth.expiresAt` in epoch milliseconds; a
 //! live session wins over a static token so a token never shadows it.
 
-use accounts_plugin_kit::{self as kit, text};
+use accounts_plugin_kit::{self as kit, clock, text};
 
 wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
 
@@ -66,8 +66,8 @@ impl Guest for Claude {
         Ok(Self::env_overrides(account.config_dir, token))
     }
 
-    fn detect_wall(output: String, _now: i64, _zone: String) -> Option<Wall> {
-        detect(&output).map(|(resets_at, matched)| Wall { resets_at, matched })
+    fn detect_wall(output: String, now: i64, zone: String) -> Option<Wall> {
+        detect(&output, now, &zone).map(|(resets_at, matched)| Wall { resets_at, matched })
     }
 }
 
@@ -78,9 +78,9 @@ fn token_variable(token: &str) -> &'static str {
 
 /// Claude's wall messages: `Claude AI usage limit reached|<epoch>`, the
 /// stream-json `rate_limit_event` with `"status":"rejected"`, and the
-/// interactive "limit reached · resets 3pm" forms (reset time not parsed yet:
-/// the host falls back to the roster's cooldown).
-fn detect(output: &str) -> Option<(Option<i64>, String)> {
+/// interactive "limit reached · resets 3pm (Europe/Paris)" forms, whose clock
+/// time is in the named zone or else the host's `zone`.
+fn detect(output: &str, now: i64, zone: &str) -> Option<(Option<i64>, String)> {
     const EPOCH_FORM: &str = "Claude AI usage limit reached";
     if let Some(at) = output.find(EPOCH_FORM) {
         let line = text::line_at(output, at);
@@ -101,7 +101,7 @@ fn detect(output: &str) -> Option<(Option<i64>, String)> {
         if let Some(at) = output.find(phrase) {
             let line = text::line_at(output, at);
             if line.contains("resets") {
-                return Some((None, kit::clip_matched(line)));
+                return Some((clock::reset_after(line, "resets", now, zone), kit::clip_matched(line)));
             }
         }
     }
@@ -136,6 +136,13 @@ mod tests {
         assert_eq!(Claude::env_overrides("/c".into(), None).len(), 1);
     }
 
+    /// 2026-11-22 12:00 UTC.
+    const NOW: i64 = 1_795_348_800;
+
+    fn detect(output: &str) -> Option<(Option<i64>, String)> {
+        super::detect(output, NOW, "UTC")
+    }
+
     #[test]
     fn epoch_wall() {
         let (reset, matched) = detect("working...\nClaude AI usage limit reached|1750708800\n").unwrap();
@@ -152,9 +159,26 @@ mod tests {
     }
 
     #[test]
-    fn clock_forms_are_walls() {
-        assert!(detect("5-hour limit reached ∙ resets 3pm").is_some());
-        assert!(detect("You've hit your session limit · resets 2:50am (America/New_York)").is_some());
+    fn clock_forms_carry_their_reset() {
+        let hour = 3_600;
+        // 15:00 UTC (the host's zone here) is 3 h after NOW.
+        assert_eq!(detect("5-hour limit reached ∙ resets 3pm").unwrap().0, Some(NOW + 3 * hour));
+        // 10:00 in Seoul (UTC+9) is 01:00 UTC tomorrow.
+        assert_eq!(detect("Weekly limit reached · resets 10am (Asia/Seoul)").unwrap().0, Some(NOW + 13 * hour));
+        // 23:00 in Paris (UTC+1 in November) is 22:00 UTC.
+        let (reset, matched) = detect("x\nYou've hit your limit · resets 11pm (Europe/Paris)\ny").unwrap();
+        assert_eq!(reset, Some(NOW + 10 * hour));
+        assert_eq!(matched, "You've hit your limit · resets 11pm (Europe/Paris)");
+        // 02:50 in New York (UTC-5) is 07:50 UTC tomorrow.
+        let session = detect("You've hit your session limit · resets 2:50am (America/New_York)").unwrap();
+        assert_eq!(session.0, Some(NOW + 19 * hour + 50 * 60));
+        // The host's zone applies when the message names none.
+        assert_eq!(super::detect("limit reached ∙ resets 3pm", NOW, "Asia/Tokyo").unwrap().0, Some(NOW + 18 * hour));
+    }
+
+    #[test]
+    fn wall_without_readable_time_falls_back() {
+        assert_eq!(detect("5-hour limit reached ∙ resets soon").unwrap().0, None);
         assert!(detect("the limit reached its end").is_none());
         assert!(detect("all good").is_none());
     }

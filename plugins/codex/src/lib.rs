@@ -5,7 +5,7 @@
 //! declared and cleared). The login lives in `auth.json`, whose
 //! `tokens.access_token` is a JWT: its `exp` claim says whether it is live.
 
-use accounts_plugin_kit::{self as kit, text};
+use accounts_plugin_kit::{self as kit, clock, text};
 
 wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
 
@@ -62,8 +62,8 @@ impl Guest for Codex {
         Ok(Self::env_overrides(account.config_dir, token))
     }
 
-    fn detect_wall(output: String, now: i64, _zone: String) -> Option<Wall> {
-        detect(&output, now).map(|(resets_at, matched)| Wall { resets_at, matched })
+    fn detect_wall(output: String, now: i64, zone: String) -> Option<Wall> {
+        detect(&output, now, &zone).map(|(resets_at, matched)| Wall { resets_at, matched })
     }
 }
 
@@ -71,7 +71,7 @@ impl Guest for Codex {
 /// `resets_at` or `resets_in_seconds`), and "You've hit your usage limit ...
 /// try again in 3 days 6 hours 57 minutes." (the "try again at 3:28 PM" form
 /// is recognised; its clock time is not parsed yet).
-fn detect(output: &str, now: i64) -> Option<(Option<i64>, String)> {
+fn detect(output: &str, now: i64, zone: &str) -> Option<(Option<i64>, String)> {
     if let Some(at) = output.find("usage_limit_reached") {
         let reset = text::number_after(output, "\"resets_at\"")
             .map(text::epoch_seconds)
@@ -80,11 +80,7 @@ fn detect(output: &str, now: i64) -> Option<(Option<i64>, String)> {
     }
     let at = output.find("hit your usage limit")?;
     let line = text::line_at(output, at);
-    let reset = line
-        .find("try again in ")
-        .and_then(|i| text::duration_seconds(&line[i + "try again in ".len()..]))
-        .map(|secs| now + secs);
-    Some((reset, kit::clip_matched(line)))
+    Some((clock::reset_after(line, "try again", now, zone), kit::clip_matched(line)))
 }
 
 // Exported only for wasm: natively (unit tests) the WIT export names are not
@@ -96,7 +92,13 @@ export!(Codex);
 mod tests {
     use super::*;
 
-    const NOW: i64 = 1_790_000_000;
+    /// 2026-11-22 12:00 UTC.
+    const NOW: i64 = 1_795_348_800;
+    const HOUR: i64 = 3_600;
+
+    fn detect(output: &str, now: i64) -> Option<(Option<i64>, String)> {
+        super::detect(output, now, "UTC")
+    }
 
     #[test]
     fn tokens() {
@@ -110,7 +112,7 @@ mod tests {
     fn duration_wall() {
         let msg = "You've hit your usage limit. Upgrade to Pro or try again in 3 days 6 hours 57 minutes.";
         let (reset, matched) = detect(msg, NOW).unwrap();
-        assert_eq!(reset, Some(NOW + 3 * 86_400 + 6 * 3_600 + 57 * 60));
+        assert_eq!(reset, Some(NOW + 3 * 86_400 + 6 * HOUR + 57 * 60));
         assert_eq!(matched, msg);
     }
 
@@ -123,9 +125,20 @@ mod tests {
     }
 
     #[test]
-    fn clock_form_is_a_wall_without_time_yet() {
-        let (reset, _) = detect("You've hit your usage limit. Try again at 3:28 PM.", NOW).unwrap();
-        assert_eq!(reset, None);
+    fn clock_time_wall() {
+        let msg = "You've hit your usage limit. Upgrade to Pro or try again at 3:28 PM.";
+        assert_eq!(detect(msg, NOW).unwrap().0, Some(NOW + 3 * HOUR + 28 * 60));
+        // In the host's zone: 15:28 in Los Angeles (UTC-8) is 23:28 UTC.
+        assert_eq!(super::detect(msg, NOW, "America/Los_Angeles").unwrap().0, Some(NOW + 11 * HOUR + 28 * 60));
+        // Already past today: tomorrow.
+        assert_eq!(detect(msg, NOW + 4 * HOUR).unwrap().0, Some(NOW + 27 * HOUR + 28 * 60));
+    }
+
+    #[test]
+    fn day_and_time_wall() {
+        let msg = "You've hit your usage limit. Upgrade to Pro or try again at Aug 8th, 2027 12:30 PM.";
+        // 2027-08-08 12:30 UTC.
+        assert_eq!(detect(msg, NOW).unwrap().0, Some(1_817_728_200));
         assert!(detect("all fine", NOW).is_none());
     }
 }

@@ -5,7 +5,7 @@
 //! (`AIza…`). The login lives in `.gemini/oauth_creds.json`, whose
 //! `expiry_date` is in epoch milliseconds.
 
-use accounts_plugin_kit::{self as kit, text};
+use accounts_plugin_kit::{self as kit, clock, text};
 
 wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
 
@@ -60,15 +60,15 @@ impl Guest for Gemini {
         Ok(Self::env_overrides(account.config_dir, token))
     }
 
-    fn detect_wall(output: String, now: i64, _zone: String) -> Option<Wall> {
-        detect(&output, now).map(|(resets_at, matched)| Wall { resets_at, matched })
+    fn detect_wall(output: String, now: i64, zone: String) -> Option<Wall> {
+        detect(&output, now, &zone).map(|(resets_at, matched)| Wall { resets_at, matched })
     }
 }
 
 /// Gemini's wall messages: a 429 `RESOURCE_EXHAUSTED` body with `retryDelay`,
 /// "You have exhausted your daily quota", and "Usage limit reached for
 /// <model>. Access resets at 3:45 PM PST." (clock time not parsed yet).
-fn detect(output: &str, now: i64) -> Option<(Option<i64>, String)> {
+fn detect(output: &str, now: i64, zone: &str) -> Option<(Option<i64>, String)> {
     if let Some(at) = output.find("RESOURCE_EXHAUSTED") {
         let reset = output.find("\"retryDelay\"").and_then(|i| {
             let rest = output[i + "\"retryDelay\"".len()..].trim_start_matches([':', ' ', '"']);
@@ -76,12 +76,9 @@ fn detect(output: &str, now: i64) -> Option<(Option<i64>, String)> {
         });
         return Some((reset, kit::clip_matched(text::line_at(output, at))));
     }
-    for phrase in ["exhausted your daily quota", "Usage limit reached for"] {
-        if let Some(at) = output.find(phrase) {
-            return Some((None, kit::clip_matched(text::line_at(output, at))));
-        }
-    }
-    None
+    let at = output.find("Usage limit reached for").or_else(|| output.find("exhausted your daily quota"))?;
+    let line = text::line_at(output, at);
+    Some((clock::reset_after(line, "resets", now, zone), kit::clip_matched(line)))
 }
 
 // Exported only for wasm: natively (unit tests) the WIT export names are not
@@ -93,7 +90,12 @@ export!(Gemini);
 mod tests {
     use super::*;
 
-    const NOW: i64 = 1_790_000_000;
+    /// 2026-11-22 12:00 UTC.
+    const NOW: i64 = 1_795_348_800;
+
+    fn detect(output: &str) -> Option<(Option<i64>, String)> {
+        super::detect(output, NOW, "UTC")
+    }
 
     #[test]
     fn tokens() {
@@ -104,13 +106,17 @@ mod tests {
     #[test]
     fn retry_delay_wall() {
         let body = r#"{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"retryDelay":"34s"}]}}"#;
-        assert_eq!(detect(body, NOW).unwrap().0, Some(NOW + 34));
+        assert_eq!(detect(body).unwrap().0, Some(NOW + 34));
     }
 
     #[test]
     fn quota_walls() {
-        assert_eq!(detect("You have exhausted your daily quota on this model.", NOW).unwrap().0, None);
-        assert!(detect("Usage limit reached for gemini-2.5-pro. Access resets at 3:45 PM PST.", NOW).is_some());
-        assert!(detect("hello", NOW).is_none());
+        assert_eq!(detect("You have exhausted your daily quota on this model.").unwrap().0, None);
+        // 15:45 PST (UTC-8) is 23:45 UTC.
+        let msg = "Usage limit reached for gemini-2.5-pro. Access resets at 3:45 PM PST.";
+        let (reset, matched) = detect(msg).unwrap();
+        assert_eq!(reset, Some(NOW + 11 * 3_600 + 45 * 60));
+        assert_eq!(matched, msg);
+        assert!(detect("hello").is_none());
     }
 }

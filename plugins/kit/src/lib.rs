@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+pub mod clock;
 pub mod text;
 
 /// Where the host mounts the account's config dir, read-only, during

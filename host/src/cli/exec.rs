@@ -1,0 +1,91 @@
+//! `accounts exec`: lease a seat, run a command under it, and (with
+//! `--rotate`) move it to the next seat when the agent hits its wall.
+
+use super::Context;
+use crate::error::{Result, usage};
+use crate::exec::{Options, Supervisor};
+use crate::holder::{self, Holder};
+use crate::launch::ACCOUNT_VAR;
+use crate::seats;
+use crate::timefmt;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Take the seat on this account (a seat on it is leased)
+    #[arg(long, value_name = "NAME", conflicts_with = "agent")]
+    account: Option<String>,
+    /// Agent kind to pick a seat for [default: the roster's default_agent]
+    #[arg(long, value_name = "KIND")]
+    agent: Option<String>,
+    /// Worker id [default: <host>-<pid of this exec>]
+    #[arg(long, value_name = "ID")]
+    worker: Option<String>,
+    /// Lease lifetime; renewed while the command runs, released when it ends
+    #[arg(long, default_value = "12h", value_name = "DURATION")]
+    ttl: String,
+    /// Watch the output for the agent's rate-limit wall; on one, wall the
+    /// account and start the command again on the next seat
+    #[arg(long)]
+    rotate: bool,
+    /// Give up (exit 75) after this many rotations
+    #[arg(long, value_name = "N", requires = "rotate")]
+    max_rotations: Option<u32>,
+    /// When no seat is free, wait for the first wall to lift instead of exiting 75
+    #[arg(long)]
+    wait: bool,
+    /// Time a walled agent gets between SIGTERM and SIGKILL
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    grace: String,
+    /// Run even inside another accounts session ($ACCOUNTS_ACCOUNT is set)
+    #[arg(long)]
+    nested: bool,
+    /// The command and its arguments, after `--`
+    #[arg(required = true, last = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+pub fn run(ctx: &Context, args: Args) -> Result<u8> {
+    if let Some(outer) = std::env::var_os(ACCOUNT_VAR)
+        && !args.nested
+    {
+        return Err(usage(format!(
+            "already running under account {:?} ({ACCOUNT_VAR} is set): a nested exec would take a second seat; \
+             pass --nested if that is what you want",
+            outer.to_string_lossy()
+        )));
+    }
+    let ttl_secs = timefmt::parse_duration(&args.ttl).map_err(|e| usage(format!("--ttl: {e}")))?;
+    let grace_ms = timefmt::parse_duration_ms(&args.grace).map_err(|e| usage(format!("--grace: {e}")))?;
+    let roster = ctx.roster()?;
+    let agent = match &args.account {
+        Some(name) => seats::account(&roster, name)?.agent.clone(),
+        None => seats::agent_for(&roster, args.agent.as_deref())?.to_owned(),
+    };
+    let registry = ctx.registry(Some(&roster));
+    let runtime = ctx.runtime(Some(&roster))?;
+    let plugin = ctx.plugin(&registry, &runtime, &agent)?;
+    let store = ctx.store()?;
+    let host = holder::host_name();
+    // The lease lives as long as this process, which outlives the child.
+    let holder = Holder::of(std::process::id());
+    let worker = args.worker.unwrap_or_else(|| format!("{host}-{}", holder.pid));
+    let supervisor = Supervisor {
+        roster: &roster,
+        plugin: &plugin,
+        store: &store,
+        host,
+        holder,
+        options: Options {
+            argv: args.command,
+            agent,
+            account: args.account,
+            worker,
+            ttl_secs,
+            rotate: args.rotate,
+            max_rotations: args.max_rotations,
+            wait: args.wait,
+            grace: std::time::Duration::from_millis(grace_ms),
+        },
+    };
+    supervisor.run()
+}

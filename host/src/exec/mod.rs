@@ -1,0 +1,473 @@
+//! `accounts exec`: run an agent on a leased seat and see it through.
+//!
+//! One loop per run of the agent handles everything that can happen while it
+//! runs, as events on one channel: output to pass on and check for a wall,
+//! signals to forward, the child's exit, and timers (lease renewal, the
+//! SIGTERM → SIGKILL grace). On a wall the account is walled, the child
+//! stopped, and the same command started again on the next seat.
+//!
+//! Threads: one per output stream (read, pass on, send a copy), one waiting
+//! for the child, one for signals, and with a pty one copying keystrokes.
+//! Plugin calls stay on the main thread.
+
+pub mod child;
+pub mod feed;
+pub mod pty;
+mod signals;
+
+use std::fs::File;
+use std::io::{IsTerminal, Read, Write};
+use std::os::fd::AsFd;
+use std::process::ExitStatus;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rustix::process::Signal;
+
+use self::child::{Sink, Stdio3};
+use self::feed::WallFeed;
+use crate::error::{Error, Result};
+use crate::holder::Holder;
+use crate::launch::{self, Launch};
+use crate::plugin::{Plugin, PluginError, Wall};
+use crate::roster::Roster;
+use crate::seats::{self, Claim};
+use crate::state::{FileStore, StateStore};
+use crate::timefmt;
+
+/// How long to keep reading after the child exits, for output still in
+/// flight (a wall printed just before exiting). A grandchild that keeps the
+/// stream open does not hold us longer than this.
+const DRAIN: Duration = Duration::from_millis(500);
+/// How often to look again when every seat is taken and no wall will lift.
+const FULL_RETRY: Duration = Duration::from_secs(15);
+
+/// What happens in and around the running child.
+pub enum Event {
+    /// Bytes the child wrote on one of its streams (0: stdout or the pty, 1: stderr).
+    Output {
+        run: u32,
+        stream: usize,
+        bytes: Vec<u8>,
+    },
+    StreamDone {
+        run: u32,
+    },
+    Exited {
+        run: u32,
+        status: ExitStatus,
+    },
+    Signal {
+        signal: i32,
+        by_terminal: bool,
+    },
+}
+
+/// What the user asked `exec` to do.
+pub struct Options {
+    pub argv: Vec<String>,
+    pub agent: String,
+    /// The first seat must be on this account.
+    pub account: Option<String>,
+    pub worker: String,
+    pub ttl_secs: i64,
+    pub rotate: bool,
+    pub max_rotations: Option<u32>,
+    pub wait: bool,
+    pub grace: Duration,
+}
+
+/// Everything one `exec` works with.
+pub struct Supervisor<'a> {
+    pub roster: &'a Roster,
+    pub plugin: &'a Plugin<'a>,
+    pub store: &'a FileStore,
+    pub host: String,
+    pub holder: Holder,
+    pub options: Options,
+}
+
+/// How one run of the agent ended.
+enum Outcome {
+    Exited(u8),
+    Walled(Wall),
+}
+
+/// Where a run's output goes and how the child is reached.
+struct Run {
+    id: u32,
+    pid: u32,
+    own_session: bool,
+    pty: Option<pty::Pty>,
+    streams: usize,
+}
+
+impl Supervisor<'_> {
+    /// Run the command to its end; the exit code is the child's. The lease
+    /// is released on every way out.
+    pub fn run(&self) -> Result<u8> {
+        let pty_mode = self.options.rotate && std::io::stdout().is_terminal();
+        let (events, inbox) = sync_channel(64);
+        let _signals = signals::Listener::start(events.clone(), pty_mode)
+            .map_err(|e| Error::Other(anyhow::anyhow!("listening for signals: {e}")))?;
+        let result = self.supervise(&events, &inbox, pty_mode);
+        self.release();
+        result
+    }
+
+    fn supervise(&self, events: &SyncSender<Event>, inbox: &Receiver<Event>, pty_mode: bool) -> Result<u8> {
+        let keys = pty_mode.then(KeyForwarder::default);
+        let mut launch = match self.seat(self.options.account.as_deref(), None, inbox)? {
+            Ok(launch) => launch,
+            Err(code) => return Ok(code),
+        };
+        let mut rotations = 0;
+        for run_id in 0.. {
+            let stdio = match (self.options.rotate, pty_mode) {
+                (false, _) => Stdio3::Inherit,
+                (true, false) => Stdio3::Pipes,
+                (true, true) => Stdio3::Pty { stdin_too: std::io::stdin().is_terminal() },
+            };
+            let wall = match self.run_once(run_id, &launch, &stdio, events, inbox, keys.as_ref())? {
+                Outcome::Exited(code) => return Ok(code),
+                Outcome::Walled(wall) => wall,
+            };
+            let account = launch.env.account.clone();
+            if self.options.max_rotations.is_some_and(|max| rotations >= max) {
+                let until = self.record_wall(&account, &wall)?;
+                return Err(Error::Exhausted(format!(
+                    "{account} hit its wall (walled until {}); --max-rotations {rotations} used up, not rotating again",
+                    timefmt::format_instant(until)
+                )));
+            }
+            rotations += 1;
+            launch = match self.seat(None, Some((&account, &wall)), inbox)? {
+                Ok(next) => next,
+                Err(code) => return Ok(code),
+            };
+            eprintln!(
+                "accounts: moving worker {} from {account} to {} (rotation {rotations})",
+                self.options.worker, launch.env.account
+            );
+        }
+        unreachable!("the run loop only ends by returning")
+    }
+
+    /// Take a seat (on `only` when given), first walling the account that
+    /// just hit `wall`. With no seat free: exit 75, or with `--wait` sleep
+    /// until the first wall lifts and try again. `Ok(Err(code))` when a
+    /// signal ended the wait.
+    fn seat(
+        &self,
+        only: Option<&str>,
+        mut wall: Option<(&str, &Wall)>,
+        inbox: &Receiver<Event>,
+    ) -> Result<std::result::Result<Launch, u8>> {
+        loop {
+            let now = timefmt::now();
+            let claim = Claim {
+                agent: &self.options.agent,
+                worker: &self.options.worker,
+                host: &self.host,
+                holder: self.holder,
+                ttl_secs: self.options.ttl_secs,
+                now,
+            };
+            let outcome = self.store.update(|state| {
+                seats::prune(state, &self.host, now);
+                if let Some((account, wall)) = wall {
+                    let until = seats::wall_account(self.roster, state, account, wall.resets_at, now, reason(wall));
+                    announce_wall(account, wall, until, now);
+                    state.release(|l| l.worker == self.options.worker && l.holder == self.holder);
+                }
+                // The wall and the release stand even when no seat is left.
+                match seats::lease_seat_on(self.roster, state, &claim, only) {
+                    Ok(account) => Ok(Ok(launch::launch_env(account, self.plugin, Some(&self.options.worker), now)?)),
+                    Err(e @ Error::NoSeat { .. }) => Ok(Err(e)),
+                    Err(e) => Err(e),
+                }
+            })?;
+            wall = None;
+            let no_seat = match outcome {
+                Ok(launch) => return Ok(Ok(launch)),
+                Err(no_seat) if !self.options.wait => return Err(no_seat),
+                Err(no_seat) => no_seat,
+            };
+            let Error::NoSeat { message, first_reset, .. } = no_seat else { unreachable!() };
+            let pause = match first_reset {
+                Some(at) => Duration::from_secs((at - now).max(1) as u64),
+                None => FULL_RETRY,
+            };
+            eprintln!("accounts: {message}; waiting {} (--wait)", timefmt::format_span(pause.as_secs() as i64));
+            if let Some(signal) = wait_for_signal(inbox, pause) {
+                return Ok(Err(128u8.saturating_add(signal as u8)));
+            }
+        }
+    }
+
+    /// One run of the child on `launch`'s account, to its exit or its wall.
+    fn run_once(
+        &self,
+        id: u32,
+        launch: &Launch,
+        stdio: &Stdio3,
+        events: &SyncSender<Event>,
+        inbox: &Receiver<Event>,
+        keys: Option<&KeyForwarder>,
+    ) -> Result<Outcome> {
+        let spawned = match child::spawn(&self.options.argv, &launch.env, stdio) {
+            Ok(spawned) => spawned,
+            Err(e) => {
+                eprintln!("accounts: error: cannot run {:?}: {e}", self.options.argv[0]);
+                return Ok(Outcome::Exited(child::spawn_failure_code(&e)));
+            }
+        };
+        let _raw = matches!(stdio, Stdio3::Pty { stdin_too: true }).then(pty::RawMode::enter);
+        if let (Some(keys), Some(pty)) = (keys, &spawned.pty) {
+            keys.forward_to(pty.writer().ok());
+        }
+        let mut run = Run {
+            id,
+            pid: spawned.child.id(),
+            own_session: spawned.pty.is_some(),
+            pty: spawned.pty,
+            streams: spawned.outputs.len(),
+        };
+        for (stream, (source, sink)) in spawned.outputs.into_iter().enumerate() {
+            pass_through(id, stream, source, sink, events.clone());
+        }
+        let mut child = spawned.child;
+        let waiter = events.clone();
+        std::thread::spawn(move || {
+            if let Ok(status) = child.wait() {
+                let _ = waiter.send(Event::Exited { run: id, status });
+            }
+        });
+        let outcome = self.watch(&mut run, inbox);
+        if let Some(keys) = keys {
+            keys.forward_to(None);
+        }
+        outcome
+    }
+
+    /// Handle events for a running child until it has exited and its output
+    /// is read (or `DRAIN` passed), or until a wall stopped it.
+    fn watch(&self, run: &mut Run, inbox: &Receiver<Event>) -> Result<Outcome> {
+        let zone = timefmt::local_zone_name();
+        let renew_every = Duration::from_secs((self.options.ttl_secs / 3).clamp(1, 3600) as u64);
+        let mut next_renewal = Instant::now() + renew_every;
+        let mut feeds = [WallFeed::default(), WallFeed::default()];
+        let mut watching = self.options.rotate;
+        let mut wall: Option<Wall> = None;
+        let mut stopped_by_user = false;
+        let mut status: Option<ExitStatus> = None;
+        let mut drain_until = None;
+        let mut kill_at: Option<Instant> = None;
+        loop {
+            if let Some(status) = status
+                && (wall.is_some() || run.streams == 0 || drain_until.is_some_and(|t| Instant::now() >= t))
+            {
+                return Ok(match wall {
+                    Some(wall) if !stopped_by_user => Outcome::Walled(wall),
+                    _ => Outcome::Exited(child::exit_code(status)),
+                });
+            }
+            let deadline = [Some(next_renewal), kill_at, drain_until].into_iter().flatten().min().expect("renewal");
+            match inbox.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(Event::Output { run: r, stream, bytes }) if r == run.id && watching && wall.is_none() => {
+                    match first_wall(self.plugin, feeds[stream].push(&bytes), &zone) {
+                        Ok(None) => {}
+                        Ok(Some(found)) => {
+                            if status.is_none() {
+                                child::signal(run.pid, run.own_session, Signal::TERM);
+                                kill_at = Some(Instant::now() + self.options.grace);
+                            }
+                            wall = Some(found);
+                        }
+                        Err(e) => {
+                            eprintln!("accounts: warning: {e}; no longer watching this run for a wall");
+                            watching = false;
+                        }
+                    }
+                }
+                Ok(Event::StreamDone { run: r }) if r == run.id => run.streams -= 1,
+                Ok(Event::Exited { run: r, status: s }) if r == run.id => {
+                    status = Some(s);
+                    drain_until = Some(Instant::now() + DRAIN);
+                }
+                Ok(Event::Signal { signal, .. }) if signal == signals::WINDOW_CHANGED => {
+                    if let Some(pty) = &run.pty {
+                        pty.copy_window_size();
+                    }
+                }
+                Ok(Event::Signal { signal, by_terminal }) => {
+                    stopped_by_user |= signals::ends_the_run(signal);
+                    if status.is_none()
+                        && child::should_forward(by_terminal, run.own_session)
+                        && let Some(signal) = Signal::from_named_raw(signal)
+                    {
+                        child::signal(run.pid, run.own_session, signal);
+                    }
+                }
+                // Output of an earlier run, or output we no longer check.
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    let now = Instant::now();
+                    if kill_at.is_some_and(|t| now >= t) && status.is_none() {
+                        eprintln!("accounts: the agent ignored SIGTERM for {:?}; killing it", self.options.grace);
+                        child::signal(run.pid, run.own_session, Signal::KILL);
+                        kill_at = None;
+                    }
+                    if now >= next_renewal {
+                        self.renew();
+                        next_renewal = now + renew_every;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => unreachable!("the supervisor holds a sender"),
+            }
+        }
+    }
+
+    /// Wall `account` after `wall`, outside a rotation (no seat is taken).
+    fn record_wall(&self, account: &str, wall: &Wall) -> Result<i64> {
+        let now = timefmt::now();
+        self.store.update(|state| {
+            seats::prune(state, &self.host, now);
+            let until = seats::wall_account(self.roster, state, account, wall.resets_at, now, reason(wall));
+            announce_wall(account, wall, until, now);
+            Ok(until)
+        })
+    }
+
+    /// Push the lease's expiry out by its TTL.
+    fn renew(&self) {
+        let now = timefmt::now();
+        let renewed = self.store.update(|state| {
+            let lease = state.leases.iter_mut().find(|l| l.worker == self.options.worker && l.holder == self.holder);
+            Ok(lease.map(|l| l.expires_at = now + self.options.ttl_secs).is_some())
+        });
+        match renewed {
+            Ok(true) => {}
+            Ok(false) => eprintln!(
+                "accounts: warning: the lease of worker {} was released elsewhere; the agent runs on without a seat",
+                self.options.worker
+            ),
+            Err(e) => eprintln!("accounts: warning: renewing the lease: {e}"),
+        }
+    }
+
+    /// Release our lease, whatever ended the run.
+    fn release(&self) {
+        let now = timefmt::now();
+        let released = self.store.update(|state| {
+            seats::prune(state, &self.host, now);
+            Ok(state.release(|l| l.worker == self.options.worker && l.holder == self.holder))
+        });
+        if let Err(e) = released {
+            eprintln!("accounts: warning: releasing the lease: {e}");
+        }
+    }
+}
+
+/// The first wall `plugin` finds in `pieces` of output.
+pub fn first_wall(plugin: &Plugin<'_>, pieces: Vec<String>, zone: &str) -> Result<Option<Wall>, PluginError> {
+    for piece in pieces {
+        if let Some(wall) = plugin.detect_wall(&piece, timefmt::now(), zone)? {
+            return Ok(Some(wall));
+        }
+    }
+    Ok(None)
+}
+
+/// What `status` shows as the wall's reason: the message, on one line.
+pub fn reason(wall: &Wall) -> Option<String> {
+    const MAX: usize = 200;
+    let line = wall.matched.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let mut end = line.len().min(MAX);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(line[..end].to_owned())
+}
+
+fn announce_wall(account: &str, wall: &Wall, until: i64, now: i64) {
+    let source = if wall.resets_at.is_some_and(|t| t > now) { "reset time from the message" } else { "wall_cooldown" };
+    eprintln!(
+        "accounts: {account} hit its usage limit ({}); walled until {} (in {}, {source})",
+        reason(wall).unwrap_or_default(),
+        timefmt::format_instant(until),
+        timefmt::format_span(until - now)
+    );
+}
+
+/// Wait up to `pause`, handling signals: a signal that ends the run ends
+/// the wait and is returned.
+fn wait_for_signal(inbox: &Receiver<Event>, pause: Duration) -> Option<i32> {
+    let until = Instant::now() + pause;
+    loop {
+        match inbox.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok(Event::Signal { signal, .. }) if signals::ends_the_run(signal) => return Some(signal),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Read `source` to its end, pass every byte on to `sink` at once, and send
+/// a copy for wall detection.
+fn pass_through(run: u32, stream: usize, mut source: File, sink: Sink, events: SyncSender<Event>) {
+    std::thread::spawn(move || {
+        let fd = match sink {
+            Sink::Stdout => std::io::stdout().as_fd().try_clone_to_owned(),
+            Sink::Stderr => std::io::stderr().as_fd().try_clone_to_owned(),
+        };
+        let Ok(mut sink) = fd.map(File::from) else { return };
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            // A pty master reports EIO once the child's side is closed: EOF.
+            let n = match source.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            // Our own reader is gone: stop reading, so the child sees a
+            // closed pipe as it would without us.
+            if sink.write_all(&buf[..n]).is_err() {
+                break;
+            }
+            // The copy goes out after the bytes were passed on, so checking
+            // them never delays what the user sees; a full queue only delays
+            // the next read.
+            let _ = events.send(Event::Output { run, stream, bytes: buf[..n].to_vec() });
+        }
+        let _ = events.send(Event::StreamDone { run });
+    });
+}
+
+/// Copies our stdin to the current run's pty, one thread for the whole exec.
+#[derive(Default)]
+struct KeyForwarder {
+    target: Arc<Mutex<Option<File>>>,
+    started: std::sync::OnceLock<()>,
+}
+
+impl KeyForwarder {
+    fn forward_to(&self, pty: Option<File>) {
+        *self.target.lock().unwrap_or_else(|e| e.into_inner()) = pty;
+        if !std::io::stdin().is_terminal() {
+            return;
+        }
+        let target = Arc::clone(&self.target);
+        self.started.get_or_init(|| {
+            std::thread::spawn(move || {
+                let mut stdin = std::io::stdin().lock();
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = stdin.read(&mut buf) {
+                    if let Some(pty) = target.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                        let _ = pty.write_all(&buf[..n]);
+                    }
+                }
+            });
+        });
+    }
+}

@@ -1,0 +1,95 @@
+//! A pseudo-terminal for a watched child whose output would otherwise go to
+//! our terminal: the agent still sees a terminal (colours, TUI, line
+//! editing) while every byte it writes passes through us.
+//!
+//! The pty starts with our terminal's settings and size; while it runs, our
+//! own terminal is in raw mode so keystrokes (Ctrl-C included) reach the
+//! agent's line discipline unchanged, as `script(1)` does.
+
+use std::fs::File;
+use std::io::IsTerminal;
+use std::os::fd::{AsFd, OwnedFd};
+
+use rustix::fs::{Mode, OFlags};
+use rustix::pty::OpenptFlags;
+use rustix::termios::{self, OptionalActions, Termios};
+
+/// The master side of a pseudo-terminal.
+pub struct Pty {
+    master: OwnedFd,
+}
+
+impl Pty {
+    /// A new pty with our terminal's settings and window size, when we have
+    /// a terminal.
+    pub fn open() -> std::io::Result<Pty> {
+        let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
+        rustix::pty::grantpt(&master)?;
+        rustix::pty::unlockpt(&master)?;
+        let pty = Pty { master };
+        pty.copy_window_size();
+        Ok(pty)
+    }
+
+    /// The child's side: a terminal with our terminal's settings.
+    pub fn open_slave(&self) -> std::io::Result<File> {
+        let name = rustix::pty::ptsname(&self.master, Vec::new())?;
+        let slave = rustix::fs::open(name.as_c_str(), OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC, Mode::empty())?;
+        if let Some(settings) = our_terminal().and_then(|t| termios::tcgetattr(t).ok()) {
+            let _ = termios::tcsetattr(&slave, OptionalActions::Now, &settings);
+        }
+        Ok(File::from(slave))
+    }
+
+    /// A handle to read the child's output from.
+    pub fn reader(&self) -> std::io::Result<File> {
+        Ok(File::from(self.master.try_clone()?))
+    }
+
+    /// A handle to write keystrokes to.
+    pub fn writer(&self) -> std::io::Result<File> {
+        self.reader()
+    }
+
+    /// Give the pty our terminal's window size (at start and on SIGWINCH).
+    pub fn copy_window_size(&self) {
+        if let Some(size) = our_terminal().and_then(|t| termios::tcgetwinsize(t).ok()) {
+            let _ = termios::tcsetwinsize(&self.master, size);
+        }
+    }
+}
+
+/// Our terminal: stdout if it is one, else stdin.
+fn our_terminal() -> Option<std::io::Stdout> {
+    let stdout = std::io::stdout();
+    stdout.is_terminal().then_some(stdout)
+}
+
+/// Our stdin in raw mode until dropped, when stdin is a terminal.
+pub struct RawMode {
+    saved: Option<Termios>,
+}
+
+impl RawMode {
+    pub fn enter() -> RawMode {
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
+            return RawMode { saved: None };
+        }
+        let Ok(saved) = termios::tcgetattr(stdin.as_fd()) else {
+            return RawMode { saved: None };
+        };
+        let mut raw = saved.clone();
+        raw.make_raw();
+        let _ = termios::tcsetattr(stdin.as_fd(), OptionalActions::Now, &raw);
+        RawMode { saved: Some(saved) }
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        if let Some(saved) = &self.saved {
+            let _ = termios::tcsetattr(std::io::stdin().as_fd(), OptionalActions::Now, saved);
+        }
+    }
+}

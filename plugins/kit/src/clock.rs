@@ -1,0 +1,277 @@
+//! Reset times written as wall-clock times: "3pm", "2:50am (America/New_York)",
+//! "3:45 PM PST", "Oct 6, 10am (Asia/Seoul)", "Aug 8th, 2026 12:30 PM".
+//!
+//! Each resolves to the next matching instant after `now`, in the zone the
+//! message names, else in the host's local zone (passed in by the host: the
+//! sandbox has no clock zone of its own). Zone rules come from the copy of
+//! the time-zone database bundled into the plugin.
+
+use jiff::Timestamp;
+use jiff::civil::{Date, Time};
+use jiff::tz::{self, TimeZone};
+
+/// The reset written after `keyword` (lower case, matched in any case) in
+/// `line`: a duration ("in 3 days 6 hours 57 minutes") or a clock time
+/// ("at 3:28 PM", "3pm (Europe/Paris)").
+pub fn reset_after(line: &str, keyword: &str, now: i64, local_zone: &str) -> Option<i64> {
+    // ASCII lower-casing keeps byte offsets, so `at` indexes `line` too.
+    let at = line.to_ascii_lowercase().find(keyword)? + keyword.len();
+    let rest = line[at..].trim_start();
+    match rest.strip_prefix("in ") {
+        Some(duration) => crate::text::duration_seconds(duration).map(|secs| now + secs),
+        None => reset_at(rest.strip_prefix("at ").unwrap_or(rest), now, local_zone),
+    }
+}
+
+/// Words looked at after the keyword; a reset time never needs more.
+const MAX_WORDS: usize = 8;
+
+/// The next instant after `now` (epoch seconds) matching the clock time at
+/// the start of `text`, or `None` when `text` does not start with one, names
+/// an impossible time, or names a full date that has already passed.
+pub fn reset_at(text: &str, now: i64, local_zone: &str) -> Option<i64> {
+    let words: Vec<&str> = text
+        .split_whitespace()
+        .take(MAX_WORDS)
+        .map(|w| w.trim_matches([',', '.', ';', '(', ')']))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut at = 0;
+    let day = month_day(&words, &mut at);
+    if words.get(at).is_some_and(|w| w.eq_ignore_ascii_case("at")) {
+        at += 1;
+    }
+    let time = clock_time(&words, &mut at)?;
+    let zone =
+        words.get(at).and_then(|w| named_zone(w)).unwrap_or_else(|| TimeZone::get(local_zone).unwrap_or(TimeZone::UTC));
+    resolve(day, time, &zone, now)
+}
+
+/// A calendar day: month, day, and the year when the message gives one.
+type MonthDay = (i8, i8, Option<i16>);
+
+/// "Aug 8th, 2026", "Oct 6", "September 30 2027": a month name, a day with
+/// an optional ordinal suffix, an optional four-digit year.
+fn month_day(words: &[&str], at: &mut usize) -> Option<MonthDay> {
+    let month = month_number(words.get(*at)?)?;
+    let day_word = words.get(*at + 1)?;
+    let day: i8 = day_word.trim_end_matches(|c: char| c.is_ascii_alphabetic()).parse().ok()?;
+    let suffix = &day_word[day_word.trim_end_matches(|c: char| c.is_ascii_alphabetic()).len()..];
+    if !matches!(suffix.to_ascii_lowercase().as_str(), "" | "st" | "nd" | "rd" | "th") {
+        return None;
+    }
+    *at += 2;
+    let year = words.get(*at).filter(|w| w.len() == 4).and_then(|w| w.parse::<i16>().ok());
+    if year.is_some() {
+        *at += 1;
+    }
+    Some((month, day, year))
+}
+
+fn month_number(word: &str) -> Option<i8> {
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    let word = word.to_ascii_lowercase();
+    if word.len() < 3 {
+        return None;
+    }
+    // "Aug", "August", and "Sept" all name a month.
+    let word = if word == "sept" { "sep".to_owned() } else { word };
+    MONTHS.iter().position(|m| m.starts_with(&word)).map(|i| i as i8 + 1)
+}
+
+/// "3pm", "3 PM", "2:50am", "3:28 PM", "15:00", "noon", "midnight".
+fn clock_time(words: &[&str], at: &mut usize) -> Option<Time> {
+    let word = words.get(*at)?.to_ascii_lowercase();
+    match word.as_str() {
+        "noon" => return finish(at, 1, Time::new(12, 0, 0, 0).ok()),
+        "midnight" => return finish(at, 1, Some(Time::midnight())),
+        _ => {}
+    }
+    let digits_end = word.find(|c: char| !(c.is_ascii_digit() || c == ':')).unwrap_or(word.len());
+    let (clock, mut meridiem) = word.split_at(digits_end);
+    let mut used = 1;
+    if meridiem.is_empty()
+        && let Some(next) = words.get(*at + 1)
+        && matches!(next.to_ascii_lowercase().as_str(), "am" | "pm")
+    {
+        meridiem = next;
+        used = 2;
+    }
+    let (hour, minute) = match clock.split_once(':') {
+        Some((h, m)) if m.len() == 2 => (h.parse::<i8>().ok()?, m.parse::<i8>().ok()?),
+        // A bare number is a count or a date, not a time, unless am/pm follows.
+        None if !meridiem.is_empty() => (clock.parse::<i8>().ok()?, 0),
+        _ => return None,
+    };
+    let hour = match meridiem.to_ascii_lowercase().as_str() {
+        "" if hour <= 23 => hour,
+        "am" if (1..=12).contains(&hour) => hour % 12,
+        "pm" if (1..=12).contains(&hour) => hour % 12 + 12,
+        _ => return None,
+    };
+    finish(at, used, Time::new(hour, minute, 0, 0).ok())
+}
+
+fn finish(at: &mut usize, used: usize, time: Option<Time>) -> Option<Time> {
+    let time = time?;
+    *at += used;
+    Some(time)
+}
+
+/// A zone the message names: an IANA name ("Europe/Paris"), UTC/GMT, or a
+/// common abbreviation. Abbreviations that say whether daylight time is on
+/// (PST, PDT) are fixed offsets; generic ones (PT) follow the region's rules.
+fn named_zone(word: &str) -> Option<TimeZone> {
+    if word.contains('/') {
+        return TimeZone::get(word).ok();
+    }
+    let fixed = |hours: i8| Some(TimeZone::fixed(tz::offset(hours)));
+    match word.to_ascii_uppercase().as_str() {
+        "UTC" | "GMT" | "Z" => Some(TimeZone::UTC),
+        "EDT" => fixed(-4),
+        "EST" | "CDT" => fixed(-5),
+        "CST" | "MDT" => fixed(-6),
+        "MST" | "PDT" => fixed(-7),
+        "PST" | "AKDT" => fixed(-8),
+        "AKST" => fixed(-9),
+        "HST" => fixed(-10),
+        "CET" | "BST" => fixed(1),
+        "CEST" | "EET" => fixed(2),
+        "EEST" => fixed(3),
+        "JST" | "KST" => fixed(9),
+        "AEST" => fixed(10),
+        "AEDT" => fixed(11),
+        "ET" => TimeZone::get("America/New_York").ok(),
+        "CT" => TimeZone::get("America/Chicago").ok(),
+        "MT" => TimeZone::get("America/Denver").ok(),
+        "PT" => TimeZone::get("America/Los_Angeles").ok(),
+        _ => None,
+    }
+}
+
+/// The first instant after `now` at `time` in `zone`, on `day` when given
+/// (in its year, else the next year it comes round), else today or tomorrow.
+/// A clock time skipped by a daylight-saving jump moves forward with it.
+fn resolve(day: Option<MonthDay>, time: Time, zone: &TimeZone, now: i64) -> Option<i64> {
+    let today = Timestamp::from_second(now).ok()?.to_zoned(zone.clone()).date();
+    let instant = |date: Date| Some(date.to_datetime(time).to_zoned(zone.clone()).ok()?.timestamp().as_second());
+    let after_now = |t: Option<i64>| t.filter(|&t| t > now);
+    match day {
+        None => after_now(instant(today)).or_else(|| instant(today.tomorrow().ok()?)),
+        Some((month, day, Some(year))) => after_now(instant(Date::new(year, month, day).ok()?)),
+        // Up to four years ahead, so that Feb 29 finds its next leap year.
+        Some((month, day, None)) => (today.year()..=today.year() + 4)
+            .filter_map(|year| Date::new(year, month, day).ok())
+            .find_map(|date| after_now(instant(date))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Epoch seconds of an RFC 3339 instant.
+    fn at(rfc3339: &str) -> i64 {
+        rfc3339.parse::<Timestamp>().unwrap().as_second()
+    }
+
+    /// 2026-11-22 12:00 UTC: 13:00 in Paris (CET), 07:00 in New York (EST).
+    const NOW: &str = "2026-11-22T12:00:00Z";
+
+    #[test]
+    fn time_of_day_in_a_named_zone() {
+        let now = at(NOW);
+        assert_eq!(reset_at("3pm (Europe/Paris)", now, "UTC"), Some(at("2026-11-22T14:00:00Z")));
+        assert_eq!(reset_at("10am (Asia/Seoul)", now, "UTC"), Some(at("2026-11-23T01:00:00Z")));
+        assert_eq!(reset_at("2:50am (America/New_York)", now, "UTC"), Some(at("2026-11-23T07:50:00Z")));
+    }
+
+    #[test]
+    fn a_time_already_past_today_is_tomorrow() {
+        let now = at("2026-11-22T15:00:00Z"); // 16:00 in Paris
+        assert_eq!(reset_at("3pm (Europe/Paris)", now, "UTC"), Some(at("2026-11-23T14:00:00Z")));
+        // Exactly now is not after now.
+        let now = at("2026-11-22T14:00:00Z");
+        assert_eq!(reset_at("3pm (Europe/Paris)", now, "UTC"), Some(at("2026-11-23T14:00:00Z")));
+    }
+
+    #[test]
+    fn without_a_zone_the_local_zone_applies() {
+        let now = at(NOW);
+        assert_eq!(reset_at("3:28 PM.", now, "UTC"), Some(at("2026-11-22T15:28:00Z")));
+        assert_eq!(reset_at("3:28 PM.", now, "Asia/Tokyo"), Some(at("2026-11-23T06:28:00Z")));
+        assert_eq!(reset_at("3pm", now, "Europe/Paris"), Some(at("2026-11-22T14:00:00Z")));
+        assert_eq!(reset_at("3pm", now, "Not/AZone"), Some(at("2026-11-22T15:00:00Z")), "unknown → UTC");
+    }
+
+    #[test]
+    fn abbreviated_zones() {
+        let now = at(NOW);
+        assert_eq!(reset_at("3:45 PM PST.", now, "Europe/Paris"), Some(at("2026-11-22T23:45:00Z")));
+        assert_eq!(reset_at("3:45 PM PDT", now, "UTC"), Some(at("2026-11-22T22:45:00Z")));
+        assert_eq!(reset_at("9am CDT", now, "UTC"), Some(at("2026-11-22T14:00:00Z")));
+        assert_eq!(reset_at("9am EDT", now, "UTC"), Some(at("2026-11-22T13:00:00Z")));
+        // Generic PT follows daylight time: November is standard time.
+        assert_eq!(reset_at("3:45 PM PT", now, "UTC"), Some(at("2026-11-22T23:45:00Z")));
+        assert_eq!(reset_at("15:00 UTC", now, "Asia/Tokyo"), Some(at("2026-11-22T15:00:00Z")));
+    }
+
+    #[test]
+    fn day_and_time() {
+        let july = at("2026-07-01T00:00:00Z");
+        assert_eq!(reset_at("Aug 8th, 2026 12:30 PM.", july, "UTC"), Some(at("2026-08-08T12:30:00Z")));
+        assert_eq!(reset_at("Aug 8th, 2026 at 12:30 PM", july, "UTC"), Some(at("2026-08-08T12:30:00Z")));
+        assert_eq!(reset_at("August 8 2026 12:30", july, "Europe/Paris"), Some(at("2026-08-08T10:30:00Z")));
+        // A full date in the past is no reset at all.
+        assert_eq!(reset_at("Aug 8th, 2026 12:30 PM", at(NOW), "UTC"), None);
+        // Without a year: the next time the day comes round.
+        assert_eq!(reset_at("Oct 6, 10am (Asia/Seoul)", at(NOW), "UTC"), Some(at("2027-10-06T01:00:00Z")));
+        assert_eq!(reset_at("Nov 23 at 9am", at(NOW), "UTC"), Some(at("2026-11-23T09:00:00Z")));
+        assert_eq!(reset_at("Feb 29 noon", at(NOW), "UTC"), Some(at("2028-02-29T12:00:00Z")));
+        assert_eq!(reset_at("Sept 1st midnight", at(NOW), "UTC"), Some(at("2027-09-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn daylight_saving_jumps() {
+        // Paris springs forward 2027-03-28 02:00 → 03:00: 2:30am does not exist
+        // that night and moves forward an hour, to 01:30 UTC.
+        let before = at("2027-03-27T22:00:00Z");
+        assert_eq!(reset_at("2:30am (Europe/Paris)", before, "UTC"), Some(at("2027-03-28T01:30:00Z")));
+        // The day after, 3pm is CEST (+2).
+        let after = at("2027-03-28T12:00:00Z");
+        assert_eq!(reset_at("3pm (Europe/Paris)", after, "UTC"), Some(at("2027-03-28T13:00:00Z")));
+    }
+
+    #[test]
+    fn reset_after_a_keyword() {
+        let now = at(NOW);
+        let line = "You've hit your usage limit. Try again at 3:28 PM.";
+        assert_eq!(reset_after(line, "try again", now, "UTC"), Some(at("2026-11-22T15:28:00Z")));
+        let line = "You've hit your usage limit. Try again in 3 days 6 hours 57 minutes.";
+        assert_eq!(reset_after(line, "try again", now, "UTC"), Some(now + 3 * 86_400 + 6 * 3_600 + 57 * 60));
+        assert_eq!(reset_after("limit · resets 3pm", "resets", now, "UTC"), Some(at("2026-11-22T15:00:00Z")));
+        assert_eq!(reset_after("limit · resets soon", "resets", now, "UTC"), None);
+        assert_eq!(reset_after("no keyword", "resets", now, "UTC"), None);
+    }
+
+    #[test]
+    fn not_clock_times() {
+        let now = at(NOW);
+        for text in ["", "soon", "13pm", "0am", "25:00", "3:7pm", "3 days", "12", "Aug", "Aug 40th 3pm", "3:60"] {
+            assert_eq!(reset_at(text, now, "UTC"), None, "{text:?}");
+        }
+    }
+}
