@@ -66,6 +66,28 @@ fn bad_entries_are_recompiled_never_trusted() {
 }
 
 #[test]
+fn a_copied_cache_is_hashed_again_and_kept() {
+    use std::os::unix::fs::MetadataExt;
+    let fx = Fixture::new("");
+    let cache = fx.path("cache");
+    assert_eq!(inspect(&fx, &cache, "claude")["kind"], "claude");
+    // Copy the whole cache: same bytes, new files (new inodes and times).
+    let copy = fx.path("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for entry in std::fs::read_dir(&cache).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, copy.join(path.file_name().unwrap())).unwrap();
+    }
+    let artifact = entries(&copy).pop().unwrap();
+    let digest = artifact.with_extension("digest");
+    let ino = std::fs::metadata(&artifact).unwrap().ino();
+    let record = std::fs::read_to_string(&digest).unwrap();
+    assert_eq!(inspect(&fx, &copy, "claude")["kind"], "claude");
+    assert_eq!(std::fs::metadata(&artifact).unwrap().ino(), ino, "the verified copy was kept, not recompiled");
+    assert_ne!(std::fs::read_to_string(&digest).unwrap(), record, "its new identity was recorded");
+}
+
+#[test]
 fn an_unwritable_cache_still_works() {
     let fx = Fixture::new("");
     let blocked = fx.write("not-a-dir", "file in the way");

@@ -59,7 +59,7 @@ impl Pty {
     }
 }
 
-/// Our terminal: stdout if it is one, else stdin.
+/// Our terminal, when stdout is one (pty mode is only chosen then).
 fn our_terminal() -> Option<std::io::Stdout> {
     let stdout = std::io::stdout();
     stdout.is_terminal().then_some(stdout)

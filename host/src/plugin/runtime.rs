@@ -87,7 +87,13 @@ impl Runtime {
         // compiled code, so it is set identically for every artifact.
         config.epoch_interruption(true);
         config.max_wasm_stack(512 * 1024);
-        config.cranelift_opt_level(wasmtime::OptLevel::None);
+        // Winch, wasmtime's single-pass compiler (tier 1 on x86_64), compiles
+        // a plugin about 3x faster than Cranelift; a plugin call runs for
+        // microseconds, so the slower code it makes never shows. The first
+        // call after an install or upgrade is the one that pays for compiling.
+        if cfg!(target_arch = "x86_64") {
+            config.strategy(wasmtime::Strategy::Winch);
+        }
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("starting wasmtime: {e}"))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
