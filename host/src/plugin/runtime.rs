@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -362,7 +364,8 @@ impl Plugin<'_> {
         let (state, stderr) = sandbox::sandbox(now, mount, &rt.limits).map_err(|e| self.failed(e.to_string()))?;
         let mut store = Store::new(&rt.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(rt.ticker.ticks_for(rt.limits.deadline));
+        let _ticking = rt.ticker.start();
+        store.set_epoch_deadline(Ticker::ticks_for(rt.limits.deadline));
         let _tokio = rt.tokio.enter();
         let result = self.pre.instantiate(&mut store).and_then(|instance| f(&mut store, &instance));
         if rt.verbose {
@@ -375,34 +378,61 @@ impl Plugin<'_> {
     }
 }
 
-/// Advances the engine's epoch every [`Ticker::TICK`] on one background
-/// thread, started at the first call: a store whose deadline (in ticks) passes
-/// traps with `Trap::Interrupt`. One thread per process rather than one per
-/// call keeps the hot path free of thread spawns.
+/// Advances the engine's epoch every [`Ticker::TICK`] while a plugin call
+/// runs, on one background thread started at the first call: a store whose
+/// deadline (in ticks) passes traps with `Trap::Interrupt`. One thread per
+/// process rather than one per call keeps the hot path free of thread
+/// spawns; between calls it sleeps, so a long `exec` does not wake up a
+/// hundred times a second for nothing.
 struct Ticker {
     engine: Engine,
-    started: std::sync::Once,
+    calls: Arc<AtomicUsize>,
+    thread: OnceLock<std::thread::Thread>,
+}
+
+/// A call in flight; the ticker keeps ticking until every one is dropped.
+struct Ticking<'t>(&'t AtomicUsize);
+
+impl Drop for Ticking<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Ticker {
     const TICK: Duration = Duration::from_millis(10);
 
     fn new(engine: Engine) -> Ticker {
-        Ticker { engine, started: std::sync::Once::new() }
+        Ticker { engine, calls: Arc::new(AtomicUsize::new(0)), thread: OnceLock::new() }
     }
 
-    /// Start ticking if needed; the deadline in ticks, rounded up, plus one
-    /// for the tick already under way.
-    fn ticks_for(&self, deadline: Duration) -> u64 {
-        self.started.call_once(|| {
-            let engine = self.engine.clone();
+    /// Tick until the returned guard is dropped.
+    fn start(&self) -> Ticking<'_> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let thread = self.thread.get_or_init(|| {
+            let (engine, calls) = (self.engine.clone(), Arc::clone(&self.calls));
             std::thread::spawn(move || {
                 loop {
+                    // An unpark that came before this park is not lost: park
+                    // returns at once.
+                    if calls.load(Ordering::SeqCst) == 0 {
+                        std::thread::park();
+                        continue;
+                    }
                     std::thread::sleep(Self::TICK);
                     engine.increment_epoch();
                 }
-            });
+            })
+            .thread()
+            .clone()
         });
+        thread.unpark();
+        Ticking(&self.calls)
+    }
+
+    /// The deadline in ticks, rounded up, plus one for the tick already
+    /// under way.
+    fn ticks_for(deadline: Duration) -> u64 {
         deadline.as_nanos().div_ceil(Self::TICK.as_nanos()) as u64 + 1
     }
 }
