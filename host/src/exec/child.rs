@@ -11,7 +11,7 @@ use super::pty::Pty;
 use crate::render::LaunchEnv;
 
 /// How the child's stdio is connected.
-pub enum Stdio3 {
+pub enum ChildStdio {
     /// stdin, stdout and stderr are ours: an interactive agent keeps its
     /// terminal. Output is not watched.
     Inherit,
@@ -38,7 +38,7 @@ pub enum Sink {
 }
 
 /// Start `argv` with `env` applied: its variables set, its unset keys removed.
-pub fn spawn(argv: &[String], env: &LaunchEnv, stdio: &Stdio3) -> std::io::Result<Spawned> {
+pub fn spawn(argv: &[String], env: &LaunchEnv, stdio: &ChildStdio) -> std::io::Result<Spawned> {
     let mut command = Command::new(&argv[0]);
     command.args(&argv[1..]);
     for key in &env.unset {
@@ -46,15 +46,15 @@ pub fn spawn(argv: &[String], env: &LaunchEnv, stdio: &Stdio3) -> std::io::Resul
     }
     command.envs(env.env.iter().map(|(k, v)| (k, v)));
     match stdio {
-        Stdio3::Inherit => Ok(Spawned { child: command.spawn()?, outputs: Vec::new(), pty: None }),
-        Stdio3::Pipes => {
+        ChildStdio::Inherit => Ok(Spawned { child: command.spawn()?, outputs: Vec::new(), pty: None }),
+        ChildStdio::Pipes => {
             command.stdout(Stdio::piped()).stderr(Stdio::piped());
             let mut child = command.spawn()?;
             let stdout = File::from(std::os::fd::OwnedFd::from(child.stdout.take().expect("piped")));
             let stderr = File::from(std::os::fd::OwnedFd::from(child.stderr.take().expect("piped")));
             Ok(Spawned { child, outputs: vec![(stdout, Sink::Stdout), (stderr, Sink::Stderr)], pty: None })
         }
-        Stdio3::Pty { stdin_too } => {
+        ChildStdio::Pty { stdin_too } => {
             let pty = Pty::open()?;
             let slave = pty.open_slave()?;
             if *stdin_too {

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use self::child::{Sink, Stdio3};
+use self::child::{ChildStdio, Sink};
 use self::feed::WallFeed;
 use crate::error::{Error, Result};
 use crate::holder::Holder;
@@ -125,9 +125,9 @@ impl Supervisor<'_> {
         let mut rotations = 0;
         for run_id in 0.. {
             let stdio = match (self.options.rotate, pty_mode) {
-                (false, _) => Stdio3::Inherit,
-                (true, false) => Stdio3::Pipes,
-                (true, true) => Stdio3::Pty { stdin_too: std::io::stdin().is_terminal() },
+                (false, _) => ChildStdio::Inherit,
+                (true, false) => ChildStdio::Pipes,
+                (true, true) => ChildStdio::Pty { stdin_too: std::io::stdin().is_terminal() },
             };
             let wall = match self.run_once(run_id, &launch, &stdio, events, inbox, keys.as_ref())? {
                 Outcome::Exited(code) => return Ok(code),
@@ -211,7 +211,7 @@ impl Supervisor<'_> {
         &self,
         id: u32,
         launch: &Launch,
-        stdio: &Stdio3,
+        stdio: &ChildStdio,
         events: &SyncSender<Event>,
         inbox: &Receiver<Event>,
         keys: Option<&KeyForwarder>,
@@ -223,7 +223,7 @@ impl Supervisor<'_> {
                 return Ok(Outcome::Exited(child::spawn_failure_code(&e)));
             }
         };
-        let _raw = matches!(stdio, Stdio3::Pty { stdin_too: true }).then(pty::RawMode::enter);
+        let _raw = matches!(stdio, ChildStdio::Pty { stdin_too: true }).then(pty::RawMode::enter);
         if let (Some(keys), Some(pty)) = (keys, &spawned.pty) {
             keys.forward_to(pty.writer().ok());
         }
