@@ -237,9 +237,11 @@ fn nesting_is_refused_unless_asked_for() {
 #[test]
 fn wait_sleeps_until_a_wall_lifts() {
     let fx = fixture();
-    fx.ok(&["wall", "a", "--for", "2s"]);
+    fx.ok(&["wall", "a", "--for", "1h"]);
     fx.ok(&["wall", "b", "--for", "1h"]);
     assert_eq!(exec(&fx, &[], "echo ran").status.code(), Some(75), "no seat and no --wait");
+    // An explicit reset replaces the longer wall: a lifts in 2 s.
+    fx.ok(&["wall", "a", "--for", "2s"]);
     let started = Instant::now();
     let out = exec(&fx, &["--wait"], "echo ran on $ACCOUNTS_ACCOUNT");
     assert!(out.status.success(), "{}", text(&out.stderr));
