@@ -146,6 +146,11 @@ impl Supervisor<'_> {
                 Ok(next) => next,
                 Err(code) => return Ok(code),
             };
+            // A stop asked for while the old run was winding down ends here,
+            // rather than reaching the next agent as soon as it starts.
+            if let Some(signal) = pending_stop(inbox) {
+                return Ok(128u8.saturating_add(signal as u8));
+            }
             eprintln!(
                 "accounts: moving worker {} from {account} to {} (rotation {rotations})",
                 self.options.worker, launch.env.account
@@ -412,6 +417,14 @@ fn wait_for_signal(inbox: &Receiver<Event>, pause: Duration) -> Option<i32> {
             Err(_) => return None,
         }
     }
+}
+
+/// A signal that ends the run, among the events already waiting.
+fn pending_stop(inbox: &Receiver<Event>) -> Option<i32> {
+    inbox.try_iter().find_map(|event| match event {
+        Event::Signal { signal, .. } if signals::ends_the_run(signal) => Some(signal),
+        _ => None,
+    })
 }
 
 /// Read `source` to its end, pass every byte on to `sink` at once, and send
