@@ -142,14 +142,14 @@ mod tests {
 
     #[test]
     fn a_message_across_a_hard_cut_is_whole_in_one_piece() {
-        let message = b"Claude AI usage limit reached|1750708800";
+        let message = b"agent usage limit reached|1750708800";
         let mut line = vec![b'.'; CHUNK - 20];
         line.extend_from_slice(message);
         line.extend_from_slice(&vec![b'.'; 5000]);
         line.push(b'\n');
         let pieces = WallFeed::default().push(&line);
         assert!(pieces.iter().all(|p| p.len() <= CHUNK));
-        assert!(pieces.iter().any(|p| p.contains("usage limit reached|1750708800")));
+        assert!(pieces.iter().any(|p| p.contains("agent usage limit reached|1750708800")));
     }
 
     proptest! {
