@@ -82,9 +82,8 @@ pub fn lease_seat_on<'r>(
 ) -> Result<&'r Account> {
     let (mut accounts, mut seats) = seats_of(roster, claim.agent, state);
     if let Some(name) = only {
-        let keep = |n: &str| n == name;
-        accounts.retain(|a| keep(&a.name));
-        seats.retain(|s| keep(s.name));
+        accounts.retain(|a| a.name == name);
+        seats.retain(|s| s.name == name);
     }
     let current = state.lease_of(claim.worker).map(|l| l.account.clone());
     let Some(i) = alloc::pick(&seats, current.as_deref()) else {
@@ -95,9 +94,17 @@ pub fn lease_seat_on<'r>(
     Ok(account)
 }
 
+/// When a wall recorded by [`wall_account`] lifts, and why then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WallEnd {
+    pub until: i64,
+    /// The reset given was missing or past, so the roster's cooldown applies.
+    pub by_cooldown: bool,
+}
+
 /// Wall `account` until `resets_at` when the agent said when its limit
 /// resets, else for the roster's cooldown (which never shortens a longer
-/// wall already recorded). Returns when the wall lifts.
+/// wall already recorded).
 pub fn wall_account(
     roster: &Roster,
     state: &mut State,
@@ -105,13 +112,17 @@ pub fn wall_account(
     resets_at: Option<i64>,
     now: i64,
     reason: Option<String>,
-) -> i64 {
-    let until = resets_at.filter(|&t| t > now).unwrap_or_else(|| {
-        let cooldown = now + roster.wall_cooldown_secs;
-        state.wall_of(account).map_or(cooldown, |w| w.until.max(cooldown))
-    });
-    state.put_wall(WallRecord { account: account.to_owned(), until, since: now, reason });
-    until
+) -> WallEnd {
+    let end = match resets_at.filter(|&t| t > now) {
+        Some(until) => WallEnd { until, by_cooldown: false },
+        None => {
+            let cooldown = now + roster.wall_cooldown_secs;
+            let until = state.wall_of(account).map_or(cooldown, |w| w.until.max(cooldown));
+            WallEnd { until, by_cooldown: true }
+        }
+    };
+    state.put_wall(WallRecord { account: account.to_owned(), until: end.until, since: now, reason });
+    end
 }
 
 /// Lease seats for several workers at once: all of them, or none (the

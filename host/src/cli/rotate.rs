@@ -57,7 +57,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
         let Some(lease) = state.lease_of(&args.worker).cloned() else {
             return Err(usage(format!("worker {:?} lost its lease meanwhile; launch it again", args.worker)));
         };
-        let until = seats::wall_account(&roster, state, &lease.account, explicit_until, now, args.reason.clone());
+        let until = seats::wall_account(&roster, state, &lease.account, explicit_until, now, args.reason.clone()).until;
         state.release(|l| l.worker == args.worker);
         let holder = explicit_holder.unwrap_or_else(|| {
             if lease.host == host && lease.holder.is_alive() { lease.holder } else { holder::default_holder() }

@@ -79,16 +79,16 @@ pub fn run_wall(ctx: &Context, args: WallArgs) -> Result<()> {
         }
     };
     let host = holder::host_name();
-    let until = ctx.store()?.update(|state| {
+    let end = ctx.store()?.update(|state| {
         seats::prune(state, &host, now);
         Ok(seats::wall_account(&roster, state, &account.name, resets_at, now, reason))
     })?;
-    let source = if resets_at.is_some() { "" } else { ", no reset time in the message: wall_cooldown" };
+    let source = if end.by_cooldown { ", no reset time in the message: wall_cooldown" } else { "" };
     print(&format!(
         "walled {} until {} (in {}{source})\n",
         account.name,
-        timefmt::format_instant(until),
-        timefmt::format_span(until - now)
+        timefmt::format_instant(end.until),
+        timefmt::format_span(end.until - now)
     ))
 }
 

@@ -75,7 +75,7 @@ pub fn spawn(argv: &[String], env: &LaunchEnv, stdio: &ChildStdio) -> std::io::R
             // `command` held the parent's copies of the slave; with them gone,
             // reading the master ends once the child's side is closed.
             drop(command);
-            let reader = pty.reader()?;
+            let reader = pty.handle()?;
             Ok(Spawned { child, outputs: vec![(reader, Sink::Stdout)], pty: Some(pty) })
         }
     }

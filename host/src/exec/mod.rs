@@ -33,7 +33,7 @@ use crate::launch::{self, Launch};
 use crate::plugin::{Plugin, PluginError, Wall};
 use crate::roster::Roster;
 use crate::seats::{self, Claim};
-use crate::state::{FileStore, StateStore};
+use crate::state::{FileStore, State, StateStore};
 use crate::timefmt;
 
 /// How long to keep reading after the child exits, for output still in
@@ -122,13 +122,13 @@ impl Supervisor<'_> {
             Ok(launch) => launch,
             Err(code) => return Ok(code),
         };
+        let stdio = match (self.options.rotate, pty_mode) {
+            (false, _) => ChildStdio::Inherit,
+            (true, false) => ChildStdio::Pipes,
+            (true, true) => ChildStdio::Pty { stdin_too: std::io::stdin().is_terminal() },
+        };
         let mut rotations = 0;
         for run_id in 0.. {
-            let stdio = match (self.options.rotate, pty_mode) {
-                (false, _) => ChildStdio::Inherit,
-                (true, false) => ChildStdio::Pipes,
-                (true, true) => ChildStdio::Pty { stdin_too: std::io::stdin().is_terminal() },
-            };
             let wall = match self.run_once(run_id, &launch, &stdio, events, inbox, keys.as_ref())? {
                 Outcome::Exited(code) => return Ok(code),
                 Outcome::Walled(wall) => wall,
@@ -182,8 +182,7 @@ impl Supervisor<'_> {
             let outcome = self.store.update(|state| {
                 seats::prune(state, &self.host, now);
                 if let Some((account, wall)) = wall {
-                    let until = seats::wall_account(self.roster, state, account, wall.resets_at, now, reason(wall));
-                    announce_wall(account, wall, until, now);
+                    self.wall_in(state, account, wall, now);
                     state.release(|l| l.worker == self.options.worker && l.holder == self.holder);
                 }
                 // The wall and the release stand even when no seat is left.
@@ -194,12 +193,11 @@ impl Supervisor<'_> {
                 }
             })?;
             wall = None;
-            let no_seat = match outcome {
+            let (message, first_reset) = match outcome {
                 Ok(launch) => return Ok(Ok(launch)),
-                Err(no_seat) if !self.options.wait => return Err(no_seat),
-                Err(no_seat) => no_seat,
+                Err(Error::NoSeat { message, first_reset, .. }) if self.options.wait => (message, first_reset),
+                Err(no_seat) => return Err(no_seat),
             };
-            let Error::NoSeat { message, first_reset, .. } = no_seat else { unreachable!() };
             let pause = match first_reset {
                 Some(at) => Duration::from_secs((at - now).max(1) as u64),
                 None => FULL_RETRY,
@@ -230,7 +228,7 @@ impl Supervisor<'_> {
         };
         let _raw = matches!(stdio, ChildStdio::Pty { stdin_too: true }).then(pty::RawMode::enter);
         if let (Some(keys), Some(pty)) = (keys, &spawned.pty) {
-            keys.forward_to(pty.writer().ok());
+            keys.forward_to(pty.handle().ok());
         }
         let mut run = Run {
             id,
@@ -339,10 +337,22 @@ impl Supervisor<'_> {
         let now = timefmt::now();
         self.store.update(|state| {
             seats::prune(state, &self.host, now);
-            let until = seats::wall_account(self.roster, state, account, wall.resets_at, now, reason(wall));
-            announce_wall(account, wall, until, now);
-            Ok(until)
+            Ok(self.wall_in(state, account, wall, now))
         })
+    }
+
+    /// Record `wall` on `account` in `state` and say so on stderr; returns
+    /// when it lifts.
+    fn wall_in(&self, state: &mut State, account: &str, wall: &Wall, now: i64) -> i64 {
+        let end = seats::wall_account(self.roster, state, account, wall.resets_at, now, reason(wall));
+        let source = if end.by_cooldown { "wall_cooldown" } else { "reset time from the message" };
+        eprintln!(
+            "accounts: {account} hit its usage limit ({}); walled until {} (in {}, {source})",
+            reason(wall).unwrap_or_default(),
+            timefmt::format_instant(end.until),
+            timefmt::format_span(end.until - now)
+        );
+        end.until
     }
 
     /// Push the lease's expiry out by its TTL.
@@ -394,16 +404,6 @@ pub fn reason(wall: &Wall) -> Option<String> {
         end -= 1;
     }
     Some(line[..end].to_owned())
-}
-
-fn announce_wall(account: &str, wall: &Wall, until: i64, now: i64) {
-    let source = if wall.resets_at.is_some_and(|t| t > now) { "reset time from the message" } else { "wall_cooldown" };
-    eprintln!(
-        "accounts: {account} hit its usage limit ({}); walled until {} (in {}, {source})",
-        reason(wall).unwrap_or_default(),
-        timefmt::format_instant(until),
-        timefmt::format_span(until - now)
-    );
 }
 
 /// Wait up to `pause`, handling signals: a signal that ends the run ends

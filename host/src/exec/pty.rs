@@ -41,14 +41,10 @@ impl Pty {
         Ok(File::from(slave))
     }
 
-    /// A handle to read the child's output from.
-    pub fn reader(&self) -> std::io::Result<File> {
+    /// A handle on the master: read the child's output from it, write
+    /// keystrokes to it.
+    pub fn handle(&self) -> std::io::Result<File> {
         Ok(File::from(self.master.try_clone()?))
-    }
-
-    /// A handle to write keystrokes to.
-    pub fn writer(&self) -> std::io::Result<File> {
-        self.reader()
     }
 
     /// Give the pty our terminal's window size (at start and on SIGWINCH).
