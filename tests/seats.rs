@@ -182,7 +182,7 @@ fn mixed_operations_lose_and_duplicate_nothing() {
             .collect();
         threads.into_iter().map(|t| t.join().unwrap()).collect()
     });
-    let raw = std::fs::read_to_string(fx.state_dir().join("state.json")).unwrap();
+    let raw = std::fs::read_to_string(fx.state_dir().join("leases.json")).unwrap();
     let _: serde_json::Value = serde_json::from_str(&raw).expect("state parses");
     let actual = leases(fx);
     for (worker, account) in &expected {

@@ -6,6 +6,7 @@
 //! agent-specific fact lives in a plugin.
 
 pub mod alloc;
+pub mod atomic_file;
 pub mod cli;
 pub mod error;
 pub mod exec;

@@ -1,4 +1,4 @@
-//! The state file's contents: who holds which seat, which accounts are
+//! The state: who holds which seat, which accounts are
 //! walled until when. Pure data plus pure edits; `now` is always passed in.
 
 use std::collections::BTreeMap;
@@ -7,26 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::holder::Holder;
 
-/// Version of the state file format, bumped on incompatible changes.
-pub const STATE_VERSION: u32 = 1;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Everything the host keeps between calls. How it is stored (which file,
+/// which format) is the backend's business.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
-    pub version: u32,
-    #[serde(default)]
     pub leases: Vec<Lease>,
-    #[serde(default)]
     pub walls: Vec<WallRecord>,
     /// When each account was last leased, for the least-recently-leased rule.
-    #[serde(default)]
     pub last_leased: BTreeMap<String, i64>,
-}
-
-impl Default for State {
-    fn default() -> State {
-        State { version: STATE_VERSION, leases: Vec::new(), walls: Vec::new(), last_leased: BTreeMap::new() }
-    }
 }
 
 /// One worker's seat on one account.
