@@ -110,3 +110,30 @@ fn stale_entries_are_pruned_after_a_compile() {
     assert!(!stale.exists() && !stale_digest.exists(), "stale entries removed");
     assert!(recent.exists() && other.exists(), "recent entries and other files kept");
 }
+
+#[test]
+fn the_recorded_spec_is_used_only_while_it_verifies() {
+    let fx = Fixture::new("");
+    let cache = fx.path("cache");
+    let first = inspect(&fx, &cache, "claude");
+    let record_path = entries(&cache).pop().unwrap().with_extension("digest");
+    let record = std::fs::read_to_string(&record_path).unwrap();
+    let spec_line = record.lines().nth(2).expect("the record keeps the spec");
+    let var = first["config_dir_env"].as_str().unwrap();
+    assert!(spec_line.contains(var), "{spec_line}");
+    // A warm load answers from the record: the same spec, record unchanged.
+    assert_eq!(inspect(&fx, &cache, "claude"), first);
+    assert_eq!(std::fs::read_to_string(&record_path).unwrap(), record);
+
+    // A damaged spec is never used: the plugin is asked again and the record
+    // repaired, where trusting it would set the wrong variable.
+    std::fs::write(&record_path, record.replace(var, "WRONG_VARIABLE")).unwrap();
+    assert_eq!(inspect(&fx, &cache, "claude"), first);
+    assert_eq!(std::fs::read_to_string(&record_path).unwrap(), record);
+
+    // A record from an older host, without a spec, gains one.
+    let old: String = record.lines().take(2).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&record_path, old).unwrap();
+    assert_eq!(inspect(&fx, &cache, "claude"), first);
+    assert_eq!(std::fs::read_to_string(&record_path).unwrap(), record);
+}

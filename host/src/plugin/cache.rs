@@ -18,7 +18,6 @@
 //! rename) in a 0700 directory.
 
 use std::hash::{Hash, Hasher};
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -26,8 +25,17 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use super::runtime::Spec;
+use crate::atomic_file::{self, Durability};
+
 /// Entries older than this are removed when a new one is written.
 const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+/// A verified entry: the compiled plugin, and its spec when recorded.
+pub struct Entry {
+    pub component: Component,
+    pub spec: Option<Spec>,
+}
 
 pub struct ArtifactCache {
     dir: PathBuf,
@@ -59,43 +67,55 @@ impl ArtifactCache {
         self.dir.join(format!("{key}.digest"))
     }
 
-    /// The cached component, if a verified entry exists.
-    pub fn load(&self, engine: &Engine, key: &str) -> Option<Component> {
-        let record = std::fs::read_to_string(self.digest_path(key)).ok()?;
-        let (expected, identity) = parse_record(&record);
+    /// The cached component, if a verified entry exists, and its spec when
+    /// the entry recorded one.
+    pub fn load(&self, engine: &Engine, key: &str) -> Option<Entry> {
+        let text = std::fs::read_to_string(self.digest_path(key)).ok()?;
+        let record = Record::parse(&text);
         let path = self.artifact_path(key);
         let file = std::fs::File::open(&path).ok()?;
         let now = Identity::of(&file.metadata().ok()?);
-        if identity != Some(now) {
+        if record.identity != Some(now) {
             // Mapped, not read: hashing page-cache pages costs a fraction of
             // copying them into fresh memory.
             // SAFETY: a read-only map of a file only this host writes, and
             // only by atomic rename, so its contents do not change under us.
             let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-            if entry_digest(key, &map) != expected {
+            if entry_digest(key, &map) != record.digest {
                 return None;
             }
-            let _ = write_atomic(&self.dir, &self.digest_path(key), record_text(expected, now).as_bytes());
+            let _ = self.write_record(key, &Record { identity: Some(now), ..record });
         }
         // SAFETY: the file was written by this host (0700 dir, atomic rename)
         // and is unchanged since its digest was taken, so it is an artifact
         // `precompile_component` produced; entries for another engine
         // configuration are rejected by wasmtime's own header check.
-        unsafe { Component::deserialize_file(engine, &path) }.ok()
+        let component = unsafe { Component::deserialize_file(engine, &path) }.ok()?;
+        Some(Entry { component, spec: record.spec.and_then(|line| spec_from_line(key, line)) })
     }
 
-    /// Store a compiled artifact under `key`, and prune stale entries.
-    pub fn store(&self, key: &str, artifact: &[u8]) -> std::io::Result<()> {
+    /// Store a compiled artifact and its spec under `key`, and prune stale
+    /// entries.
+    pub fn store(&self, key: &str, artifact: &[u8], spec: &Spec) -> std::io::Result<()> {
         let path = self.artifact_path(key);
         write_atomic(&self.dir, &path, artifact)?;
+        let digest = entry_digest(key, artifact);
+        let spec = spec_line(key, spec);
         let identity = Identity::of(&std::fs::metadata(&path)?);
-        write_atomic(
-            &self.dir,
-            &self.digest_path(key),
-            record_text(&entry_digest(key, artifact), identity).as_bytes(),
-        )?;
+        self.write_record(key, &Record { digest: &digest, identity: Some(identity), spec: Some(&spec) })?;
         self.prune(key);
         Ok(())
+    }
+
+    /// Add the spec to an entry written without one (by an older host).
+    pub fn store_spec(&self, key: &str, spec: &Spec) -> std::io::Result<()> {
+        let text = std::fs::read_to_string(self.digest_path(key))?;
+        let line = spec_line(key, spec);
+        self.write_record(key, &Record { spec: Some(&line), ..Record::parse(&text) })
+    }
+
+    fn write_record(&self, key: &str, record: &Record<'_>) -> std::io::Result<()> {
+        write_atomic(&self.dir, &self.digest_path(key), record.to_text().as_bytes())
     }
 
     /// Every plugin or host upgrade leaves entries nobody will load again.
@@ -165,24 +185,48 @@ impl Identity {
     }
 }
 
-/// A digest record: the artifact's digest, then the file's identity.
-fn record_text(digest: &str, identity: Identity) -> String {
-    format!("{digest}\n{}\n", identity.to_line())
+/// A digest record: the artifact's digest; the file's identity when it was
+/// last verified; and the plugin's spec, so a warm load need not run the
+/// plugin to ask for it. A spec is a pure function of the plugin's bytes,
+/// which the key covers.
+#[derive(Debug, PartialEq, Eq)]
+struct Record<'a> {
+    digest: &'a str,
+    identity: Option<Identity>,
+    spec: Option<&'a str>,
 }
 
-/// The digest and (when present and well-formed) the identity in a record.
-fn parse_record(record: &str) -> (&str, Option<Identity>) {
-    let mut lines = record.lines();
-    let digest = lines.next().unwrap_or("").trim();
-    (digest, lines.next().and_then(Identity::parse))
+impl<'a> Record<'a> {
+    fn to_text(&self) -> String {
+        let identity = self.identity.map(Identity::to_line).unwrap_or_default();
+        format!("{}\n{identity}\n{}\n", self.digest, self.spec.unwrap_or_default())
+    }
+
+    /// Whatever of a record is well-formed; the rest is `None`.
+    fn parse(text: &'a str) -> Record<'a> {
+        let mut lines = text.lines();
+        let digest = lines.next().unwrap_or("").trim();
+        let identity = lines.next().and_then(Identity::parse);
+        let spec = lines.next().filter(|line| !line.is_empty());
+        Record { digest, identity, spec }
+    }
+}
+
+/// The spec as a record line: its own digest (over the key and the JSON),
+/// then the JSON. A spec names the variables a launch sets, so a damaged
+/// one must never be used: it fails the digest and is asked for again.
+fn spec_line(key: &str, spec: &Spec) -> String {
+    let json = serde_json::to_string(spec).expect("a spec is plain data");
+    format!("{} {json}", entry_digest(key, json.as_bytes()))
+}
+
+fn spec_from_line(key: &str, line: &str) -> Option<Spec> {
+    let (digest, json) = line.split_once(' ')?;
+    (entry_digest(key, json.as_bytes()) == digest).then(|| serde_json::from_str(json).ok())?
 }
 
 fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    atomic_file::replace(dir, path, bytes, Durability::Durable)
 }
 
 /// Feeds `Hash` output into sha256, giving a digest that is stable across
@@ -203,12 +247,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_round_trip_and_bad_ones_have_no_identity() {
+    fn records_round_trip_and_bad_parts_are_none() {
         let id = Identity { dev: 2049, ino: u64::MAX, len: 1_240_032, ctime: (1_795_000_000, 5), mtime: (-1, 0) };
-        assert_eq!(parse_record(&record_text("abc", id)), ("abc", Some(id)));
-        assert_eq!(parse_record("abc\n"), ("abc", None), "a record without identity is hashed again");
-        assert_eq!(parse_record("abc\n1 2 3\n"), ("abc", None));
-        assert_eq!(parse_record("abc\n1 2 3 4 5 6 x\n"), ("abc", None));
-        assert_eq!(parse_record(""), ("", None));
+        let full = Record { digest: "abc", identity: Some(id), spec: Some("d {}") };
+        assert_eq!(Record::parse(&full.to_text()), full);
+        let bare = Record { digest: "abc", identity: None, spec: None };
+        assert_eq!(Record::parse("abc\n"), bare, "a record without identity is hashed again");
+        assert_eq!(Record::parse(&bare.to_text()), bare);
+        assert_eq!(Record::parse("abc\n1 2 3\n"), bare);
+        assert_eq!(Record::parse("abc\n1 2 3 4 5 6 x\n"), bare);
+        assert_eq!(Record::parse(""), Record { digest: "", ..bare });
+    }
+
+    #[test]
+    fn a_spec_line_is_used_only_when_its_digest_matches() {
+        let spec = Spec {
+            kind: "k".into(),
+            label: "K".into(),
+            config_dir_env: Some("K_HOME".into()),
+            token_env: None,
+            token_file_name: None,
+            credential_file_name: None,
+            token_prefix: "k-".into(),
+            enroll_methods: vec![],
+            enroll_hint: String::new(),
+            env_keys: vec!["K_HOME".into()],
+        };
+        let line = spec_line("key", &spec);
+        assert_eq!(spec_from_line("key", &line), Some(spec));
+        assert_eq!(spec_from_line("other-key", &line), None, "the key is covered");
+        assert_eq!(spec_from_line("key", &line.replace("K_HOME", "K_HOMF")), None, "one changed letter");
+        assert_eq!(spec_from_line("key", "nonsense"), None);
     }
 }

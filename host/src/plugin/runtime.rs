@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasmtime::component::{Component, Linker, types::ComponentItem};
 use wasmtime::{Config, Engine, Store, Trap};
 
@@ -38,7 +38,7 @@ impl std::fmt::Display for PluginError {
 impl std::error::Error for PluginError {}
 
 /// A plugin's description of itself, as the host keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Spec {
     pub kind: String,
     pub label: String,
@@ -132,12 +132,12 @@ impl Runtime {
         let origin = source.origin.to_string();
         let refuse =
             |message: String| PluginError { kind: source.kind.clone(), origin: origin.clone(), message, refused: true };
-        let component = self.component(source).map_err(&refuse)?;
-        check_contract(&self.engine, &component).map_err(&refuse)?;
-        check_imports(&self.engine, &component).map_err(&refuse)?;
+        let compiled = self.compile(source).map_err(&refuse)?;
+        check_contract(&self.engine, &compiled.component).map_err(&refuse)?;
+        check_imports(&self.engine, &compiled.component).map_err(&refuse)?;
         let pre = self
             .linker
-            .instantiate_pre(&component)
+            .instantiate_pre(&compiled.component)
             .map_err(|e| refuse(format!("cannot be linked: {}", one_line(&e))))?;
         let pre =
             v0_1::PluginPre::new(pre).map_err(|e| refuse(format!("does not fit the contract: {}", one_line(&e))))?;
@@ -149,30 +149,58 @@ impl Runtime {
             spec: empty_spec(),
             declared: BTreeSet::new(),
         };
-        let raw = plugin.call("spec", 0, None, |store, p| p.accounts_auth_account_auth().call_spec(store))?;
-        plugin.spec = check_spec(raw, &source.kind).map_err(refuse)?;
+        let spec_was_cached = compiled.spec.is_some();
+        let spec = match compiled.spec {
+            Some(spec) => spec,
+            None => {
+                spec_from_wit(plugin.call("spec", 0, None, |store, p| p.accounts_auth_account_auth().call_spec(store))?)
+            }
+        };
+        plugin.spec = check_spec(spec, &source.kind).map_err(refuse)?;
         plugin.declared = policy::check_declared(&plugin.spec.env_keys).map_err(|e| plugin.refused(e))?;
+        if let Some(cache) = &self.cache {
+            // Cached only once the plugin passed every check.
+            let stored = match &compiled.fresh_artifact {
+                Some(artifact) => cache.store(&compiled.key, artifact, &plugin.spec),
+                None if !spec_was_cached => cache.store_spec(&compiled.key, &plugin.spec),
+                None => Ok(()),
+            };
+            if let Err(e) = stored
+                && self.verbose
+            {
+                eprintln!("accounts: could not cache the compiled plugin {:?}: {e}", source.kind);
+            }
+        }
         Ok(plugin)
     }
 
-    fn component(&self, source: &PluginSource) -> Result<Component, String> {
+    /// The plugin's component, from the cache when it has a verified entry.
+    fn compile(&self, source: &PluginSource) -> Result<Compiled, String> {
         let compile_error = |e: wasmtime::Error| format!("is not a valid component: {}", one_line(&e));
         let Some(cache) = &self.cache else {
-            return Component::new(&self.engine, &source.bytes).map_err(compile_error);
+            let component = Component::new(&self.engine, &source.bytes).map_err(compile_error)?;
+            return Ok(Compiled { component, spec: None, key: String::new(), fresh_artifact: None });
         };
         let key = ArtifactCache::key(&self.engine, &source.sha256);
-        if let Some(component) = cache.load(&self.engine, &key) {
-            return Ok(component);
+        if let Some(entry) = cache.load(&self.engine, &key) {
+            return Ok(Compiled { component: entry.component, spec: entry.spec, key, fresh_artifact: None });
         }
         let artifact = self.engine.precompile_component(&source.bytes).map_err(compile_error)?;
-        if let Err(e) = cache.store(&key, &artifact)
-            && self.verbose
-        {
-            eprintln!("accounts: could not cache the compiled plugin {:?}: {e}", source.kind);
-        }
         // SAFETY: `artifact` was produced just now by this engine.
-        unsafe { Component::deserialize(&self.engine, &artifact) }.map_err(compile_error)
+        let component = unsafe { Component::deserialize(&self.engine, &artifact) }.map_err(compile_error)?;
+        Ok(Compiled { component, spec: None, key, fresh_artifact: Some(artifact) })
     }
+}
+
+/// A compiled plugin, not yet checked.
+struct Compiled {
+    component: Component,
+    /// The spec the cache recorded for it, if any.
+    spec: Option<Spec>,
+    /// Its cache key (empty without a cache).
+    key: String,
+    /// Compiled by this call, so not in the cache yet.
+    fresh_artifact: Option<Vec<u8>>,
 }
 
 /// The contract versions a component exports, checked before linking so a
@@ -223,8 +251,8 @@ fn check_imports(engine: &Engine, component: &Component) -> Result<(), String> {
     ))
 }
 
-fn check_spec(raw: v0_1::AgentSpec, resolved_kind: &str) -> Result<Spec, String> {
-    let spec = Spec {
+fn spec_from_wit(raw: v0_1::AgentSpec) -> Spec {
+    Spec {
         kind: raw.kind,
         label: raw.label,
         config_dir_env: raw.config_dir_env,
@@ -235,7 +263,12 @@ fn check_spec(raw: v0_1::AgentSpec, resolved_kind: &str) -> Result<Spec, String>
         enroll_methods: raw.enroll_methods,
         enroll_hint: raw.enroll_hint,
         env_keys: raw.env_keys,
-    };
+    }
+}
+
+/// A spec the host can use for `resolved_kind`, or why not. Run on every
+/// load, the cached spec included, so the rules live in one place.
+fn check_spec(spec: Spec, resolved_kind: &str) -> Result<Spec, String> {
     let mut strings: Vec<(&str, &str)> = vec![
         ("kind", &spec.kind),
         ("label", &spec.label),
