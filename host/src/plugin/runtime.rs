@@ -98,7 +98,7 @@ impl Runtime {
         }
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("starting wasmtime: {e}"))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        sandbox::link_granted_wasi(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
         let cache = cache_dir.and_then(|dir| match ArtifactCache::open(dir) {
             Ok(cache) => Some(cache),
             Err(e) => {

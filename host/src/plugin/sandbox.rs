@@ -6,8 +6,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
+use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
+use wasmtime_wasi::p2::bindings::sync as wasi;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::random::WasiRandom;
 use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 /// The guest path of the account's config dir (documented in the WIT).
@@ -40,6 +45,44 @@ impl WasiView for SandboxState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.ctx, table: &mut self.table }
     }
+}
+
+/// Link the WASI interfaces a plugin may import (see `GRANTED_IMPORTS` in
+/// the runtime): wasmtime-wasi's `add_to_linker_sync` minus `wasi:sockets`.
+/// A plugin importing anything else is refused by name before linking;
+/// leaving the sockets out also saves defining their ~50 functions on every
+/// call of the host.
+pub fn link_granted_wasi(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
+    type T = SandboxState;
+    let l = linker;
+    wasi::io::error::add_to_linker::<T, HasTable>(l, |t| &mut t.table)?;
+    wasi::io::poll::add_to_linker::<T, HasTable>(l, |t| &mut t.table)?;
+    wasi::io::streams::add_to_linker::<T, HasTable>(l, |t| &mut t.table)?;
+    wasi::clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
+    wasi::clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
+    wasi::filesystem::types::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    wasi::filesystem::preopens::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    wasi::random::random::add_to_linker::<T, WasiRandom>(l, |t| t.ctx.random())?;
+    wasi::random::insecure::add_to_linker::<T, WasiRandom>(l, |t| t.ctx.random())?;
+    wasi::random::insecure_seed::add_to_linker::<T, WasiRandom>(l, |t| t.ctx.random())?;
+    wasi::cli::exit::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::environment::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::terminal_input::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::terminal_output::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::terminal_stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::terminal_stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    Ok(())
+}
+
+/// The resource table, as the `wasi:io` bindings reach it.
+struct HasTable;
+
+impl HasData for HasTable {
+    type Data<'a> = &'a mut ResourceTable;
 }
 
 /// A new sandbox. Returns the state and the captured stderr.
