@@ -296,3 +296,25 @@ fn version_and_unknown_account() {
     let err = fx.fails(&["launch-env", "--account", "other"], 2);
     assert!(err.contains("no account \"other\"") && err.contains("accounts: acct"), "{err}");
 }
+
+/// Subcommands are built lazily; each one's help must still open with its
+/// own summary, as `accounts --help` lists it (a flattened flag group's
+/// doc comment once took its place).
+#[test]
+fn every_subcommand_help_opens_with_its_own_summary() {
+    let fx = Fixture::new("");
+    let top = fx.ok(&["--help"]);
+    let listed: Vec<(String, String)> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.trim().split_once("  ").map(|(n, a)| (n.to_owned(), a.trim().to_owned())))
+        .filter(|(name, _)| name != "help")
+        .collect();
+    assert!(listed.len() >= 9, "{top}");
+    for (name, about) in listed {
+        let help = fx.ok(&[&name, "--help"]);
+        assert_eq!(help.lines().next(), Some(about.as_str()), "accounts {name} --help:\n{help}");
+    }
+}

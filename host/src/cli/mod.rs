@@ -49,7 +49,10 @@ pub struct Cli {
     command: Command,
 }
 
+// Each subcommand's flags are built only when it runs: building all of them
+// on every call cost about 0.3 ms of a 3.5 ms `launch-env`.
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// Print the environment that launches an agent under one account
     LaunchEnv(launch_env::Args),
@@ -125,7 +128,9 @@ impl Context {
     }
 }
 
-/// Which process holds a lease, and for how long.
+// Which process holds a lease, and for how long.
+// (Not a doc comment: with deferred subcommands clap would take it as the
+// about text of every subcommand that flattens this.)
 #[derive(clap::Args, Clone)]
 pub struct LeaseFlags {
     /// Keep the lease while this process runs [default: the calling shell, see README]
@@ -156,7 +161,9 @@ impl LeaseFlags {
     }
 }
 
-/// How a launch env is printed.
+// How a launch env is printed.
+// (Not a doc comment: with deferred subcommands clap would take it as the
+// about text of every subcommand that flattens this.)
 #[derive(clap::Args, Clone, Copy)]
 pub struct EnvOutput {
     /// Output format
