@@ -78,7 +78,11 @@ struct Stat {
 }
 
 fn stat(pid: u32) -> Option<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    use std::io::Read;
+    // Room for any stat line up front: a /proc file reports size 0, so
+    // `fs::read_to_string` would grow its buffer from 32 bytes, six reads.
+    let mut text = String::with_capacity(2048);
+    std::fs::File::open(format!("/proc/{pid}/stat")).ok()?.read_to_string(&mut text).ok()?;
     parse_stat(&text)
 }
 

@@ -89,6 +89,12 @@ impl Runtime {
         // compiled code, so it is set identically for every artifact.
         config.epoch_interruption(true);
         config.max_wasm_stack(512 * 1024);
+        // Unwind tables for the system unwinder only help profilers and
+        // debuggers walk native stacks through wasm frames; wasmtime's own
+        // traps and backtraces do not use them, and with panic = "abort" no
+        // panic unwinds through a plugin. Without them the artifact is
+        // smaller and a load registers nothing with the unwinder.
+        config.native_unwind_info(false);
         // Winch, wasmtime's single-pass compiler (tier 1 on x86_64), compiles
         // a plugin about 3x faster than Cranelift; a plugin call runs for
         // microseconds, so the slower code it makes never shows. The first
