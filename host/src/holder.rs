@@ -27,6 +27,15 @@ impl Holder {
         Holder { pid, start: stat(pid).map(|s| s.start) }
     }
 
+    /// The process `pid` as a holder, if it runs: one read of its stat
+    /// where `of` and `is_alive` would take two.
+    pub fn running(pid: u32) -> Option<Holder> {
+        match stat(pid) {
+            Some(s) => (!s.zombie).then_some(Holder { pid, start: Some(s.start) }),
+            None => Some(Holder { pid, start: None }).filter(Holder::is_alive),
+        }
+    }
+
     /// Whether the holder still runs (a zombie does not count).
     pub fn is_alive(&self) -> bool {
         match stat(self.pid) {

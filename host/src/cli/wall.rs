@@ -14,8 +14,7 @@ use crate::state::StateStore;
 use crate::timefmt;
 
 // When a wall lifts: an instant or a duration from now.
-// (Not a doc comment: with deferred subcommands clap would take it as the
-// about text of every subcommand that flattens this.)
+// (Not a doc comment: see `defer` on `cli::Command`.)
 #[derive(clap::Args, Clone)]
 #[group(multiple = false)]
 pub struct WallTime {

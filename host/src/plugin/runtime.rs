@@ -155,7 +155,6 @@ impl Runtime {
             spec: empty_spec(),
             declared: BTreeSet::new(),
         };
-        let spec_was_cached = compiled.spec.is_some();
         let spec = match compiled.spec {
             Some(spec) => spec,
             None => {
@@ -164,12 +163,11 @@ impl Runtime {
         };
         plugin.spec = check_spec(spec, &source.kind).map_err(refuse)?;
         plugin.declared = policy::check_declared(&plugin.spec.env_keys).map_err(|e| plugin.refused(e))?;
-        if let Some(cache) = &self.cache {
-            // Cached only once the plugin passed every check.
-            let stored = match &compiled.fresh_artifact {
-                Some(artifact) => cache.store(&compiled.key, artifact, &plugin.spec),
-                None if !spec_was_cached => cache.store_spec(&compiled.key, &plugin.spec),
-                None => Ok(()),
+        // Cached only once the plugin passed every check.
+        if let (Some(cache), Some(pending)) = (&self.cache, &compiled.to_cache) {
+            let stored = match pending {
+                ToCache::Entry { key, artifact } => cache.store(key, artifact, &plugin.spec),
+                ToCache::Spec { key } => cache.store_spec(key, &plugin.spec),
             };
             if let Err(e) = stored
                 && self.verbose
@@ -185,16 +183,18 @@ impl Runtime {
         let compile_error = |e: wasmtime::Error| format!("is not a valid component: {}", one_line(&e));
         let Some(cache) = &self.cache else {
             let component = Component::new(&self.engine, &source.bytes).map_err(compile_error)?;
-            return Ok(Compiled { component, spec: None, key: String::new(), fresh_artifact: None });
+            return Ok(Compiled { component, spec: None, to_cache: None });
         };
         let key = ArtifactCache::key(&self.engine, &source.sha256);
         if let Some(entry) = cache.load(&self.engine, &key) {
-            return Ok(Compiled { component: entry.component, spec: entry.spec, key, fresh_artifact: None });
+            // An entry written by an older host has no spec yet.
+            let to_cache = entry.spec.is_none().then_some(ToCache::Spec { key });
+            return Ok(Compiled { component: entry.component, spec: entry.spec, to_cache });
         }
         let artifact = self.engine.precompile_component(&source.bytes).map_err(compile_error)?;
         // SAFETY: `artifact` was produced just now by this engine.
         let component = unsafe { Component::deserialize(&self.engine, &artifact) }.map_err(compile_error)?;
-        Ok(Compiled { component, spec: None, key, fresh_artifact: Some(artifact) })
+        Ok(Compiled { component, spec: None, to_cache: Some(ToCache::Entry { key, artifact }) })
     }
 }
 
@@ -203,10 +203,15 @@ struct Compiled {
     component: Component,
     /// The spec the cache recorded for it, if any.
     spec: Option<Spec>,
-    /// Its cache key (empty without a cache).
-    key: String,
-    /// Compiled by this call, so not in the cache yet.
-    fresh_artifact: Option<Vec<u8>>,
+    /// What to write to the cache once the plugin passes its checks.
+    to_cache: Option<ToCache>,
+}
+
+enum ToCache {
+    /// Compiled by this call: the whole entry.
+    Entry { key: String, artifact: Vec<u8> },
+    /// Loaded from an entry without a spec: the spec.
+    Spec { key: String },
 }
 
 /// The contract versions a component exports, checked before linking so a
