@@ -271,12 +271,19 @@ fn bad_rosters_give_one_clear_line() {
         ),
         ("[[account]]\nname = \"a\"\nagent = \"claude\"\n", ":1:1:", "missing field `config_dir`"),
         (
+            "default_agent = \"nope\"\n[[account]]\nname = \"a\"\nagent = \"nope\"\nconfig_dir = \"d\"\n",
+            ":4:9:",
+            "/PLUGINS/nope.wasm. Fix: use one of the known kinds, put the plugin in /PLUGINS as nope.wasm (a plugin \
+             file there must be named <kind>.wasm",
+        ),
+        (
             "[[account]]\nname = \"a\"\nagent = \"nope\"\nconfig_dir = \"d\"\n",
             ":3:9:",
-            "unknown agent \"nope\"; known agents: claude, codex, gemini",
+            "unknown agent kind \"nope\"; known kinds: claude, codex, gemini. Searched: [plugins.nope] in",
         ),
     ];
     for (roster, at, what) in cases {
+        let what = &what.replace("/PLUGINS", &fx.plugin_dir().display().to_string());
         fx.write_roster(roster);
         let err = fx.fails(&["launch-env", "--account", "a"], 2);
         let expected_prefix = format!("accounts: error: {}{at}", fx.roster().display());

@@ -26,7 +26,10 @@ fn fixture(case: &str) -> Fixture {
 
 /// Every state file's bytes (leases and walls), to check nothing changed.
 fn state_bytes(fx: &Fixture) -> Vec<Vec<u8>> {
-    ["state.json", "leases.json"].iter().map(|f| std::fs::read(fx.state_dir().join(f)).unwrap_or_default()).collect()
+    ["state.json", "leases.0", "leases.1"]
+        .iter()
+        .map(|f| std::fs::read(fx.state_dir().join(f)).unwrap_or_default())
+        .collect()
 }
 
 /// Run the hostile launch through the seat path, check the error and that

@@ -2,13 +2,13 @@
 //! config dir exists, ask its plugin, and add the host's own variables.
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::Path;
 
 use crate::error::{Error, Result, usage};
 use crate::plugin::{LaunchRequest, Plugin};
 use crate::render::LaunchEnv;
-use crate::roster::{Account, TokenSource};
+use crate::roster::Account;
 use crate::secret::Secret;
+use crate::token;
 
 /// Variables the host sets in every launch, so a wrapper can rotate later.
 pub const ACCOUNT_VAR: &str = "ACCOUNTS_ACCOUNT";
@@ -25,7 +25,7 @@ pub struct Launch {
 /// holder's worker id, when there is a lease.
 pub fn launch_env(account: &Account, plugin: &Plugin<'_>, worker: Option<&str>, now: i64) -> Result<Launch> {
     let token = read_token(account, plugin)?;
-    ensure_config_dir(&account.config_dir)?;
+    ensure_config_dir(account)?;
     let request = LaunchRequest {
         name: &account.name,
         config_dir: &account.config_dir,
@@ -44,32 +44,14 @@ pub fn launch_env(account: &Account, plugin: &Plugin<'_>, worker: Option<&str>, 
     })
 }
 
-/// The account's static token and a description of its source.
+/// The account's static token, checked by its plugin, and a description
+/// of its source.
 pub fn read_token(account: &Account, plugin: &Plugin<'_>) -> Result<Option<(Secret, String)>> {
-    let (raw, source) = match &account.token {
-        TokenSource::File(path) => (read_token_file(account, path)?, format!("token_file {}", path.display())),
-        TokenSource::Env(var) => match std::env::var(var) {
-            Ok(v) => (v, format!("token_env {var}")),
-            Err(_) => {
-                return Err(usage(format!(
-                    "account {:?}: token_env {var} is not set (or not UTF-8); export it, or remove token_env from the roster",
-                    account.name
-                )));
-            }
-        },
-        TokenSource::None => {
-            let Some(name) = &plugin.spec.token_file_name else {
-                return Ok(None);
-            };
-            let path = account.config_dir.join(name);
-            if !path.is_file() {
-                return Ok(None);
-            }
-            (read_token_file(account, &path)?, path.display().to_string())
-        }
+    let Some(token::StaticToken { secret, source }) = token::read(account, plugin.spec.token_file_name.as_deref())?
+    else {
+        return Ok(None);
     };
-    let token = Secret::new(raw.trim().to_owned());
-    if !plugin.validate_token(token.expose())? {
+    if !plugin.validate_token(secret.expose())? {
         let prefix = &plugin.spec.token_prefix;
         let expected = if prefix.is_empty() { String::new() } else { format!(" (expected {prefix}…)") };
         return Err(usage(format!(
@@ -77,30 +59,44 @@ pub fn read_token(account: &Account, plugin: &Plugin<'_>) -> Result<Option<(Secr
             account.name, plugin.spec.label
         )));
     }
-    Ok(Some((token, source)))
-}
-
-fn read_token_file(account: &Account, path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| {
-        usage(format!(
-            "account {:?}: cannot read token file {}: {e}; fix the path or remove token_file",
-            account.name,
-            path.display()
-        ))
-    })
+    Ok(Some((secret, source)))
 }
 
 /// Agents create their config dir on first use, but we mount it into the
 /// plugin first, so create it (0700: it will hold credentials) when missing.
-fn ensure_config_dir(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::Other(anyhow::anyhow!("cannot create config dir {}: {e}", dir.display())))?;
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    Ok(())
+/// Anything else at that path is the user's to fix.
+fn ensure_config_dir(account: &Account) -> Result<()> {
+    let dir = &account.config_dir;
+    let problem = match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(meta) if meta.is_symlink() => match std::fs::metadata(dir) {
+            Ok(target) if target.is_dir() => return Ok(()),
+            Ok(_) => "is a symlink to something that is not a directory",
+            Err(_) => "is a dangling symlink",
+        },
+        Ok(_) => "is a file, not a directory",
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| {
+                Error::Other(anyhow::anyhow!(
+                    "account {:?}: cannot create config dir {}: {e}",
+                    account.name,
+                    dir.display()
+                ))
+            })?;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+            return Ok(());
+        }
+        Err(e) => {
+            return Err(Error::Other(anyhow::anyhow!(
+                "account {:?}: cannot use config dir {}: {e}",
+                account.name,
+                dir.display()
+            )));
+        }
+    };
+    Err(usage(format!(
+        "account {:?}: config_dir {} {problem}; point config_dir at the account's own directory (or remove what is there)",
+        account.name,
+        dir.display()
+    )))
 }

@@ -7,11 +7,13 @@
 
 pub mod alloc;
 pub mod atomic_file;
+pub mod bounded;
 pub mod cli;
 pub mod error;
 pub mod exec;
 pub mod holder;
 pub mod launch;
+pub mod notice;
 pub mod paths;
 pub mod plugin;
 pub mod render;
@@ -21,3 +23,5 @@ pub mod seats;
 pub mod secret;
 pub mod state;
 pub mod timefmt;
+pub mod token;
+pub mod untrusted;

@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::roster::{Account, Roster};
 use crate::state::{Lease, State, WallRecord};
 use crate::timefmt;
+use crate::untrusted::Untrusted;
 
 /// Where an account's token comes from (`file PATH`, `env VAR`, `none`) and
 /// the token masked to its public prefix, when it could be read.
@@ -65,7 +66,9 @@ fn account_json(
             "until": timefmt::format_instant(w.until),
             "in_seconds": w.until - now,
             "since": timefmt::format_instant(w.since),
-            "reason": w.reason,
+            // Stored escaped; escaped again (a no-op) for state written by
+            // older versions.
+            "reason": w.reason.as_deref().map(Untrusted::new),
         })
     });
     json!({

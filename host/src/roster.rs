@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::bounded;
+
 /// Cooldown for a wall whose message carries no reset time.
 pub const DEFAULT_WALL_COOLDOWN_SECS: i64 = 60 * 60;
 
@@ -123,13 +125,13 @@ struct RawPlugin {
 impl Roster {
     /// Read and validate the roster at `path`.
     pub fn load(path: &Path) -> Result<Roster, RosterError> {
-        let text = std::fs::read_to_string(path).map_err(|e| RosterError {
+        let text = bounded::read_text(path, bounded::ROSTER_CAP).map_err(|e| RosterError {
             path: path.to_owned(),
             at: None,
-            message: if e.kind() == std::io::ErrorKind::NotFound {
+            message: if e.is_not_found() {
                 "no roster here; create one (see roster.toml in the accounts README) or pass --roster PATH".into()
             } else {
-                format!("cannot read the roster: {e}")
+                format!("cannot read the roster: {e}; point --roster at your roster.toml")
             },
         })?;
         Roster::parse(path, &text, home_dir().as_deref())
@@ -218,7 +220,16 @@ impl Roster {
                     return Err(error(Some(env.span()), "token_file and token_env both given; keep one".into()));
                 }
                 (Some(file), None) => TokenSource::File(resolve(file, "token_file")?),
-                (None, Some(env)) => TokenSource::Env(env.get_ref().clone()),
+                (None, Some(env)) if is_variable_name(env.get_ref()) => TokenSource::Env(env.get_ref().clone()),
+                (None, Some(env)) => {
+                    return Err(error(
+                        Some(env.span()),
+                        format!(
+                            "token_env {:?} is not a variable name; use letters, digits and _, not starting with a digit",
+                            env.get_ref()
+                        ),
+                    ));
+                }
                 (None, None) => TokenSource::None,
             };
             accounts.push(Account {
@@ -263,29 +274,15 @@ impl Roster {
         })
     }
 
-    /// Check that every agent kind the roster names is one `is_known` accepts.
-    /// `known` lists them for the error message; it is called only then.
-    pub fn check_agents(
-        &self,
-        is_known: impl Fn(&str) -> bool,
-        known: impl FnOnce() -> Vec<String>,
-    ) -> Result<(), RosterError> {
-        let unknown = |kind: &str, at: Pos| RosterError {
-            path: self.path.clone(),
-            at: Some(at),
-            message: format!(
-                "unknown agent {kind:?}; known agents: {}. Install a plugin for it or fix the name",
-                known().join(", ")
-            ),
-        };
-        if let (Some(kind), Some(at)) = (&self.default_agent, self.default_agent_at)
-            && !is_known(kind)
-        {
-            return Err(unknown(kind, at));
-        }
-        for account in &self.accounts {
-            if !is_known(&account.agent) {
-                return Err(unknown(&account.agent, account.agent_at));
+    /// Check that every agent kind the roster names resolves: `problem`
+    /// says why a kind does not (the registry's error, which lists the
+    /// places searched). Accounts are checked before `default_agent`, so
+    /// the error points at an account's `agent` line when both name it.
+    pub fn check_agents(&self, problem: impl Fn(&str) -> Option<String>) -> Result<(), RosterError> {
+        let at_default = self.default_agent.as_deref().zip(self.default_agent_at);
+        for (kind, at) in self.accounts.iter().map(|a| (a.agent.as_str(), a.agent_at)).chain(at_default) {
+            if let Some(message) = problem(kind) {
+                return Err(RosterError { path: self.path.clone(), at: Some(at), message });
             }
         }
         Ok(())
@@ -319,6 +316,13 @@ fn resolve_path(value: &str, base: &Path, home: Option<&Path>) -> Option<PathBuf
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// A portable environment variable name.
+fn is_variable_name(name: &str) -> bool {
+    name.len() <= 128
+        && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn is_sha256_hex(s: &str) -> bool {
@@ -450,13 +454,19 @@ sha256 = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
                 .contains("keep one")
         );
         assert!(err("[plugins.x]\npath=\"p\"\nsha256=\"abc\"\n").contains("64 hex digits"));
+        let e = err("[[account]]\nname=\"a\"\nagent=\"x\"\nconfig_dir=\"d\"\ntoken_env=\"MY-KEY\"\n");
+        assert!(e.contains(":5:11: token_env \"MY-KEY\" is not a variable name"), "{e}");
     }
 
     #[test]
     fn unknown_agent() {
         let r = parse("[[account]]\nname = \"a\"\nagent = \"nope\"\nconfig_dir = \"d\"\n").unwrap();
-        let e = r.check_agents(|k| k == "x", || vec!["x".into()]).unwrap_err().to_string();
-        assert!(e.starts_with("/r/roster.toml:3:9: unknown agent \"nope\"; known agents: x"), "{e}");
+        let problem = |k: &str| (k != "x").then(|| format!("unknown agent kind {k:?}"));
+        let e = r.check_agents(problem).unwrap_err().to_string();
+        assert_eq!(e, "/r/roster.toml:3:9: unknown agent kind \"nope\"");
+        let both = "default_agent = \"nope\"\n[[account]]\nname = \"a\"\nagent = \"nope\"\nconfig_dir = \"d\"\n";
+        let e = parse(both).unwrap().check_agents(problem).unwrap_err().to_string();
+        assert!(e.starts_with("/r/roster.toml:4:9:"), "the account's agent line, not default_agent: {e}");
     }
 
     mod fuzz {

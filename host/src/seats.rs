@@ -192,6 +192,25 @@ pub fn agent_for<'a>(roster: &'a Roster, agent: Option<&'a str>) -> Result<&'a s
     Ok(agent)
 }
 
+/// Longest worker id: ids are shown in `status` and kept in the state.
+pub const MAX_WORKER_ID_BYTES: usize = 128;
+
+/// A worker id the user gave: non-empty, at most [`MAX_WORKER_ID_BYTES`],
+/// no control characters (a newline would forge a line in `status`).
+pub fn check_worker_id(id: &str) -> Result<()> {
+    let problem = if id.is_empty() {
+        "is empty"
+    } else if id.len() > MAX_WORKER_ID_BYTES {
+        "is longer than 128 bytes"
+    } else if id.chars().any(char::is_control) {
+        "contains a control character (a line break, tab or escape)"
+    } else {
+        return Ok(());
+    };
+    let shown: String = id.chars().take(40).flat_map(char::escape_debug).collect();
+    Err(usage(format!("worker id \"{shown}\" {problem}; use a short printable name such as w1 or host-7")))
+}
+
 /// The account called `name`, or an error listing the names.
 pub fn account<'r>(roster: &'r Roster, name: &str) -> Result<&'r Account> {
     roster.account(name).ok_or_else(|| {

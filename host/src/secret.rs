@@ -18,10 +18,10 @@ impl Secret {
         &self.0
     }
 
-    /// `prefix****`: the plugin's declared prefix when the token has it,
-    /// otherwise nothing of the token at all.
-    pub fn masked(&self, prefix: &str) -> String {
-        mask(&self.0, prefix)
+    /// `prefix****`: the longest of the plugin's declared prefixes that the
+    /// token has, otherwise nothing of the token at all.
+    pub fn masked<P: AsRef<str>>(&self, prefixes: &[P]) -> String {
+        mask(&self.0, prefixes)
     }
 }
 
@@ -37,9 +37,18 @@ impl fmt::Display for Secret {
     }
 }
 
-/// Show at most the public, declared prefix of a token.
-pub fn mask(token: &str, prefix: &str) -> String {
-    if !prefix.is_empty() && token.starts_with(prefix) { format!("{prefix}****") } else { "****".to_owned() }
+/// Show at most the public, declared prefix of a token: the longest of
+/// `prefixes` it starts with.
+pub fn mask<P: AsRef<str>>(token: &str, prefixes: &[P]) -> String {
+    let prefix = prefixes
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|p| !p.is_empty() && token.len() > p.len() && token.starts_with(p))
+        .max_by_key(|p| p.len());
+    match prefix {
+        Some(prefix) => format!("{prefix}****"),
+        None => "****".to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -50,8 +59,10 @@ mod tests {
     fn never_shows_the_token() {
         let s = Secret::new("sk-ant-oat01-SECRET".into());
         assert_eq!(format!("{s:?} {s}"), "Secret(****) ****");
-        assert_eq!(s.masked("sk-ant-oat01-"), "sk-ant-oat01-****");
-        assert_eq!(s.masked("other-"), "****");
-        assert_eq!(s.masked(""), "****");
+        assert_eq!(s.masked(&["sk-ant-oat01-"]), "sk-ant-oat01-****");
+        assert_eq!(s.masked(&["sk-", "sk-ant-oat01-"]), "sk-ant-oat01-****", "the longest prefix it has");
+        assert_eq!(s.masked(&["other-"]), "****");
+        assert_eq!(s.masked(&[""]), "****");
+        assert_eq!(mask("sk-", &["sk-"]), "****", "a bare prefix shows nothing");
     }
 }

@@ -55,10 +55,13 @@ impl Fixture {
         std::fs::write(self.roster(), text).unwrap();
     }
 
+    /// Write a file (0600, as token files should be) below the fixture.
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
         let path = self.path(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         path
     }
 

@@ -35,6 +35,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
     if workers.is_empty() {
         return Err(usage("allocate needs at least one worker"));
     }
+    for worker in &workers {
+        seats::check_worker_id(worker)?;
+    }
     let mut seen = std::collections::BTreeSet::new();
     if let Some(dup) = workers.iter().find(|w| !seen.insert(*w)) {
         return Err(usage(format!("worker {dup:?} is named twice")));

@@ -69,12 +69,14 @@ pub fn run(ctx: &Context, args: Args) -> Result<u8> {
     // The lease lives as long as this process, which outlives the child.
     let holder = Holder::of(std::process::id());
     let worker = args.worker.unwrap_or_else(|| format!("{host}-{}", holder.pid));
+    seats::check_worker_id(&worker)?;
     let supervisor = Supervisor {
         roster: &roster,
         plugin: &plugin,
         store: &store,
         host,
         holder,
+        redactor: ctx.redactor(&roster, &plugin),
         options: Options {
             argv: args.command,
             agent,

@@ -45,6 +45,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
             let host = holder::host_name();
             let holder = args.lease.holder()?;
             let worker = args.worker.clone().unwrap_or_else(|| format!("{host}-{}", holder.pid));
+            seats::check_worker_id(&worker)?;
             let claim = Claim { agent, worker: &worker, host: &host, holder, ttl_secs: args.lease.ttl_secs()?, now };
             ctx.store()?
                 .update(|state| {

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::error::{Error, Result};
 use crate::holder::{self, Holder};
 use crate::launch::Launch;
+use crate::notice;
 use crate::paths::Paths;
 use crate::plugin::sandbox::Limits;
 use crate::plugin::{Plugin, Registry, Runtime, builtin};
@@ -17,6 +18,7 @@ use crate::render::{Format, render};
 use crate::roster::Roster;
 use crate::state::FileStore;
 use crate::timefmt;
+use crate::untrusted::Redactor;
 
 mod allocate;
 mod exec;
@@ -97,7 +99,7 @@ impl Context {
     pub fn roster(&self) -> Result<Roster> {
         let roster = Roster::load(&self.paths.roster)?;
         let registry = self.registry(Some(&roster));
-        roster.check_agents(|k| registry.is_known(k), || registry.known_kinds())?;
+        roster.check_agents(|kind| registry.problem(kind))?;
         Ok(roster)
     }
 
@@ -119,13 +121,24 @@ impl Context {
         Ok(Runtime::new(Some(&self.paths.cache_dir), self.verbose)?.with_limits(limits))
     }
 
+    /// Masks the roster's tokens, and words shaped like `plugin`'s tokens,
+    /// in text from the agent or the plugin. Reads every token source; used
+    /// only on the paths that show such text.
+    pub fn redactor(&self, roster: &Roster, plugin: &Plugin<'_>) -> Redactor {
+        let token_file = |a: &crate::roster::Account| {
+            (a.agent == plugin.kind).then(|| plugin.spec.token_file_name.clone()).flatten()
+        };
+        let secrets = crate::token::all_known(&roster.accounts, token_file);
+        Redactor::new(&secrets, std::slice::from_ref(&plugin.spec.token_prefix))
+    }
+
     pub fn store(&self) -> Result<FileStore> {
         FileStore::open(&self.paths.state_dir)
     }
 
     /// Resolve and load the plugin for `kind`.
     pub fn plugin<'r>(&self, registry: &Registry, runtime: &'r Runtime, kind: &str) -> Result<Plugin<'r>> {
-        let source = registry.resolve(kind, &mut |w| eprintln!("accounts: warning: {w}"))?;
+        let source = registry.resolve(kind, &mut |w| notice::warn(w))?;
         Ok(runtime.load(&source)?)
     }
 }
@@ -233,5 +246,5 @@ pub fn main() -> std::process::ExitCode {
 }
 
 fn report(error: &Error) {
-    eprintln!("accounts: error: {error}");
+    notice::error(error);
 }

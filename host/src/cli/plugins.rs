@@ -32,15 +32,30 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<()> {
     let runtime = ctx.runtime(roster.as_ref())?;
     match cmd {
         Command::List { json } => {
-            for warning in registry.shadow_warnings() {
-                eprintln!("accounts: warning: {warning}");
+            for warning in registry.dir_warnings() {
+                crate::notice::warn(warning);
             }
-            let mut rows = Vec::new();
-            for (kind, origin) in registry.known() {
-                let plugin = ctx.plugin(&registry, &runtime, &kind)?;
-                rows.push((kind, plugin.spec.label.clone(), origin));
+            // One broken plugin must not hide the others: each row carries
+            // its label or its error.
+            let rows: Vec<Row> = registry
+                .known()
+                .into_iter()
+                .map(|(kind, origin)| {
+                    let loaded = ctx.plugin(&registry, &runtime, &kind).map(|p| p.spec.label.clone());
+                    Row { kind, origin, loaded: loaded.map_err(|e| e.to_string()) }
+                })
+                .collect();
+            print(&if json { list_json(&rows) } else { list_table(&rows) })?;
+            let broken: Vec<&str> = rows.iter().filter(|r| r.loaded.is_err()).map(|r| r.kind.as_str()).collect();
+            if broken.is_empty() {
+                return Ok(());
             }
-            print(&if json { list_json(&rows) } else { list_table(&rows) })
+            Err(crate::error::usage(format!(
+                "{} of {} plugins could not be loaded ({}); see their errors above",
+                broken.len(),
+                rows.len(),
+                broken.join(", ")
+            )))
         }
         Command::Inspect { kind, json } => {
             let plugin = ctx.plugin(&registry, &runtime, &kind)?;
@@ -76,20 +91,39 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<()> {
     }
 }
 
-fn list_json(rows: &[(String, String, Origin)]) -> String {
+/// One line of `plugins list`: a plugin's label, or why it did not load.
+struct Row {
+    kind: String,
+    origin: Origin,
+    loaded: std::result::Result<String, String>,
+}
+
+fn list_json(rows: &[Row]) -> String {
     let items: Vec<_> = rows
         .iter()
-        .map(|(kind, label, origin)| {
-            json!({"kind": kind, "label": label, "source": origin.label(), "path": origin.path(), "wit_version": WIT_VERSION})
+        .map(|r| {
+            let mut item = json!({
+                "kind": r.kind, "source": r.origin.label(), "path": r.origin.path(), "wit_version": WIT_VERSION,
+            });
+            match &r.loaded {
+                Ok(label) => item["label"] = json!(label),
+                Err(error) => item["error"] = json!(error),
+            }
+            item
         })
         .collect();
     format!("{}\n", serde_json::Value::from(items))
 }
 
-fn list_table(rows: &[(String, String, Origin)]) -> String {
+fn list_table(rows: &[Row]) -> String {
     let mut out = format!("{:<12} {:<20} {:<8} {}\n", "KIND", "LABEL", "WIT", "SOURCE");
-    for (kind, label, origin) in rows {
-        out += &format!("{kind:<12} {label:<20} {WIT_VERSION:<8} {origin}\n");
+    for r in rows {
+        match &r.loaded {
+            Ok(label) => out += &format!("{:<12} {label:<20} {WIT_VERSION:<8} {}\n", r.kind, r.origin),
+            Err(error) => {
+                out += &format!("{:<12} {:<20} {:<8} {}\n  error: {error}\n", r.kind, "(broken)", "-", r.origin)
+            }
+        }
     }
     out
 }

@@ -19,6 +19,9 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<()> {
+    if let Some(worker) = &args.worker {
+        seats::check_worker_id(worker)?;
+    }
     let roster = ctx.roster()?;
     if let Some(name) = &args.account {
         seats::account(&roster, name)?;

@@ -28,6 +28,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<()> {
+    seats::check_worker_id(&args.worker)?;
     let roster = ctx.roster()?;
     let registry = ctx.registry(Some(&roster));
     let runtime = ctx.runtime(Some(&roster))?;
@@ -76,12 +77,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
         }
     })?;
     let (text, moved_to, until) = outcome.map_err(|e| no_seat_as_json(e, args.output.json()))?;
-    eprintln!(
-        "accounts: walled {} until {}; {} moved to {}",
+    crate::notice::note(format!(
+        "walled {} until {}; {} moved to {}",
         current.account,
         timefmt::format_instant(until),
         args.worker,
         moved_to
-    );
+    ));
     print(&text)
 }

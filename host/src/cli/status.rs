@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::{Context, print};
+use crate::bounded;
 use crate::error::Result;
 use crate::holder;
 use crate::report::{self, TokenInfo};
@@ -61,11 +62,12 @@ fn token_prefixes(ctx: &Context, roster: &crate::roster::Roster) -> BTreeMap<Str
 /// Where the token comes from, and the token masked (`prefix****`), or no
 /// token when there is none or it cannot be read.
 fn token_info(account: &Account, prefix: &str) -> TokenInfo {
-    let read = |raw: Option<String>| raw.map(|t| secret::mask(t.trim(), prefix));
+    let read = |raw: Option<String>| raw.map(|t| secret::mask(t.trim(), &[prefix]));
     match &account.token {
         TokenSource::None => TokenInfo { source: "none".into(), masked: None },
         TokenSource::File(path) => {
-            TokenInfo { source: format!("file {}", path.display()), masked: read(std::fs::read_to_string(path).ok()) }
+            let text = bounded::read_text(path, bounded::TOKEN_FILE_CAP).ok();
+            TokenInfo { source: format!("file {}", path.display()), masked: read(text) }
         }
         TokenSource::Env(var) => TokenInfo { source: format!("env {var}"), masked: read(std::env::var(var).ok()) },
     }

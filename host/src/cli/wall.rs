@@ -4,6 +4,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{Context, print};
+use crate::bounded;
 use crate::error::{Error, Result, usage};
 use crate::exec::{self, feed::WallFeed};
 use crate::holder;
@@ -12,6 +13,7 @@ use crate::roster::Roster;
 use crate::seats;
 use crate::state::StateStore;
 use crate::timefmt;
+use crate::untrusted::Redactor;
 
 // When a wall lifts: an instant or a duration from now.
 // (Not a doc comment: see `defer` on `cli::Command`.)
@@ -69,8 +71,8 @@ pub fn run_wall(ctx: &Context, args: WallArgs) -> Result<()> {
     let now = timefmt::now();
     let (resets_at, reason) = match &args.from_output {
         Some(path) => {
-            let wall = wall_in_output(ctx, &roster, &account.agent, path)?;
-            (wall.resets_at, exec::reason(&wall))
+            let (wall, redactor) = wall_in_output(ctx, &roster, &account.agent, path)?;
+            (wall.resets_at, exec::reason(&wall, &redactor))
         }
         None => {
             let until = args.time.resolve(now)?.ok_or_else(|| {
@@ -94,27 +96,40 @@ pub fn run_wall(ctx: &Context, args: WallArgs) -> Result<()> {
 }
 
 /// The wall the agent's plugin finds in captured output at `path` (`-` for
-/// stdin), or the error that says none was found.
-fn wall_in_output(ctx: &Context, roster: &Roster, agent: &str, path: &Path) -> Result<Wall> {
+/// stdin), or the error that says none was found; and the redactor that
+/// masks tokens in it. The output is streamed in pieces, so memory stays
+/// bounded however much there is; only a regular file is read (a FIFO or a
+/// device would hang or never end).
+fn wall_in_output(ctx: &Context, roster: &Roster, agent: &str, path: &Path) -> Result<(Wall, Redactor)> {
     let from_stdin = path == Path::new("-");
     let shown = if from_stdin { "stdin".to_owned() } else { path.display().to_string() };
-    let mut bytes = Vec::new();
-    let read = if from_stdin {
-        std::io::stdin().lock().read_to_end(&mut bytes)
+    let unreadable = |e: &dyn std::fmt::Display| usage(format!("--from-output: cannot read {shown}: {e}"));
+    let mut source: Box<dyn Read> = if from_stdin {
+        Box::new(std::io::stdin().lock())
     } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes))
+        Box::new(bounded::open_regular(path).map_err(|e| unreadable(&e))?)
     };
-    read.map_err(|e| usage(format!("--from-output: cannot read {shown}: {e}")))?;
     let registry = ctx.registry(Some(roster));
     let runtime = ctx.runtime(Some(roster))?;
     let plugin = ctx.plugin(&registry, &runtime, agent)?;
-    let pieces = WallFeed::default().push(&bytes);
-    exec::first_wall(&plugin, pieces, &timefmt::local_zone_name())?.ok_or_else(|| {
-        Error::Other(anyhow::anyhow!(
-            "no {agent} rate-limit message found in {shown}; nothing recorded \
-             (use --until or --for to wall the account by hand)"
-        ))
-    })
+    let zone = timefmt::local_zone_name();
+    let mut feed = WallFeed::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match source.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(unreadable(&e)),
+        };
+        if let Some(wall) = exec::first_wall(&plugin, feed.push(&buf[..n]), &zone)? {
+            return Ok((wall, ctx.redactor(roster, &plugin)));
+        }
+    }
+    Err(Error::Other(anyhow::anyhow!(
+        "no {agent} rate-limit message found in {shown}; nothing recorded \
+         (use --until or --for to wall the account by hand)"
+    )))
 }
 
 pub fn run_unwall(ctx: &Context, args: UnwallArgs) -> Result<()> {

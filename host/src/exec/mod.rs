@@ -30,11 +30,13 @@ use self::feed::WallFeed;
 use crate::error::{Error, Result};
 use crate::holder::Holder;
 use crate::launch::{self, Launch};
+use crate::notice;
 use crate::plugin::{Plugin, PluginError, Wall};
 use crate::roster::Roster;
 use crate::seats::{self, Claim};
 use crate::state::{FileStore, State, StateStore};
 use crate::timefmt;
+use crate::untrusted::{Redactor, Untrusted};
 
 /// How long to keep reading after the child exits, for output still in
 /// flight (a wall printed just before exiting). A grandchild that keeps the
@@ -85,6 +87,8 @@ pub struct Supervisor<'a> {
     pub store: &'a FileStore,
     pub host: String,
     pub holder: Holder,
+    /// Masks tokens in wall messages before they are stored or printed.
+    pub redactor: Redactor,
     pub options: Options,
 }
 
@@ -151,10 +155,10 @@ impl Supervisor<'_> {
             if let Some(signal) = pending_stop(inbox) {
                 return Ok(128u8.saturating_add(signal as u8));
             }
-            eprintln!(
-                "accounts: moving worker {} from {account} to {} (rotation {rotations})",
+            notice::note(format!(
+                "moving worker {} from {account} to {} (rotation {rotations})",
                 self.options.worker, launch.env.account
-            );
+            ));
         }
         unreachable!("the run loop only ends by returning")
     }
@@ -202,7 +206,7 @@ impl Supervisor<'_> {
                 Some(at) => Duration::from_secs((at - now).max(1) as u64),
                 None => FULL_RETRY,
             };
-            eprintln!("accounts: {message}; waiting {} (--wait)", timefmt::format_span(pause.as_secs() as i64));
+            notice::note(format!("{message}; waiting {} (--wait)", timefmt::format_span(pause.as_secs() as i64)));
             if let Some(signal) = wait_for_signal(inbox, pause) {
                 return Ok(Err(128u8.saturating_add(signal as u8)));
             }
@@ -222,7 +226,7 @@ impl Supervisor<'_> {
         let spawned = match child::spawn(&self.options.argv, &launch.env, stdio) {
             Ok(spawned) => spawned,
             Err(e) => {
-                eprintln!("accounts: error: cannot run {:?}: {e}", self.options.argv[0]);
+                notice::error(format!("cannot run {:?}: {e}", self.options.argv[0]));
                 return Ok(Outcome::Exited(child::spawn_failure_code(&e)));
             }
         };
@@ -289,7 +293,7 @@ impl Supervisor<'_> {
                             wall = Some(found);
                         }
                         Err(e) => {
-                            eprintln!("accounts: warning: {e}; no longer watching this run for a wall");
+                            notice::warn(format!("{e}; no longer watching this run for a wall"));
                             watching = false;
                         }
                     }
@@ -318,7 +322,7 @@ impl Supervisor<'_> {
                 Err(RecvTimeoutError::Timeout) => {
                     let now = Instant::now();
                     if kill_at.is_some_and(|t| now >= t) && status.is_none() {
-                        eprintln!("accounts: the agent ignored SIGTERM for {:?}; killing it", self.options.grace);
+                        notice::note(format!("the agent ignored SIGTERM for {:?}; killing it", self.options.grace));
                         child::signal(run.pid, run.own_session, Signal::KILL);
                         kill_at = None;
                     }
@@ -344,14 +348,15 @@ impl Supervisor<'_> {
     /// Record `wall` on `account` in `state` and say so on stderr; returns
     /// when it lifts.
     fn wall_in(&self, state: &mut State, account: &str, wall: &Wall, now: i64) -> i64 {
-        let end = seats::wall_account(self.roster, state, account, wall.resets_at, now, reason(wall));
+        let reason = reason(wall, &self.redactor);
+        let end = seats::wall_account(self.roster, state, account, wall.resets_at, now, reason.clone());
         let source = if end.by_cooldown { "wall_cooldown" } else { "reset time from the message" };
-        eprintln!(
-            "accounts: {account} hit its usage limit ({}); walled until {} (in {}, {source})",
-            reason(wall).unwrap_or_default(),
+        notice::note(format!(
+            "{account} hit its usage limit ({}); walled until {} (in {}, {source})",
+            reason.unwrap_or_default(),
             timefmt::format_instant(end.until),
             timefmt::format_span(end.until - now)
-        );
+        ));
         end.until
     }
 
@@ -364,11 +369,11 @@ impl Supervisor<'_> {
         });
         match renewed {
             Ok(true) => {}
-            Ok(false) => eprintln!(
-                "accounts: warning: the lease of worker {} was released elsewhere; the agent runs on without a seat",
+            Ok(false) => notice::warn(format!(
+                "the lease of worker {} was released elsewhere; the agent runs on without a seat",
                 self.options.worker
-            ),
-            Err(e) => eprintln!("accounts: warning: renewing the lease: {e}"),
+            )),
+            Err(e) => notice::warn(format!("renewing the lease: {e}")),
         }
     }
 
@@ -380,7 +385,7 @@ impl Supervisor<'_> {
             Ok(state.release(|l| l.worker == self.options.worker && l.holder == self.holder))
         });
         if let Err(e) = released {
-            eprintln!("accounts: warning: releasing the lease: {e}");
+            notice::warn(format!("releasing the lease: {e}"));
         }
     }
 }
@@ -395,15 +400,22 @@ pub fn first_wall(plugin: &Plugin<'_>, pieces: Vec<String>, zone: &str) -> Resul
     Ok(None)
 }
 
-/// What `status` shows as the wall's reason: the message, on one line.
-pub fn reason(wall: &Wall) -> Option<String> {
-    const MAX: usize = 200;
-    let line = wall.matched.lines().map(str::trim).find(|l| !l.is_empty())?;
-    let mut end = line.len().min(MAX);
+/// What `status` shows as the wall's reason: the message on one line, at
+/// most [`MAX_REASON_BYTES`] of it, tokens masked (first, so a clip never
+/// cuts a token into a part the mask no longer recognises), control
+/// characters escaped. This is the form stored and printed.
+pub fn reason(wall: &Wall, redactor: &Redactor) -> Option<String> {
+    const MAX_REASON_BYTES: usize = 200;
+    let lines: Vec<&str> = wall.matched.raw().lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if lines.is_empty() {
+        return None;
+    }
+    let line = redactor.scrub_str(&lines.join(" "));
+    let mut end = line.len().min(MAX_REASON_BYTES);
     while !line.is_char_boundary(end) {
         end -= 1;
     }
-    Some(line[..end].to_owned())
+    Some(Untrusted::new(&line[..end]).shown())
 }
 
 /// Wait up to `pause`, handling signals: a signal that ends the run ends

@@ -26,7 +26,11 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::runtime::Spec;
-use crate::atomic_file::{self, Durability};
+use crate::atomic_file;
+use crate::bounded;
+
+/// Largest digest record read: a digest, an identity and a spec.
+const RECORD_CAP: u64 = 64 << 10;
 
 /// Entries older than this are removed when a new one is written.
 const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
@@ -70,10 +74,10 @@ impl ArtifactCache {
     /// The cached component, if a verified entry exists, and its spec when
     /// the entry recorded one.
     pub fn load(&self, engine: &Engine, key: &str) -> Option<Entry> {
-        let text = std::fs::read_to_string(self.digest_path(key)).ok()?;
+        let text = bounded::read_text(&self.digest_path(key), RECORD_CAP).ok()?;
         let record = Record::parse(&text);
         let path = self.artifact_path(key);
-        let file = std::fs::File::open(&path).ok()?;
+        let file = bounded::open_regular(&path).ok()?;
         let now = Identity::of(&file.metadata().ok()?);
         if record.identity != Some(now) {
             // Mapped, not read: hashing page-cache pages costs a fraction of
@@ -109,7 +113,7 @@ impl ArtifactCache {
 
     /// Add the spec to an entry written without one (by an older host).
     pub fn store_spec(&self, key: &str, spec: &Spec) -> std::io::Result<()> {
-        let text = std::fs::read_to_string(self.digest_path(key))?;
+        let text = bounded::read_text(&self.digest_path(key), RECORD_CAP).map_err(std::io::Error::other)?;
         let line = spec_line(key, spec);
         self.write_record(key, &Record { spec: Some(&line), ..Record::parse(&text) })
     }
@@ -226,7 +230,7 @@ fn spec_from_line(key: &str, line: &str) -> Option<Spec> {
 }
 
 fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    atomic_file::replace(dir, path, bytes, Durability::Durable)
+    atomic_file::replace(dir, path, bytes)
 }
 
 /// Feeds `Hash` output into sha256, giving a digest that is stable across

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::bounded;
 use crate::roster::PluginEntry;
 
 /// The plugins compiled into this binary: `(kind, component, sha256)`.
@@ -84,8 +85,9 @@ impl fmt::Display for ResolveError {
             ResolveError::Unknown { kind, known, searched, plugin_dir } => write!(
                 f,
                 "unknown agent kind {kind:?}; known kinds: {}. Searched: {}. \
-                 Fix: use one of the known kinds, put {kind}.wasm in {} (or set ACCOUNTS_PLUGIN_DIR), \
-                 or add [plugins.{kind}] with path = \"...\" to the roster",
+                 Fix: use one of the known kinds, put the plugin in {} as {kind}.wasm (a plugin file there must \
+                 be named <kind>.wasm; or set ACCOUNTS_PLUGIN_DIR), or add [plugins.{kind}] with path = \"...\" \
+                 to the roster",
                 if known.is_empty() { "none".into() } else { known.join(", ") },
                 searched.join("; "),
                 plugin_dir.display(),
@@ -138,15 +140,35 @@ impl Registry {
     /// Whether `kind` resolves somewhere, without reading any plugin.
     pub fn is_known(&self, kind: &str) -> bool {
         is_kind_name(kind)
-            && (self.roster_plugins.contains_key(kind) || self.builtin(kind).is_some() || self.dir_file(kind).is_file())
+            && (self.roster_plugins.contains_key(kind)
+                || self.builtin(kind).is_some()
+                || dir_file_problem(&self.dir_file(kind)).is_none())
     }
 
-    /// Every kind that resolves, sorted, with its origin.
+    /// Why `kind` cannot be resolved (the error `resolve` would give, with
+    /// the places searched), or `None` when it resolves. Reads no plugin.
+    pub fn problem(&self, kind: &str) -> Option<String> {
+        if self.is_known(kind) {
+            return None;
+        }
+        let path = self.dir_file(kind);
+        Some(match dir_file_problem(&path) {
+            Some(problem) if is_kind_name(kind) && std::fs::symlink_metadata(&path).is_ok() => {
+                ResolveError::Unreadable { kind: kind.to_owned(), origin: Origin::PluginDir(path), error: problem }
+                    .to_string()
+            }
+            _ => self.unknown(kind).to_string(),
+        })
+    }
+
+    /// Every kind that resolves, sorted, with its origin. Files in the
+    /// plugin dir that are not regular files are left out (see
+    /// [`Registry::dir_warnings`]).
     pub fn known(&self) -> Vec<(String, Origin)> {
         let mut found: BTreeMap<String, Origin> = BTreeMap::new();
         for kind in self.dir_kinds() {
-            if self.builtin(&kind).is_none() {
-                let path = self.dir_file(&kind);
+            let path = self.dir_file(&kind);
+            if self.builtin(&kind).is_none() && dir_file_problem(&path).is_none() {
                 found.insert(kind, Origin::PluginDir(path));
             }
         }
@@ -163,7 +185,8 @@ impl Registry {
         self.known().into_iter().map(|(k, _)| k).collect()
     }
 
-    /// Kinds of the `*.wasm` files in the plugin dir (none if it is missing).
+    /// Names of the `*.wasm` entries in the plugin dir (none if it is
+    /// missing), whatever they are.
     fn dir_kinds(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(&self.plugin_dir) else {
             return Vec::new();
@@ -179,12 +202,22 @@ impl Registry {
         Origin::Roster { path: entry.path.clone(), roster: self.roster_path.clone().unwrap_or_default() }
     }
 
-    /// Warnings about the plugin dir: files named like a built-in.
-    pub fn shadow_warnings(&self) -> Vec<String> {
-        self.dir_kinds()
+    /// Warnings about the plugin dir: files named like a built-in, and
+    /// entries that are not regular files (skipped until asked for).
+    pub fn dir_warnings(&self) -> Vec<String> {
+        let mut kinds = self.dir_kinds();
+        kinds.sort();
+        kinds
             .into_iter()
-            .filter(|kind| self.builtin(kind).is_some() && !self.roster_plugins.contains_key(kind))
-            .map(|kind| shadow_warning(&kind, &self.dir_file(&kind)))
+            .filter(|kind| !self.roster_plugins.contains_key(kind))
+            .filter_map(|kind| {
+                let path = self.dir_file(&kind);
+                if self.builtin(&kind).is_some() {
+                    Some(shadow_warning(&kind, &path))
+                } else {
+                    dir_file_problem(&path).map(|problem| format!("ignoring {}: {problem}", path.display()))
+                }
+            })
             .collect()
     }
 
@@ -196,7 +229,7 @@ impl Registry {
             }
             if let Some((_, bytes, sha)) = self.builtin(kind) {
                 let shadow = self.dir_file(kind);
-                if shadow.is_file() {
+                if dir_file_problem(&shadow).is_none() {
                     warn(shadow_warning(kind, &shadow));
                 }
                 return Ok(PluginSource {
@@ -207,7 +240,7 @@ impl Registry {
                 });
             }
             let path = self.dir_file(kind);
-            if path.is_file() {
+            if std::fs::symlink_metadata(&path).is_ok() {
                 let origin = Origin::PluginDir(path.clone());
                 let bytes = read(kind, &origin, &path)?;
                 let sha256 = sha256_hex(&bytes);
@@ -261,8 +294,17 @@ fn shadow_warning(kind: &str, path: &Path) -> String {
     )
 }
 
+/// What is wrong with a plugin-dir entry, or `None` for a regular file
+/// (following symlinks; a loop or a dangling link is a problem).
+fn dir_file_problem(path: &Path) -> Option<String> {
+    match bounded::open_regular(path) {
+        Ok(_) => None,
+        Err(e) => Some(e.to_string()),
+    }
+}
+
 fn read(kind: &str, origin: &Origin, path: &Path) -> Result<Vec<u8>, ResolveError> {
-    std::fs::read(path).map_err(|e| ResolveError::Unreadable {
+    bounded::read(path, bounded::PLUGIN_CAP).map_err(|e| ResolveError::Unreadable {
         kind: kind.to_owned(),
         origin: origin.clone(),
         error: e.to_string(),

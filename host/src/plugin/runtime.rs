@@ -17,6 +17,9 @@ use super::cache::ArtifactCache;
 use super::policy;
 use super::registry::{Origin, PluginSource};
 use super::sandbox::{self, Limits, SandboxState};
+use crate::notice;
+use crate::secret::Secret;
+use crate::untrusted::{Redactor, Untrusted};
 
 /// A plugin problem, naming the plugin and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +59,9 @@ pub struct Spec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wall {
     pub resets_at: Option<i64>,
-    pub matched: String,
+    /// The agent's message as the plugin matched it: shown only scrubbed
+    /// and escaped.
+    pub matched: Untrusted,
 }
 
 /// What `launch-env` needs to know about one account.
@@ -109,7 +114,7 @@ impl Runtime {
             Ok(cache) => Some(cache),
             Err(e) => {
                 if verbose {
-                    eprintln!("accounts: not caching compiled plugins in {}: {e}", dir.display());
+                    notice::warn(format!("not caching compiled plugins in {}: {e}", dir.display()));
                 }
                 None
             }
@@ -172,7 +177,7 @@ impl Runtime {
             if let Err(e) = stored
                 && self.verbose
             {
-                eprintln!("accounts: could not cache the compiled plugin {:?}: {e}", source.kind);
+                notice::warn(format!("could not cache the compiled plugin {:?}: {e}", source.kind));
             }
         }
         Ok(plugin)
@@ -375,7 +380,12 @@ impl Plugin<'_> {
             p.accounts_auth_account_auth().call_launch_env(store, &arg)
         })?;
         let env = result.map_err(|message| {
+            // The plugin's own words: it saw the account's token, so it may
+            // have echoed it.
             let message: String = message.chars().take(policy::MAX_SPEC_STRING_BYTES).collect();
+            let token: Vec<Secret> = account.token.map(|t| Secret::new(t.to_owned())).into_iter().collect();
+            let message =
+                Redactor::new(&token, std::slice::from_ref(&self.spec.token_prefix)).scrub(&Untrusted::new(message));
             self.failed(format!("cannot launch account {:?}: {message}", account.name))
         })?;
         policy::check_env(&env, &self.declared).map_err(|e| self.failed(e))?;
@@ -392,7 +402,7 @@ impl Plugin<'_> {
                 w.matched.len(),
                 policy::MAX_SPEC_STRING_BYTES
             ))),
-            w => Ok(w.map(|w| Wall { resets_at: w.resets_at, matched: w.matched })),
+            w => Ok(w.map(|w| Wall { resets_at: w.resets_at, matched: Untrusted::new(w.matched) })),
         }
     }
 
@@ -415,7 +425,7 @@ impl Plugin<'_> {
         if rt.verbose {
             let text = String::from_utf8_lossy(&stderr.contents()).into_owned();
             for line in text.lines() {
-                eprintln!("plugin {}: {line}", self.kind);
+                notice::plugin_line(&self.kind, line);
             }
         }
         result.map_err(|e| self.failed(describe_failure(what, &e, &rt.limits, store.data().limits.hit())))

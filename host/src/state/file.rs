@@ -1,22 +1,26 @@
 //! The local state backend, in a 0700 directory:
 //! - `state.json`: walls, which must survive a crash (a weekly limit can last
-//!   days). Replaced with fsync, and only when the walls change.
-//! - `leases.json`: leases and last-lease times. Every launch changes it, and
-//!   a crash voids it anyway (every holder is gone after a reboot; a lease of
-//!   a process that died is dropped at the next call), so it is replaced
-//!   without an fsync and without ext4's flush on rename (see
-//!   [`Durability::Volatile`]): about 1.4 ms less per launch on this disk.
-//!   What a crash can leave of it (no file, an empty or zero-filled one)
-//!   reads as no leases.
-//! - `state.lock`: every change takes an exclusive `flock` on it (std's
-//!   `File::lock`; the kernel drops it when a holder dies, even by SIGKILL),
-//!   reads both files, edits, and replaces what changed (temp file, rename),
-//!   so a reader, always under the lock, sees whole files. Locking a separate
-//!   file, never a data file, keeps the lock valid across the renames.
+//!   days). Replaced with fsync (temp file, rename), and only when the walls
+//!   change.
+//! - `leases.0` / `leases.1`: leases and last-lease times, which every
+//!   launch changes. Written in turn, in place, with a checksum and no fsync
+//!   (see [`Slots`]): a writer killed at any instant leaves the previous
+//!   copy whole, and a launch pays neither an fsync nor ext4's flush on a
+//!   replacing rename. After a power cut the leases are void anyway (every
+//!   holder died), so what a power cut leaves of them reads as no leases.
+//! - `leases.json`: where format 2 kept the leases. It is read until the
+//!   first write, then replaced by a marker of format 3, so an older
+//!   `accounts` refuses this state dir instead of missing every lease.
+//!
+//! Every read and change holds an exclusive `flock` on the state directory
+//! itself (the kernel drops it when a holder dies, even by SIGKILL). A lock
+//! file could be deleted while held, letting a second writer lock a new one;
+//! a directory that still holds the state cannot be removed from under us.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::File;
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -25,17 +29,21 @@ use serde::{Deserialize, Serialize};
 
 use super::StateStore;
 use super::model::{Lease, State, WallRecord};
-use crate::atomic_file::{self, Durability};
+use super::slots::{Newest, Slots};
+use crate::bounded::{self, ReadError};
 use crate::error::{Error, Result};
 
 const STATE_FILE: &str = "state.json";
-const LEASES_FILE: &str = "leases.json";
-const LOCK_FILE: &str = "state.lock";
+/// The one temp file: durable writes happen under the lock, so one name
+/// serves, and a copy left by a killed writer is replaced by the next.
+const STATE_TEMP: &str = "state.json.tmp";
+const LEASES_STEM: &str = "leases";
+const OLD_LEASES_FILE: &str = "leases.json";
 
-/// The format version of both files. Version 1 kept everything in
-/// `state.json`; it is still read, and its leases move to `leases.json` at
-/// the next change.
-const FORMAT: u32 = 2;
+/// Format 3: leases in slots. Format 2 kept them in `leases.json`, format 1
+/// inside `state.json`; both are still read.
+const FORMAT: u32 = 3;
+const FORMAT_LEASES_FILE: u32 = 2;
 const FORMAT_WITH_LEASES_IN_STATE: u32 = 1;
 
 /// `state.json`.
@@ -52,7 +60,7 @@ struct StateFile {
     last_leased: BTreeMap<String, i64>,
 }
 
-/// `leases.json`.
+/// The body of a lease slot, and format 2's `leases.json`.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LeasesFile {
@@ -63,20 +71,25 @@ struct LeasesFile {
     last_leased: BTreeMap<String, i64>,
 }
 
-/// The state as read, and whether `state.json` is in the old format (so
-/// the next change rewrites it without its leases).
+/// The state as read, and what the next write must also do.
 struct Loaded {
     state: State,
-    old_format: bool,
+    /// The lease slots as read, to write the next copy after them.
+    slots: Newest,
+    /// `state.json` is format 1 or 2: rewrite it as format 3.
+    old_state_file: bool,
 }
 
 pub struct FileStore {
     dir: PathBuf,
+    slots: Slots,
 }
 
 impl FileStore {
     /// Open the store in `dir`, creating it (0700) when missing and
-    /// tightening its mode when it is looser.
+    /// tightening its mode when it is looser. A dir owned by another user
+    /// is refused: files written into it (say by root) would be ones its
+    /// owner cannot read.
     pub fn open(dir: &Path) -> Result<FileStore> {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -84,78 +97,137 @@ impl FileStore {
             .create(dir)
             .with_context(|| format!("cannot create the state dir {}", dir.display()))?;
         let meta = std::fs::metadata(dir).with_context(|| format!("cannot read the state dir {}", dir.display()))?;
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me {
+            return Err(Error::Other(anyhow::anyhow!(
+                "the state dir {} belongs to uid {}, not to this user (uid {me}); files written here would be ones                  their owner cannot read. Run accounts as that user, or give this user its own --state-dir",
+                dir.display(),
+                meta.uid()
+            )));
+        }
         if meta.permissions().mode() & 0o077 != 0 {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
                 .with_context(|| format!("cannot make the state dir {} private (0700)", dir.display()))?;
         }
-        Ok(FileStore { dir: dir.to_owned() })
+        Ok(FileStore { dir: dir.to_owned(), slots: Slots::new(dir, LEASES_STEM) })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     pub fn state_path(&self) -> PathBuf {
         self.dir.join(STATE_FILE)
     }
 
-    pub fn leases_path(&self) -> PathBuf {
-        self.dir.join(LEASES_FILE)
-    }
-
     fn lock(&self) -> Result<File> {
-        let path = self.dir.join(LOCK_FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
-        file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
-        Ok(file)
+        let dir = File::open(&self.dir).with_context(|| format!("cannot open the state dir {}", self.dir.display()))?;
+        dir.lock().with_context(|| format!("cannot lock the state dir {}", self.dir.display()))?;
+        Ok(dir)
     }
 
     fn read(&self) -> Result<Loaded> {
-        let state_file: Option<StateFile> =
-            read_json(&self.state_path(), |f: &StateFile| f.version, &[FORMAT_WITH_LEASES_IN_STATE, FORMAT])?;
-        let leases_file: Option<LeasesFile> = read_json(&self.leases_path(), |f: &LeasesFile| f.version, &[FORMAT])?;
-        let old_format = state_file.as_ref().is_some_and(|f| f.version == FORMAT_WITH_LEASES_IN_STATE);
-        let (walls, old_leases, old_last_leased) = match state_file {
+        let state_file: Option<StateFile> = read_json(
+            &self.state_path(),
+            |f: &StateFile| f.version,
+            &[FORMAT_WITH_LEASES_IN_STATE, FORMAT_LEASES_FILE, FORMAT],
+        )?;
+        let slots = self.slots.read().map_err(|c| corrupt(&c.path, &c.detail))?;
+        let old_state_file = state_file.as_ref().is_some_and(|f| f.version != FORMAT);
+        let (walls, format_1_leases, format_1_last_leased) = match state_file {
             Some(f) => (f.walls, f.leases, f.last_leased),
             None => Default::default(),
         };
-        // A leases file beside an old-format state file is newer than the
-        // leases inside it: a migration was cut short between the writes.
+        let leases_file: Option<LeasesFile> = match &slots.body {
+            Some(body) => Some(parse_leases(self.slots.paths()[0].as_path(), body)?),
+            // Until the first slot is written, the leases are where an older
+            // format kept them.
+            None if slots.is_fresh() => {
+                read_json(&self.dir.join(OLD_LEASES_FILE), |f: &LeasesFile| f.version, &[FORMAT_LEASES_FILE, FORMAT])?
+                    .filter(|f| f.version == FORMAT_LEASES_FILE)
+            }
+            None => None,
+        };
         let (leases, last_leased) = match leases_file {
             Some(f) => (f.leases, f.last_leased),
-            None => (old_leases, old_last_leased),
+            None => (format_1_leases, format_1_last_leased),
         };
-        Ok(Loaded { state: State { leases, walls, last_leased }, old_format })
+        Ok(Loaded { state: State { leases, walls, last_leased }, slots, old_state_file })
     }
 
     fn write(&self, state: &State, before: &Loaded) -> Result<()> {
         let leases_changed = state.leases != before.state.leases || state.last_leased != before.state.last_leased;
-        if leases_changed || before.old_format {
+        if leases_changed || before.slots.is_fresh() && before.old_state_file {
             let file =
                 LeasesFile { version: FORMAT, leases: state.leases.clone(), last_leased: state.last_leased.clone() };
-            self.replace(&self.leases_path(), &file, Durability::Volatile)?;
+            self.slots
+                .write(&before.slots, &encode(&file)?)
+                .with_context(|| format!("cannot write the lease file {}", self.slots.paths()[0].display()))?;
+            if before.slots.is_fresh() {
+                self.mark_old_leases_file()?;
+            }
         }
-        if state.walls != before.state.walls || before.old_format {
+        if state.walls != before.state.walls || before.old_state_file {
             let file = StateFile {
                 version: FORMAT,
                 walls: state.walls.clone(),
                 leases: Vec::new(),
                 last_leased: BTreeMap::new(),
             };
-            self.replace(&self.state_path(), &file, Durability::Durable)?;
+            self.replace_durably(&self.state_path(), &encode(&file)?)?;
         }
         Ok(())
     }
 
-    fn replace(&self, path: &Path, value: &impl Serialize, durability: Durability) -> Result<()> {
-        // Rendered in memory first: one write call, not one per JSON token.
-        let mut bytes = serde_json::to_vec_pretty(value).context("cannot encode the state")?;
+    /// Replace `leases.json` with a format-3 marker: an older `accounts`
+    /// reading it refuses the state dir by its version.
+    fn mark_old_leases_file(&self) -> Result<()> {
+        let marker = serde_json::json!({
+            "version": FORMAT,
+            "note": "the leases are in leases.0 and leases.1; this accounts is newer than the one reading this file"
+        });
+        let mut bytes = marker.to_string().into_bytes();
         bytes.push(b'\n');
-        atomic_file::replace(&self.dir, path, &bytes, durability)
-            .with_context(|| format!("cannot write the state file {}", path.display()))?;
+        self.replace_durably(&self.dir.join(OLD_LEASES_FILE), &bytes)
+    }
+
+    /// Write `bytes` to the temp file, fsync, rename over `path`. Under the
+    /// lock, so the one temp name is never used by two writers at once.
+    fn replace_durably(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        let temp = self.dir.join(STATE_TEMP);
+        let write = || -> std::io::Result<()> {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                .open(&temp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            std::fs::rename(&temp, path)
+        };
+        write().with_context(|| format!("cannot write the state file {}", path.display()))?;
+        self.remove_old_temp_files();
         Ok(())
+    }
+
+    /// The temp file a writer killed mid-write left (one unlink, done at
+    /// every change).
+    fn remove_stale_temp_file(&self) {
+        let _ = std::fs::remove_file(self.dir.join(STATE_TEMP));
+    }
+
+    /// Temp files of earlier versions (`.tmp-<random>`), looked for only
+    /// when the walls are written: rare, so the directory scan costs no
+    /// launch anything.
+    fn remove_old_temp_files(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+        for entry in entries.flatten() {
+            if entry.file_name().to_str().is_some_and(|n| n.starts_with(".tmp-")) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }
 
@@ -166,22 +238,34 @@ impl StateStore for FileStore {
         let mut state = before.state.clone();
         let result = change(&mut state)?;
         self.write(&state, &before)?;
+        self.remove_stale_temp_file();
         Ok(result)
     }
 }
 
-/// Read and parse one state file; `None` when it does not exist, or when it
-/// holds only what a crash during a volatile write leaves. A format version
-/// not in `known` is an error.
-fn read_json<T: DeserializeOwned>(path: &Path, version: fn(&T) -> u32, known: &[u32]) -> Result<Option<T>> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(anyhow::anyhow!("cannot read the state file {}: {e}", path.display()).into()),
-    };
-    if path.ends_with(LEASES_FILE) && atomic_file::is_crash_residue(&bytes) {
-        return Ok(None);
+fn encode(value: &impl Serialize) -> Result<Vec<u8>> {
+    // Rendered in memory first: one write call, not one per JSON token.
+    let mut bytes = serde_json::to_vec_pretty(value).context("cannot encode the state")?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+fn parse_leases(path: &Path, body: &[u8]) -> Result<LeasesFile> {
+    let file: LeasesFile = serde_json::from_slice(body).map_err(|e| corrupt(path, &e.to_string()))?;
+    if file.version != FORMAT {
+        return Err(corrupt(path, &format!("it has format version {}; this accounts writes {FORMAT}", file.version)));
     }
+    Ok(file)
+}
+
+/// Read and parse one JSON state file; `None` when it does not exist. A
+/// format version not in `known` is an error.
+fn read_json<T: DeserializeOwned>(path: &Path, version: fn(&T) -> u32, known: &[u32]) -> Result<Option<T>> {
+    let bytes = match bounded::read(path, bounded::STATE_FILE_CAP) {
+        Ok(bytes) => bytes,
+        Err(ReadError::NotFound) => return Ok(None),
+        Err(e) => return Err(Error::Other(anyhow::anyhow!("cannot read the state file {}: {e}", path.display()))),
+    };
     let value: T = serde_json::from_slice(&bytes).map_err(|e| corrupt(path, &e.to_string()))?;
     let found = version(&value);
     if !known.contains(&found) {
@@ -191,7 +275,7 @@ fn read_json<T: DeserializeOwned>(path: &Path, version: fn(&T) -> u32, known: &[
             &format!(
                 "it has format version {found}; this accounts reads version{} {}",
                 if known.len() > 1 { "s" } else { "" },
-                known.join(" and ")
+                known.join(", ")
             ),
         ));
     }
@@ -239,26 +323,36 @@ mod tests {
         std::fs::metadata(p).unwrap().permissions().mode() & 0o777
     }
 
+    fn slot_paths(store: &FileStore) -> [PathBuf; 2] {
+        store.slots.paths().clone()
+    }
+
+    fn json(path: &Path) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
     #[test]
     fn round_trip_with_private_modes() {
         let dir = tempfile::tempdir().unwrap();
         let state_dir = dir.path().join("s");
         let store = FileStore::open(&state_dir).unwrap();
-        store
-            .update(|s| {
-                s.put_lease(lease("w"));
-                s.put_wall(wall());
-                Ok(())
-            })
-            .unwrap();
+        edit(&store, |s| {
+            s.put_lease(lease("w"));
+            s.put_wall(wall());
+        });
+        edit(&store, |s| s.put_lease(lease("v")));
         assert_eq!(mode(&state_dir), 0o700);
-        for file in [store.state_path(), store.leases_path(), state_dir.join(LOCK_FILE)] {
+        let [a, b] = slot_paths(&store);
+        for file in [store.state_path(), a, b, state_dir.join(OLD_LEASES_FILE)] {
             assert_eq!(mode(&file), 0o600, "{}", file.display());
         }
         let seen = store.update(|s| Ok(s.clone())).unwrap();
-        assert_eq!(seen.leases, [lease("w")]);
+        assert_eq!(seen.leases, [lease("w"), lease("v")]);
         assert_eq!(seen.walls, [wall()]);
         assert_eq!(seen.last_leased["a"], 5);
+        let names: std::collections::BTreeSet<String> =
+            std::fs::read_dir(&state_dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(names, ["leases.0", "leases.1", "leases.json", "state.json"].map(String::from).into());
     }
 
     #[test]
@@ -266,52 +360,76 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::open(dir.path()).unwrap();
         edit(&store, |s| s.put_wall(wall()));
-        let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+        let inode = |p: &Path| std::fs::metadata(p).unwrap().ino();
         let walls_file = inode(&store.state_path());
         edit(&store, |s| s.put_lease(lease("w")));
+        edit(&store, |s| s.put_lease(lease("v")));
         assert_eq!(inode(&store.state_path()), walls_file, "state.json was replaced for a lease");
-        let leases_file = inode(&store.leases_path());
+        let [a, b] = slot_paths(&store);
+        let slots = (inode(&a), inode(&b));
+        edit(&store, |s| s.put_lease(lease("u")));
+        assert_eq!((inode(&a), inode(&b)), slots, "lease slots are written in place");
         edit(&store, |s| s.put_wall(WallRecord { until: 60, ..wall() }));
-        assert_eq!(inode(&store.leases_path()), leases_file, "leases.json was replaced for a wall");
         assert_ne!(inode(&store.state_path()), walls_file);
     }
 
     #[test]
-    fn format_1_is_read_and_its_leases_move_out() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = FileStore::open(dir.path()).unwrap();
-        let old = serde_json::json!({
+    fn older_formats_are_read_and_migrated() {
+        let format_1 = serde_json::json!({
             "version": 1, "leases": [lease("w")], "walls": [wall()], "last_leased": {"a": 5}
         });
-        std::fs::write(store.state_path(), old.to_string()).unwrap();
-        let seen = store.update(|s| Ok(s.clone())).unwrap();
-        assert_eq!((seen.leases, seen.walls), (vec![lease("w")], vec![wall()]));
-        let state: serde_json::Value = serde_json::from_slice(&std::fs::read(store.state_path()).unwrap()).unwrap();
-        assert_eq!(state, serde_json::json!({"version": 2, "walls": [wall()]}));
-        let leases: serde_json::Value = serde_json::from_slice(&std::fs::read(store.leases_path()).unwrap()).unwrap();
-        assert_eq!(leases, serde_json::json!({"version": 2, "leases": [lease("w")], "last_leased": {"a": 5}}));
+        let format_2 = serde_json::json!({"version": 2, "leases": [lease("w")], "last_leased": {"a": 5}});
+        for (state_json, leases_json) in [
+            (Some(format_1), None),
+            (Some(serde_json::json!({"version": 2, "walls": [wall()]})), Some(format_2.clone())),
+            (None, Some(format_2)),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = FileStore::open(dir.path()).unwrap();
+            if let Some(v) = &state_json {
+                std::fs::write(store.state_path(), v.to_string()).unwrap();
+            }
+            if let Some(v) = &leases_json {
+                std::fs::write(dir.path().join(OLD_LEASES_FILE), v.to_string()).unwrap();
+            }
+            let seen = store.update(|s| Ok(s.clone())).unwrap();
+            assert_eq!(seen.leases, vec![lease("w")]);
+            assert_eq!(seen.walls, if state_json.is_some() { vec![wall()] } else { vec![] });
+            edit(&store, |s| s.put_lease(lease("v")));
+            let seen = store.update(|s| Ok(s.clone())).unwrap();
+            assert_eq!(seen.leases, vec![lease("w"), lease("v")]);
+            assert_eq!(json(&dir.path().join(OLD_LEASES_FILE))["version"], 3, "an older accounts refuses it");
+            if state_json.is_some() {
+                assert_eq!(json(&store.state_path()), serde_json::json!({"version": 3, "walls": [wall()]}));
+            }
+        }
     }
 
     #[test]
-    fn what_a_crash_leaves_of_the_leases_file_reads_as_no_leases() {
-        for residue in [&b""[..], &[0u8; 512][..]] {
-            let dir = tempfile::tempdir().unwrap();
-            let store = FileStore::open(dir.path()).unwrap();
-            edit(&store, |s| s.put_wall(wall()));
-            std::fs::write(store.leases_path(), residue).unwrap();
-            let seen = store.update(|s| Ok(s.clone())).unwrap();
-            assert!(seen.leases.is_empty());
-            assert_eq!(seen.walls, [wall()], "walls are kept");
-        }
+    fn what_a_crash_leaves_of_a_slot_is_passed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path()).unwrap();
+        edit(&store, |s| s.put_wall(wall()));
+        edit(&store, |s| s.put_lease(lease("w")));
+        let [a, b] = slot_paths(&store);
+        // The next write goes to the other slot; cut it short.
+        let (written, other) = if a.exists() { (a, b) } else { (b, a) };
+        std::fs::write(&other, b"accounts-slot 2 400 abc\n{\"version\": 3, \"lea").unwrap();
+        let seen = store.update(|s| Ok(s.clone())).unwrap();
+        assert_eq!(seen.leases, [lease("w")], "the previous copy is kept");
+        std::fs::write(&written, [0u8; 512]).unwrap();
+        let seen = store.update(|s| Ok(s.clone())).unwrap();
+        assert!(seen.leases.is_empty(), "no valid slot: what a power cut leaves");
+        assert_eq!(seen.walls, [wall()], "walls are kept");
     }
 
     #[test]
     fn corrupt_or_unknown_files_are_errors_and_left_alone() {
         let cases: [(&str, &[u8], &str); 4] = [
             (STATE_FILE, b"{ not json", "is corrupt"),
-            (LEASES_FILE, b"{\"version\":2,\"leases\":[", "is corrupt"),
-            (STATE_FILE, b"{\"version\":3}", "format version 3; this accounts reads versions 1 and 2"),
-            (LEASES_FILE, b"{\"version\":1}", "format version 1; this accounts reads version 2"),
+            ("leases.0", b"{\"version\":2,\"leases\":[", "not a slot file written by accounts"),
+            (STATE_FILE, b"{\"version\":4}", "format version 4; this accounts reads versions 1, 2, 3"),
+            (OLD_LEASES_FILE, b"{\"version\":1}", "format version 1; this accounts reads versions 2, 3"),
         ];
         for (file, bytes, expected) in cases {
             let dir = tempfile::tempdir().unwrap();
@@ -328,6 +446,15 @@ mod tests {
     }
 
     #[test]
+    fn state_files_that_are_not_regular_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path()).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("leases.0")).unwrap();
+        let err = store.update(|s| Ok(s.walls.pop())).unwrap_err().to_string();
+        assert!(err.contains("leases.0") && err.contains("character device"), "{err}");
+    }
+
+    #[test]
     fn failed_change_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::open(dir.path()).unwrap();
@@ -336,6 +463,29 @@ mod tests {
             Err(crate::error::usage("no"))
         });
         assert!(r.is_err());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only the lock file");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn temp_files_left_by_killed_writers_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path()).unwrap();
+        std::fs::write(dir.path().join(STATE_TEMP), b"half").unwrap();
+        std::fs::write(dir.path().join(".tmp-Ab12"), b"older").unwrap();
+        edit(&store, |s| s.put_lease(lease("w")));
+        assert!(!dir.path().join(STATE_TEMP).exists());
+        edit(&store, |s| s.put_wall(wall()));
+        assert!(!dir.path().join(".tmp-Ab12").exists());
+    }
+
+    #[test]
+    fn the_lock_is_on_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path()).unwrap();
+        let held = store.lock().unwrap();
+        let other = File::open(dir.path()).unwrap();
+        assert!(matches!(other.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
+        drop(held);
+        other.try_lock().unwrap();
     }
 }

@@ -3,6 +3,7 @@
 
 mod file;
 pub mod model;
+mod slots;
 
 pub use file::FileStore;
 pub use model::{Lease, State, WallRecord};

@@ -1,0 +1,217 @@
+//! A small file that is rewritten on every call and must survive the writer
+//! being killed at any instant: two slot files written in turn, each a
+//! header (generation, length, checksum) and a body. A write goes to the
+//! slot that does not hold the newest copy, in place (no temp file, no
+//! rename, no fsync), so the newest complete copy is never touched while
+//! the next one is written. A reader takes the valid slot with the highest
+//! generation; a slot that was being written when its writer died fails its
+//! checksum and is passed over.
+//!
+//! Why in place: replacing a file by rename makes ext4 flush the new file's
+//! data (its `auto_da_alloc`), about half a millisecond per launch here, and
+//! removing the old file first to avoid that opens a window with no file at
+//! all. A write in place, never truncating to zero, triggers neither.
+//!
+//! Without fsync, a power cut can leave both slots stale or torn; the data
+//! kept here (leases) is void after a reboot anyway, since every holder died.
+
+use std::io::Write as _;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::bounded::{self, ReadError};
+
+const MAGIC: &str = "accounts-slot";
+
+/// The two slot files of one piece of data.
+pub struct Slots {
+    paths: [PathBuf; 2],
+}
+
+/// What a read found: the newest valid body and its slot, if any.
+#[derive(Debug)]
+pub struct Newest {
+    pub body: Option<Vec<u8>>,
+    generation: u64,
+    slot: Option<usize>,
+}
+
+impl Newest {
+    /// Whether no slot file exists at all (as opposed to slots that hold
+    /// nothing valid).
+    pub fn is_fresh(&self) -> bool {
+        self.slot.is_none() && self.generation == 0
+    }
+}
+
+/// A slot file that is neither valid, nor what a crash leaves behind.
+#[derive(Debug)]
+pub struct Corrupt {
+    pub path: PathBuf,
+    pub detail: String,
+}
+
+impl Slots {
+    /// Slots `<dir>/<stem>.0` and `<dir>/<stem>.1`.
+    pub fn new(dir: &Path, stem: &str) -> Slots {
+        Slots { paths: [dir.join(format!("{stem}.0")), dir.join(format!("{stem}.1"))] }
+    }
+
+    pub fn paths(&self) -> &[PathBuf; 2] {
+        &self.paths
+    }
+
+    /// The newest valid copy. Missing slots, slots a crash cut short and
+    /// empty or zero-filled ones are passed over; a slot that is none of
+    /// these is corrupt.
+    pub fn read(&self) -> Result<Newest, Corrupt> {
+        let mut newest = Newest { body: None, generation: 0, slot: None };
+        let mut any_file = false;
+        for (slot, path) in self.paths.iter().enumerate() {
+            let bytes = match bounded::read(path, bounded::STATE_FILE_CAP) {
+                Ok(bytes) => bytes,
+                Err(ReadError::NotFound) => continue,
+                Err(e) => return Err(Corrupt { path: path.clone(), detail: e.to_string() }),
+            };
+            any_file = true;
+            match decode(&bytes) {
+                Decoded::Valid { generation, body } if newest.slot.is_none() || generation > newest.generation => {
+                    newest = Newest { body: Some(body.to_vec()), generation, slot: Some(slot) };
+                }
+                Decoded::Valid { .. } | Decoded::Torn => {}
+                Decoded::Foreign(detail) => return Err(Corrupt { path: path.clone(), detail }),
+            }
+        }
+        if any_file && newest.slot.is_none() {
+            // Files exist but none is valid: every writer died mid-write or
+            // a power cut lost them. Generation 1 marks "not fresh".
+            newest.generation = 1;
+        }
+        Ok(newest)
+    }
+
+    /// Write `body` as the copy after `after` (the result of the read made
+    /// under the same lock), into the other slot.
+    pub fn write(&self, after: &Newest, body: &[u8]) -> std::io::Result<()> {
+        let generation = after.generation + 1;
+        let slot = after.slot.map_or(0, |s| 1 - s);
+        let bytes = encode(generation, body);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&self.paths[slot])?;
+        file.write_all_at(&bytes, 0)?;
+        // A longer older copy leaves bytes past the end; the header's length
+        // ignores them, and trimming never truncates to zero.
+        if file.metadata()?.len() > bytes.len() as u64 {
+            file.set_len(bytes.len() as u64)?;
+        }
+        Ok(())
+    }
+}
+
+/// `accounts-slot <generation> <length> <blake3 of body>\n<body>`.
+fn encode(generation: u64, body: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(body.len() + 100);
+    let _ = writeln!(bytes, "{MAGIC} {generation} {} {}", body.len(), blake3::hash(body).to_hex());
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+enum Decoded<'a> {
+    Valid {
+        generation: u64,
+        body: &'a [u8],
+    },
+    /// What a writer killed mid-write (or a power cut) leaves.
+    Torn,
+    /// Not a slot file at all.
+    Foreign(String),
+}
+
+fn decode(bytes: &[u8]) -> Decoded<'_> {
+    if bytes.iter().all(|&b| b == 0) {
+        return Decoded::Torn;
+    }
+    let Some(newline) = bytes.iter().position(|&b| b == b'\n') else {
+        return torn_or_foreign(bytes);
+    };
+    let header = String::from_utf8_lossy(&bytes[..newline]);
+    let fields: Vec<&str> = header.split(' ').collect();
+    let [magic, generation, length, digest] = fields[..] else { return torn_or_foreign(bytes) };
+    let (Ok(generation), Ok(length)) = (generation.parse::<u64>(), length.parse::<usize>()) else {
+        return torn_or_foreign(bytes);
+    };
+    if magic != MAGIC {
+        return torn_or_foreign(bytes);
+    }
+    let body = &bytes[newline + 1..];
+    if body.len() < length || blake3::hash(&body[..length]).to_hex().as_str() != digest {
+        return Decoded::Torn;
+    }
+    Decoded::Valid { generation, body: &body[..length] }
+}
+
+/// A header cut short is torn; anything else is not ours.
+fn torn_or_foreign(bytes: &[u8]) -> Decoded<'_> {
+    let head = &bytes[..bytes.len().min(MAGIC.len())];
+    if MAGIC.as_bytes().starts_with(head) {
+        Decoded::Torn
+    } else {
+        Decoded::Foreign("it is not a slot file written by accounts".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_alternate_and_the_newest_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let slots = Slots::new(dir.path(), "x");
+        let fresh = slots.read().unwrap();
+        assert!(fresh.is_fresh() && fresh.body.is_none());
+        slots.write(&fresh, b"one").unwrap();
+        let first = slots.read().unwrap();
+        assert_eq!(first.body.as_deref(), Some(&b"one"[..]));
+        slots.write(&first, b"second, longer").unwrap();
+        let second = slots.read().unwrap();
+        assert_eq!(second.body.as_deref(), Some(&b"second, longer"[..]));
+        slots.write(&second, b"3").unwrap();
+        assert_eq!(slots.read().unwrap().body.as_deref(), Some(&b"3"[..]));
+        assert!(slots.paths().iter().all(|p| p.exists()));
+    }
+
+    #[test]
+    fn a_write_cut_short_leaves_the_previous_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let slots = Slots::new(dir.path(), "x");
+        slots.write(&slots.read().unwrap(), b"kept").unwrap();
+        let full = encode(2, b"the next copy");
+        for cut in 0..full.len() {
+            std::fs::write(&slots.paths()[1], &full[..cut]).unwrap();
+            assert_eq!(slots.read().unwrap().body.as_deref(), Some(&b"kept"[..]), "cut at {cut}");
+        }
+        // Trailing bytes of an older, longer copy are ignored.
+        let mut longer = full.clone();
+        longer.extend_from_slice(b"stale tail");
+        std::fs::write(&slots.paths()[1], &longer).unwrap();
+        assert_eq!(slots.read().unwrap().body.as_deref(), Some(&b"the next copy"[..]));
+    }
+
+    #[test]
+    fn residue_is_passed_over_and_foreign_files_are_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let slots = Slots::new(dir.path(), "x");
+        std::fs::write(&slots.paths()[0], [0u8; 300]).unwrap();
+        let read = slots.read().unwrap();
+        assert!(read.body.is_none() && !read.is_fresh());
+        std::fs::write(&slots.paths()[1], b"{\"version\": 2}").unwrap();
+        let err = slots.read().unwrap_err();
+        assert_eq!(err.path, slots.paths()[1]);
+    }
+}
