@@ -36,7 +36,7 @@ fn exec_cmd(fx: &Fixture, args: &[&str], script: &str) -> Command {
     all.extend_from_slice(args);
     all.extend_from_slice(&["--", "sh", "-c", script]);
     let mut cmd = fx.cmd(&all);
-    cmd.env("TEST_BIN", BIN);
+    cmd.env("TEST_BIN", &*BIN);
     cmd
 }
 
@@ -350,4 +350,62 @@ fn wall_from_output_finds_the_reset_or_records_nothing() {
     assert!(account(&status(&fx), "a")["wall"].is_null());
     let stderr = fx.fails(&["wall", "a", "--from-output", "/nonexistent.log"], 2);
     assert!(stderr.contains("cannot read /nonexistent.log"), "{stderr}");
+}
+
+/// Two Codex accounts, `x` and `y`.
+fn codex_fixture() -> Fixture {
+    let mut roster = String::from("default_agent = \"codex\"\nwall_cooldown = \"60m\"\n");
+    for name in ["x", "y"] {
+        roster += &format!("[[account]]\nname = \"{name}\"\nagent = \"codex\"\nconfig_dir = \"dirs/{name}\"\n");
+    }
+    Fixture::new(&roster)
+}
+
+/// The message arrives in two writes 200 ms apart, the reset in the second.
+const SPLIT_WALL: &str = r#"
+if [ "$ACCOUNTS_ACCOUNT" = x ]; then
+  printf "You've hit your usage limit. Upgrade to Pro or"
+  sleep 0.2
+  printf " try again in 58 hours.\n"
+  sleep 30
+fi
+echo "done on $ACCOUNTS_ACCOUNT"
+"#;
+
+fn walled_for_58_hours(fx: &Fixture, started: Timestamp) {
+    let until: Timestamp = account(&status(fx), "x")["wall"]["until"].as_str().unwrap().parse().unwrap();
+    let hours = (until - started).total(jiff::Unit::Hour).unwrap();
+    assert!((57.9..58.1).contains(&hours), "walled for {hours} h, not until the reset the message gave");
+}
+
+#[test]
+fn a_wall_split_across_two_writes_keeps_its_reset() {
+    let fx = codex_fixture();
+    let started = Timestamp::now();
+    let out = exec(&fx, &["--account", "x", "--rotate", "--grace", "2s"], SPLIT_WALL);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).ends_with("done on y\n"), "{}", text(&out.stdout));
+    walled_for_58_hours(&fx, started);
+
+    // The same on a pseudo-terminal.
+    let fx = codex_fixture();
+    let (master, slave) = open_pty();
+    let started = Timestamp::now();
+    let mut child = exec_cmd(&fx, &["--account", "x", "--rotate", "--grace", "2s"], SPLIT_WALL)
+        .stdin(Stdio::null())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let mut reader = std::fs::File::from(master.as_fd().try_clone_to_owned().unwrap());
+    let collected = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = reader.read_to_end(&mut all);
+        all
+    });
+    assert!(child.wait().unwrap().success());
+    drop(master);
+    let output = text(&collected.join().unwrap());
+    assert!(output.contains("done on y"), "{output}");
+    walled_for_58_hours(&fx, started);
 }

@@ -316,7 +316,7 @@ fn default_holder_is_the_calling_shell() {
         cmd.arg("-c").arg(&script);
         clean_env(&mut cmd);
         let out = cmd
-            .env("ACC", BIN)
+            .env("ACC", &*BIN)
             .env("ACCOUNTS_ROSTER", fx.roster())
             .env("ACCOUNTS_STATE_DIR", fx.state_dir())
             .env("ACCOUNTS_PLUGIN_DIR", fx.plugin_dir())

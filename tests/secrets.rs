@@ -104,11 +104,12 @@ fn no_subcommand_leaks_a_token() {
 /// Run `accounts` with stdout on a real pseudo-terminal (util-linux `script`).
 fn on_terminal(fx: &Fixture, args: &str) -> (i32, String) {
     let command = format!(
-        "ACCOUNTS_ROSTER='{}' ACCOUNTS_STATE_DIR='{}' ACCOUNTS_PLUGIN_DIR='{}' ACCOUNTS_CACHE_DIR='{}' {BIN} {args}",
+        "ACCOUNTS_ROSTER='{}' ACCOUNTS_STATE_DIR='{}' ACCOUNTS_PLUGIN_DIR='{}' ACCOUNTS_CACHE_DIR='{}' {} {args}",
         fx.roster().display(),
         fx.state_dir().display(),
         fx.plugin_dir().display(),
-        shared_cache_dir().display()
+        shared_cache_dir().display(),
+        *BIN
     );
     let out = Command::new("script").args(["-qec", &command, "/dev/null"]).output().unwrap();
     (out.status.code().unwrap(), text(&out.stdout))
@@ -130,4 +131,72 @@ fn tokens_are_not_printed_to_a_terminal_without_reveal() {
     // No token, no refusal.
     fx.write_roster("[[account]]\nname = \"plain\"\nagent = \"claude\"\nconfig_dir = \"d/p\"\n");
     assert_eq!(on_terminal(&fx, "launch-env --account plain").0, 0);
+}
+
+/// The state dir's files, read whole, as text.
+fn state_text(fx: &Fixture) -> String {
+    std::fs::read_dir(fx.state_dir())
+        .unwrap()
+        .map(|e| String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()).into_owned())
+        .collect()
+}
+
+/// A token the roster does not know, but shaped like a Claude token.
+const SHAPED: &str = "sk-ant-oat01-UNLISTED-0123456789";
+
+fn assert_clean(what: &str, text: &str) {
+    for token in TOKENS.iter().chain(&[SHAPED]) {
+        assert!(!text.contains(token), "{what} shows a token: {text}");
+    }
+}
+
+#[test]
+fn tokens_inside_wall_messages_are_masked_everywhere() {
+    let fx = fixture();
+    let reset = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3600;
+    let log = fx.write("o.txt", &format!("Claude AI usage limit reached|{reset} {CLAUDE_TOKEN} {SHAPED}\n"));
+    let out = fx.run(&["wall", "c1", "--from-output", log.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_clean("wall stdout", &text(&out.stdout));
+    assert_clean("wall stderr", &text(&out.stderr));
+
+    // exec --rotate, with the agent echoing its own token in the wall line.
+    let status_json = fx.ok(&["status", "--json"]);
+    assert_clean("status --json", &status_json);
+    assert!(status_json.contains("limit reached|") && status_json.contains("sk-ant-oat01-****"), "{status_json}");
+    fx.ok(&["unwall", "c1"]);
+    let script = r#"if [ "$ACCOUNTS_ACCOUNT" = c2 ]; then
+  echo "Claude AI usage limit reached|4102444800 $CLAUDE_CODE_OAUTH_TOKEN"; sleep 30; fi; echo ok"#;
+    let out = fx
+        .cmd(&["exec", "--account", "c2", "--rotate", "--grace", "1s", "--", "sh", "-c", script])
+        .env("C2_TOKEN", CLAUDE_TOKEN)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(CLAUDE_TOKEN), "the agent itself printed its token: passed through");
+    assert_clean("exec stderr", &text(&out.stderr));
+
+    let status_json = fx.ok(&["status", "--json"]);
+    assert_clean("status --json", &status_json);
+    assert_clean("status", &fx.ok(&["status"]));
+    assert_clean("state files", &state_text(&fx));
+    assert!(status_json.contains("limit reached|") && status_json.contains("sk-ant-oat01-****"), "{status_json}");
+}
+
+#[test]
+fn a_plugin_echoing_the_token_in_its_error_is_masked() {
+    let fx = Fixture::new(
+        "[[account]]\nname = \"echo-token\"\nagent = \"hostile\"\nconfig_dir = \"d/e\"\ntoken_file = \"t/claude\"\n",
+    );
+    fx.write("t/claude", CLAUDE_TOKEN);
+    std::fs::copy(test_plugin("hostile"), fx.plugin_dir().join("hostile.wasm")).unwrap();
+    for verbose in [false, true] {
+        let mut args = vec!["launch-env", "--account", "echo-token"];
+        if verbose {
+            args.push("--verbose");
+        }
+        let err = fx.fails(&args, 1);
+        assert!(err.contains("cannot launch account \"echo-token\": refusing token ****"), "{err}");
+        assert_clean("plugin error", &err);
+    }
 }

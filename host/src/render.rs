@@ -82,18 +82,21 @@ pub fn fish_quote(value: &str) -> String {
     format!("'{}'", value.replace('\\', r"\\").replace('\'', r"\'"))
 }
 
-/// dotenv double quotes, the escapes that common loaders (docker compose,
-/// python-dotenv, the `dotenv` crates) understand: `\\`, `\"`, `\$`, `` \` ``,
-/// and `\n` / `\r` for line breaks.
+/// A dotenv value that python-dotenv (1.x, `dotenv_values` / `load_dotenv`
+/// with their default interpolation) reads back exactly, for every string.
+/// Its parser decodes `\"`, `\n` and `\r` inside double quotes, then expands
+/// `${NAME}` and `${NAME:-default}` everywhere. It has no escape for `$`, and
+/// it takes the `\"` of a value ending in `\` as an escaped quote; so `$` and
+/// `\` are written as `${:-$}` and `${:-\}`: a variable with an empty name,
+/// which is never set, expanding to its one-character default.
 pub fn dotenv_quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
     for c in value.chars() {
         match c {
-            '\\' => out += r"\\",
+            '\\' => out += "${:-\\}",
+            '$' => out += "${:-$}",
             '"' => out += "\\\"",
-            '$' => out += r"\$",
-            '`' => out += r"\`",
             '\n' => out += r"\n",
             '\r' => out += r"\r",
             c => out.push(c),
@@ -141,7 +144,7 @@ mod tests {
     fn dotenv_output() {
         let mut l = launch();
         l.env.push(("ML".into(), "a\nb\"`".into()));
-        assert_eq!(render(&l, Format::Dotenv), "DIR=\"/a b/it's\"\nTOKEN=\"x\\$y\\\\\"\nML=\"a\\nb\\\"\\`\"\n");
+        assert_eq!(render(&l, Format::Dotenv), "DIR=\"/a b/it's\"\nTOKEN=\"x${:-$}y${:-\\}\"\nML=\"a\\nb\\\"`\"\n");
     }
 
     #[test]

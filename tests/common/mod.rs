@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_accounts");
+/// The binary under test: this build's, or `ACCOUNTS_TEST_BIN` (to check
+/// that a new test fails on an older build).
+pub static BIN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    std::env::var("ACCOUNTS_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_accounts").to_owned())
+});
 
 /// Fixture tokens: tests assert these never show up where they must not.
 pub const CLAUDE_TOKEN: &str = "sk-ant-oat01-FIXTURE-claude-0123456789abcdef";
@@ -68,15 +72,21 @@ impl Fixture {
     /// A command for the real binary with a clean environment pointing at
     /// this fixture.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(&*BIN);
         cmd.args(args);
-        clean_env(&mut cmd);
+        self.point_at_fixture(&mut cmd);
+        cmd
+    }
+
+    /// A clean environment pointing at this fixture, for `cmd` (the binary,
+    /// or a program that runs it).
+    pub fn point_at_fixture(&self, cmd: &mut Command) {
+        clean_env(cmd);
         cmd.env("ACCOUNTS_ROSTER", self.roster())
             .env("ACCOUNTS_STATE_DIR", self.state_dir())
             .env("ACCOUNTS_PLUGIN_DIR", self.plugin_dir())
             .env("ACCOUNTS_CACHE_DIR", shared_cache_dir())
             .stdin(Stdio::null());
-        cmd
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
@@ -149,6 +159,60 @@ pub fn test_plugin(name: &str) -> PathBuf {
     let path = target.join("wasm32-wasip2/plugin").join(format!("{}.wasm", package.replace('-', "_")));
     built.insert(name.to_owned(), path.clone());
     path
+}
+
+/// The shared `target/` dir.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"))
+}
+
+/// The version of python-dotenv the dotenv format is promised to.
+pub const PYTHON_DOTENV: &str = "1.1.1";
+
+/// A Python with python-dotenv installed: a venv under `target/`, made on
+/// first use (pip from PyPI) and shared by every test after.
+pub fn python_with_dotenv() -> PathBuf {
+    static READY: OnceLock<PathBuf> = OnceLock::new();
+    READY
+        .get_or_init(|| {
+            let venv = target_dir().join(format!("test-venv-dotenv-{PYTHON_DOTENV}"));
+            let python = venv.join("bin/python");
+            let _lock = FileLock::take(&target_dir().join("test-venv.lock"));
+            if !python.exists() || !venv.join("ready").exists() {
+                let _ = std::fs::remove_dir_all(&venv);
+                run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv), "python3 -m venv");
+                run_ok(
+                    Command::new(&python).args([
+                        "-m",
+                        "pip",
+                        "install",
+                        "-q",
+                        &format!("python-dotenv=={PYTHON_DOTENV}"),
+                    ]),
+                    "pip install python-dotenv (needs PyPI)",
+                );
+                std::fs::write(venv.join("ready"), "").unwrap();
+            }
+            python
+        })
+        .clone()
+}
+
+fn run_ok(cmd: &mut Command, what: &str) {
+    let status = cmd.status().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(status.success(), "{what} failed");
+}
+
+/// An exclusive `flock` on a file, across test processes.
+pub struct FileLock(std::fs::File);
+
+impl FileLock {
+    pub fn take(path: &Path) -> FileLock {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).unwrap();
+        file.lock().unwrap();
+        FileLock(file)
+    }
 }
 
 pub fn sha256_file(path: &Path) -> String {

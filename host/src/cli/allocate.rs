@@ -48,18 +48,18 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
     let host = holder::host_name();
     let claim =
         Claim { agent, worker: "", host: &host, holder: args.lease.holder()?, ttl_secs: args.lease.ttl_secs()?, now };
-    let placed = ctx
-        .store()?
+    ctx.store()?
         .update(|state| {
             seats::prune(state, &host, now);
-            seats::lease_many(&roster, state, &claim, &workers)
+            let placed = seats::lease_many(&roster, state, &claim, &workers)?;
+            // Printed before the leases are written: leases nobody was told
+            // about are not kept.
+            print(&if args.json {
+                let rows: Vec<_> = placed.iter().map(|(w, a)| serde_json::json!({"worker": w, "account": a})).collect();
+                format!("{}\n", serde_json::Value::from(rows))
+            } else {
+                placed.iter().map(|(w, a)| format!("{w}\t{a}\n")).collect()
+            })
         })
-        .map_err(|e| no_seat_as_json(e, args.json))?;
-    let out = if args.json {
-        let rows: Vec<_> = placed.iter().map(|(w, a)| serde_json::json!({"worker": w, "account": a})).collect();
-        format!("{}\n", serde_json::Value::from(rows))
-    } else {
-        placed.iter().map(|(w, a)| format!("{w}\t{a}\n")).collect()
-    };
-    print(&out)
+        .map_err(|e| no_seat_as_json(e, args.json))
 }

@@ -31,11 +31,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
     let registry = ctx.registry(Some(&roster));
     let runtime = ctx.runtime(Some(&roster))?;
     let now = timefmt::now();
-    let text = match &args.account {
+    match &args.account {
         Some(name) => {
             let account = seats::account(&roster, name)?;
             let plugin = ctx.plugin(&registry, &runtime, &account.agent)?;
-            args.output.render(&launch::launch_env(account, &plugin, None, now)?)?
+            print(&args.output.render(&launch::launch_env(account, &plugin, None, now)?)?)
         }
         None => {
             let agent = seats::agent_for(&roster, args.agent.as_deref())?;
@@ -51,12 +51,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
                 .update(|state| {
                     seats::prune(state, &host, now);
                     let account = seats::lease_seat(&roster, state, &claim)?;
-                    // Rendered (and refused on a terminal) before the lease is
-                    // written, so a failure changes nothing.
-                    args.output.render(&launch::launch_env(account, &plugin, Some(&worker), now)?)
+                    // Printed before the lease is written: when the env cannot
+                    // reach the caller (refused on a terminal, a full disk, a
+                    // closed pipe), the lease is not kept.
+                    print(&args.output.render(&launch::launch_env(account, &plugin, Some(&worker), now)?)?)
                 })
-                .map_err(|e| no_seat_as_json(e, args.output.json()))?
+                .map_err(|e| no_seat_as_json(e, args.output.json()))
         }
-    };
-    print(&text)
+    }
 }

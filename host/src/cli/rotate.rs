@@ -69,14 +69,17 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
         match seats::lease_seat(&roster, state, &claim) {
             Ok(account) => {
                 let launch = launch::launch_env(account, &plugin, Some(&args.worker), now)?;
-                let text = args.output.render(&launch)?;
-                Ok(Ok((text, launch.env.account, until)))
+                // Printed before anything is written: when the env cannot
+                // reach the caller, the rotation changes nothing (the wall
+                // too; run it again).
+                print(&args.output.render(&launch)?)?;
+                Ok(Ok((launch.env.account, until)))
             }
             Err(e @ Error::NoSeat { .. }) => Ok(Err(e)),
             Err(e) => Err(e),
         }
     })?;
-    let (text, moved_to, until) = outcome.map_err(|e| no_seat_as_json(e, args.output.json()))?;
+    let (moved_to, until) = outcome.map_err(|e| no_seat_as_json(e, args.output.json()))?;
     crate::notice::note(format!(
         "walled {} until {}; {} moved to {}",
         current.account,
@@ -84,5 +87,5 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
         args.worker,
         moved_to
     ));
-    print(&text)
+    Ok(())
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::{Context, print};
 use crate::bounded;
 use crate::error::{Error, Result, usage};
-use crate::exec::{self, feed::WallFeed};
+use crate::exec::{self, feed::WallFeed, settle::Settle};
 use crate::holder;
 use crate::plugin::Wall;
 use crate::roster::Roster;
@@ -114,6 +114,7 @@ fn wall_in_output(ctx: &Context, roster: &Roster, agent: &str, path: &Path) -> R
     let plugin = ctx.plugin(&registry, &runtime, agent)?;
     let zone = timefmt::local_zone_name();
     let mut feed = WallFeed::default();
+    let mut settle = Settle::default();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match source.read(&mut buf) {
@@ -122,9 +123,16 @@ fn wall_in_output(ctx: &Context, roster: &Roster, agent: &str, path: &Path) -> R
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(unreadable(&e)),
         };
-        if let Some(wall) = exec::first_wall(&plugin, feed.push(&buf[..n]), &zone)? {
+        // A wall without a reset waits one more read for the line that
+        // gives it (see `exec::settle`).
+        let was_pending = settle.is_pending();
+        let found = exec::detect(&plugin, feed.push(&buf[..n]), &zone)?;
+        if let Some(wall) = settle.found(found).or_else(|| was_pending.then(|| settle.take()).flatten()) {
             return Ok((wall, ctx.redactor(roster, &plugin)));
         }
+    }
+    if let Some(wall) = settle.take() {
+        return Ok((wall, ctx.redactor(roster, &plugin)));
     }
     Err(Error::Other(anyhow::anyhow!(
         "no {agent} rate-limit message found in {shown}; nothing recorded \

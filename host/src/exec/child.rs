@@ -37,7 +37,9 @@ pub enum Sink {
     Stderr,
 }
 
-/// Start `argv` with `env` applied: its variables set, its unset keys removed.
+/// Start `argv` with `env` applied: its variables set, its unset keys
+/// removed. Call it from the thread that lives as long as `exec` (the main
+/// thread): the child dies with that thread (see [`die_with_parent`]).
 pub fn spawn(argv: &[String], env: &LaunchEnv, stdio: &ChildStdio) -> std::io::Result<Spawned> {
     let mut command = Command::new(&argv[0]);
     command.args(&argv[1..]);
@@ -45,6 +47,7 @@ pub fn spawn(argv: &[String], env: &LaunchEnv, stdio: &ChildStdio) -> std::io::R
         command.env_remove(key);
     }
     command.envs(env.env.iter().map(|(k, v)| (k, v)));
+    die_with_parent(&mut command);
     match stdio {
         ChildStdio::Inherit => Ok(Spawned { child: command.spawn()?, outputs: Vec::new(), pty: None }),
         ChildStdio::Pipes => {
@@ -78,6 +81,29 @@ pub fn spawn(argv: &[String], env: &LaunchEnv, stdio: &ChildStdio) -> std::io::R
             let reader = pty.handle()?;
             Ok(Spawned { child, outputs: vec![(reader, Sink::Stdout)], pty: Some(pty) })
         }
+    }
+}
+
+/// The child is killed when `exec` dies, however it dies. Its lease is held
+/// by `exec`, so an agent outliving a `kill -9` of `exec` would run on a seat
+/// the next worker is given. We make the agent die with its supervisor
+/// rather than keep the seat for it: an agent nobody supervises gets no
+/// lease renewal, no wall detection and no release, and a hard kill of the
+/// supervisor is how process managers stop a whole job. SIGKILL, because an
+/// agent that ignored SIGTERM would otherwise keep running on a freed seat.
+fn die_with_parent(command: &mut Command) {
+    let parent = rustix::process::getpid();
+    // SAFETY: only async-signal-safe syscalls between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+            // The parent may have died before the line above: then no
+            // signal will come, so do not start.
+            if rustix::process::getppid() != Some(parent) {
+                return Err(std::io::Error::other("accounts exec exited before its command started"));
+            }
+            Ok(())
+        });
     }
 }
 

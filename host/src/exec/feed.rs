@@ -1,19 +1,29 @@
 //! Turning an agent's raw output into the text handed to the plugin's
 //! `detect-wall`. Pure: bytes in, bounded pieces of text out.
 //!
-//! - Complete lines go in pieces of at most [`CHUNK`] bytes; a longer line is
-//!   cut with an [`OVERLAP`], so a message straddling a cut is whole in one
-//!   piece.
-//! - The unfinished last line is handed over too (TUIs often print a status
-//!   line with no newline) and kept, up to [`TAIL`] bytes, to be handed over
-//!   again with what follows it: a message split across two reads is seen
-//!   once it is complete.
-//! - Terminal escape sequences are removed and carriage returns become line
-//!   breaks, so a coloured or redrawn message reads as plain text.
-//! - Invalid UTF-8 becomes U+FFFD; the contract's strings are UTF-8.
+//! What the plugin receives, in each call (documented in the README and the
+//! WIT):
+//! - the context: the last complete lines already seen, up to
+//!   [`CONTEXT_LINES`] lines and [`CONTEXT_BYTES`] bytes, so a message an
+//!   agent prints over several lines (or several writes) is seen whole;
+//! - then the new output: complete lines in pieces of at most [`CHUNK`]
+//!   bytes (a longer line is cut with an [`OVERLAP`], so a message
+//!   straddling a cut is whole in one piece), or the unfinished last line
+//!   (TUIs often print a status line with no newline), which is kept, up to
+//!   [`TAIL`] bytes, and handed over again with what follows it.
+//!
+//! Terminal escape sequences are removed and carriage returns become line
+//! breaks, so a coloured or redrawn message reads as plain text. Invalid
+//! UTF-8 becomes U+FFFD; the contract's strings are UTF-8.
 
-/// Most bytes of output handed to one `detect-wall` call.
+use std::collections::VecDeque;
+
+/// Most bytes of new output handed to one `detect-wall` call.
 pub const CHUNK: usize = 16 * 1024;
+/// Most complete lines of earlier output handed over as context.
+pub const CONTEXT_LINES: usize = 16;
+/// Most bytes of earlier output handed over as context.
+pub const CONTEXT_BYTES: usize = 4 * 1024;
 /// Bytes repeated between two pieces of one long line.
 pub const OVERLAP: usize = 1024;
 /// Most bytes of an unfinished line kept for the next read.
@@ -23,21 +33,78 @@ pub const TAIL: usize = 4 * 1024;
 #[derive(Default)]
 pub struct WallFeed {
     tail: Vec<u8>,
+    /// Recent complete lines, as plain text, newest last.
+    context: VecDeque<String>,
+    context_bytes: usize,
 }
 
 impl WallFeed {
-    /// The pieces of text to check now that `bytes` arrived.
+    /// The pieces of text to check now that `bytes` arrived, each after the
+    /// context of the lines before it.
     pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
         let mut data = std::mem::take(&mut self.tail);
         data.extend_from_slice(bytes);
         let line_end = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let (lines, unfinished) = data.split_at(line_end);
+        let mut complete = Vec::new();
+        cut(lines, &mut complete);
+        let mut partial = Vec::new();
+        cut(unfinished, &mut partial);
         let mut pieces = Vec::new();
-        cut(lines, &mut pieces);
-        cut(unfinished, &mut pieces);
+        for piece in complete {
+            let text = plain_text(piece);
+            if !text.trim().is_empty() {
+                pieces.push(self.with_context(&text));
+                self.remember(&text);
+            }
+        }
+        for piece in partial {
+            let text = plain_text(piece);
+            if !text.trim().is_empty() {
+                pieces.push(self.with_context(&text));
+            }
+        }
         self.tail = unfinished[unfinished.len().saturating_sub(TAIL)..].to_vec();
-        pieces.into_iter().map(plain_text).filter(|t| !t.trim().is_empty()).collect()
+        pieces
     }
+
+    /// Drop the context and the unfinished line: after a wall was acted on,
+    /// its message must not be reported again.
+    pub fn forget(&mut self) {
+        *self = WallFeed::default();
+    }
+
+    fn with_context(&self, text: &str) -> String {
+        let mut out = String::with_capacity(self.context_bytes + text.len());
+        for line in &self.context {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push_str(text);
+        out
+    }
+
+    /// Keep the non-blank lines of `text` as context, within its bounds.
+    fn remember(&mut self, text: &str) {
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let line = clip(line, CONTEXT_BYTES);
+            self.context_bytes += line.len() + 1;
+            self.context.push_back(line.to_owned());
+        }
+        while self.context.len() > CONTEXT_LINES || self.context_bytes > CONTEXT_BYTES {
+            let Some(old) = self.context.pop_front() else { break };
+            self.context_bytes -= old.len() + 1;
+        }
+    }
+}
+
+/// The last `max` bytes of `line`, on a character boundary.
+fn clip(line: &str, max: usize) -> &str {
+    let mut start = line.len().saturating_sub(max);
+    while !line.is_char_boundary(start) {
+        start += 1;
+    }
+    &line[start..]
 }
 
 /// Cut `bytes` into pieces of at most `CHUNK` bytes, at line ends where the
@@ -126,9 +193,39 @@ mod tests {
     #[test]
     fn an_unfinished_line_is_checked_now_and_again_when_it_completes() {
         let mut feed = WallFeed::default();
-        assert_eq!(feed.push(b"hello\nlimit rea"), ["hello\n", "limit rea"]);
-        assert_eq!(feed.push(b"ched | resets 3pm"), ["limit reached | resets 3pm"]);
-        assert_eq!(feed.push(b"\nnext"), ["limit reached | resets 3pm\n", "next"]);
+        assert_eq!(feed.push(b"hello\nlimit rea"), ["hello\n", "hello\nlimit rea"]);
+        assert_eq!(feed.push(b"ched | resets 3pm"), ["hello\nlimit reached | resets 3pm"]);
+        assert_eq!(
+            feed.push(b"\nnext"),
+            ["hello\nlimit reached | resets 3pm\n", "hello\nlimit reached | resets 3pm\nnext"]
+        );
+    }
+
+    #[test]
+    fn a_message_over_two_lines_and_two_writes_is_seen_whole() {
+        let mut feed = WallFeed::default();
+        feed.push(b"Usage limit reached for all Pro models.\n");
+        let pieces = feed.push(b"Access resets at 3:45 PM PST.\n");
+        assert_eq!(pieces, ["Usage limit reached for all Pro models.\nAccess resets at 3:45 PM PST.\n"]);
+        feed.forget();
+        assert_eq!(feed.push(b"after\n"), ["after\n"], "a wall acted on is not handed over again");
+    }
+
+    #[test]
+    fn the_context_is_bounded() {
+        let mut feed = WallFeed::default();
+        for i in 0..100 {
+            feed.push(format!("line {i}\n").as_bytes());
+        }
+        assert_eq!(feed.context.len(), CONTEXT_LINES);
+        assert_eq!(feed.context.front().map(String::as_str), Some("line 84"));
+        feed.push(&[b'y'; 3 * CONTEXT_BYTES]);
+        feed.push(b"\n");
+        feed.push(&[b'z'; CONTEXT_BYTES / 2]);
+        feed.push(b"\n");
+        assert!(feed.context_bytes <= CONTEXT_BYTES && feed.context.len() == 1, "{}", feed.context.len());
+        let piece = &feed.push(b"new\n")[0];
+        assert!(piece.len() <= CONTEXT_BYTES + 4 && piece.ends_with("new\n"));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 pub mod child;
 pub mod feed;
 pub mod pty;
+pub mod settle;
 mod signals;
 
 use std::fs::File;
@@ -27,6 +28,7 @@ use rustix::process::Signal;
 
 use self::child::{ChildStdio, Sink};
 use self::feed::WallFeed;
+use self::settle::{SETTLE, Settle};
 use crate::error::{Error, Result};
 use crate::holder::Holder;
 use crate::launch::{self, Launch};
@@ -38,10 +40,6 @@ use crate::state::{FileStore, State, StateStore};
 use crate::timefmt;
 use crate::untrusted::{Redactor, Untrusted};
 
-/// How long to keep reading after the child exits, for output still in
-/// flight (a wall printed just before exiting). A grandchild that keeps the
-/// stream open does not hold us longer than this.
-const DRAIN: Duration = Duration::from_millis(500);
 /// How often to look again when every seat is taken and no wall will lift.
 const FULL_RETRY: Duration = Duration::from_secs(15);
 
@@ -230,8 +228,19 @@ impl Supervisor<'_> {
                 return Ok(Outcome::Exited(child::spawn_failure_code(&e)));
             }
         };
-        let _raw = matches!(stdio, ChildStdio::Pty { stdin_too: true }).then(pty::RawMode::enter);
+        let stdin_is_ours = matches!(stdio, ChildStdio::Pty { stdin_too: true });
+        // Input typed before our terminal goes raw is read first, in its
+        // own mode (see `pty::read_typeahead`); only before the first run,
+        // when no thread is reading our stdin yet.
+        let typeahead = match keys {
+            Some(keys) if stdin_is_ours && !keys.is_started() => pty::read_typeahead(),
+            _ => pty::Typeahead::default(),
+        };
+        let _raw = stdin_is_ours.then(pty::RawMode::enter);
         if let (Some(keys), Some(pty)) = (keys, &spawned.pty) {
+            if let Ok(handle) = pty.handle() {
+                typeahead.send_to(&handle);
+            }
             keys.forward_to(pty.handle().ok());
         }
         let mut run = Run {
@@ -259,7 +268,7 @@ impl Supervisor<'_> {
     }
 
     /// Handle events for a running child until it has exited and its output
-    /// is read (or `DRAIN` passed), or until a wall stopped it.
+    /// is read (or `--grace` passed), or until a wall stopped it.
     fn watch(&self, run: &mut Run, inbox: &Receiver<Event>) -> Result<Outcome> {
         let zone = timefmt::local_zone_name();
         let renew_every = Duration::from_secs((self.options.ttl_secs / 3).clamp(1, 3600) as u64);
@@ -267,6 +276,8 @@ impl Supervisor<'_> {
         let mut feeds = [WallFeed::default(), WallFeed::default()];
         let mut watching = self.options.rotate;
         let mut wall: Option<Wall> = None;
+        let mut settle = Settle::default();
+        let mut settle_at: Option<Instant> = None;
         let mut stopped_by_user = false;
         let mut status: Option<ExitStatus> = None;
         let mut drain_until = None;
@@ -275,22 +286,24 @@ impl Supervisor<'_> {
             if let Some(status) = status
                 && (wall.is_some() || run.streams == 0 || drain_until.is_some_and(|t| Instant::now() >= t))
             {
-                return Ok(match wall {
+                // A wall still waiting for its reset counts: no more output
+                // will bring one.
+                return Ok(match wall.or_else(|| settle.take()) {
                     Some(wall) if !stopped_by_user => Outcome::Walled(wall),
                     _ => Outcome::Exited(child::exit_code(status)),
                 });
             }
-            let deadline = [Some(next_renewal), kill_at, drain_until].into_iter().flatten().min().expect("renewal");
+            let deadline =
+                [Some(next_renewal), kill_at, drain_until, settle_at].into_iter().flatten().min().expect("renewal");
+            let mut act_on: Option<Wall> = None;
             match inbox.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(Event::Output { run: r, stream, bytes }) if r == run.id && watching && wall.is_none() => {
-                    match first_wall(self.plugin, feeds[stream].push(&bytes), &zone) {
-                        Ok(None) => {}
-                        Ok(Some(found)) => {
-                            if status.is_none() {
-                                child::signal(run.pid, run.own_session, Signal::TERM);
-                                kill_at = Some(Instant::now() + self.options.grace);
+                    match detect(self.plugin, feeds[stream].push(&bytes), &zone) {
+                        Ok(found) => {
+                            act_on = settle.found(found);
+                            if settle.is_pending() && settle_at.is_none() {
+                                settle_at = Some(Instant::now() + SETTLE);
                             }
-                            wall = Some(found);
                         }
                         Err(e) => {
                             notice::warn(format!("{e}; no longer watching this run for a wall"));
@@ -301,7 +314,10 @@ impl Supervisor<'_> {
                 Ok(Event::StreamDone { run: r }) if r == run.id => run.streams -= 1,
                 Ok(Event::Exited { run: r, status: s }) if r == run.id => {
                     status = Some(s);
-                    drain_until = Some(Instant::now() + DRAIN);
+                    // Output still in flight (a wall printed just before
+                    // exiting, a background child's last words) is passed on
+                    // until the streams close, for at most the grace.
+                    drain_until = Some(Instant::now() + self.options.grace);
                 }
                 Ok(Event::Signal { signal, .. }) if signal == signals::WINDOW_CHANGED => {
                     if let Some(pty) = &run.pty {
@@ -321,6 +337,10 @@ impl Supervisor<'_> {
                 Ok(_) => {}
                 Err(RecvTimeoutError::Timeout) => {
                     let now = Instant::now();
+                    if settle_at.is_some_and(|t| now >= t) {
+                        act_on = settle.take();
+                        settle_at = None;
+                    }
                     if kill_at.is_some_and(|t| now >= t) && status.is_none() {
                         notice::note(format!("the agent ignored SIGTERM for {:?}; killing it", self.options.grace));
                         child::signal(run.pid, run.own_session, Signal::KILL);
@@ -332,6 +352,16 @@ impl Supervisor<'_> {
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => unreachable!("the supervisor holds a sender"),
+            }
+            if let Some(found) = act_on {
+                if status.is_none() {
+                    child::signal(run.pid, run.own_session, Signal::TERM);
+                    kill_at = Some(Instant::now() + self.options.grace);
+                }
+                for feed in &mut feeds {
+                    feed.forget();
+                }
+                wall = Some(found);
             }
         }
     }
@@ -390,14 +420,20 @@ impl Supervisor<'_> {
     }
 }
 
-/// The first wall `plugin` finds in `pieces` of output.
-pub fn first_wall(plugin: &Plugin<'_>, pieces: Vec<String>, zone: &str) -> Result<Option<Wall>, PluginError> {
+/// The wall `plugin` finds in `pieces` of output: the first one that gives
+/// a reset time, else the first one.
+pub fn detect(plugin: &Plugin<'_>, pieces: Vec<String>, zone: &str) -> Result<Option<Wall>, PluginError> {
+    let mut first = None;
     for piece in pieces {
-        if let Some(wall) = plugin.detect_wall(&piece, timefmt::now(), zone)? {
-            return Ok(Some(wall));
+        match plugin.detect_wall(&piece, timefmt::now(), zone)? {
+            Some(wall) if wall.resets_at.is_some() => return Ok(Some(wall)),
+            Some(wall) => {
+                first.get_or_insert(wall);
+            }
+            None => {}
         }
     }
-    Ok(None)
+    Ok(first)
 }
 
 /// What `status` shows as the wall's reason: the message on one line, at
@@ -477,6 +513,10 @@ struct KeyForwarder {
 }
 
 impl KeyForwarder {
+    fn is_started(&self) -> bool {
+        self.started.get().is_some()
+    }
+
     fn forward_to(&self, pty: Option<File>) {
         *self.target.lock().unwrap_or_else(|e| e.into_inner()) = pty;
         if !std::io::stdin().is_terminal() {

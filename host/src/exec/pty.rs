@@ -61,6 +61,56 @@ fn our_terminal() -> Option<std::io::Stdout> {
     stdout.is_terminal().then_some(stdout)
 }
 
+/// What was typed on our terminal before it went raw: whole lines, and
+/// whether an end-of-file (Ctrl-D, or what `script` sends when its own
+/// stdin ends) was among it.
+#[derive(Default)]
+pub struct Typeahead {
+    bytes: Vec<u8>,
+    eof: bool,
+}
+
+/// Read what is waiting on our terminal while it is still in canonical
+/// mode. Left there, an end-of-file would turn into a NUL byte the moment
+/// the terminal goes raw (the line discipline keeps it as a 0 in its
+/// buffer), and reach the agent as a stray `^@`.
+pub fn read_typeahead() -> Typeahead {
+    use std::io::Read;
+    let mut typeahead = Typeahead::default();
+    let stdin = std::io::stdin();
+    let ready = || {
+        let mut fds = [rustix::event::PollFd::new(&stdin, rustix::event::PollFlags::IN)];
+        matches!(rustix::event::poll(&mut fds, Some(&rustix::event::Timespec::default())), Ok(1))
+    };
+    let mut buf = [0u8; 4096];
+    // A bound, in case a writer keeps the terminal busy.
+    for _ in 0..64 {
+        if !ready() {
+            break;
+        }
+        match stdin.lock().read(&mut buf) {
+            Ok(0) => typeahead.eof = true,
+            Ok(n) => typeahead.bytes.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    typeahead
+}
+
+impl Typeahead {
+    /// Type it into the agent's terminal: the bytes, then its own
+    /// end-of-file character when one was typed.
+    pub fn send_to(&self, pty: &File) {
+        use std::io::Write;
+        let mut pty = pty;
+        let _ = pty.write_all(&self.bytes);
+        if self.eof {
+            let eof = termios::tcgetattr(pty).map_or(4, |t| t.special_codes[termios::SpecialCodeIndex::VEOF]);
+            let _ = pty.write_all(&[eof]);
+        }
+    }
+}
+
 /// Our stdin in raw mode until dropped, when stdin is a terminal.
 pub struct RawMode {
     saved: Option<Termios>,

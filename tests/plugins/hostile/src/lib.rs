@@ -76,6 +76,7 @@ impl Guest for Hostile {
             "undeclared" => Ok(vec![("HOSTILE_OTHER".into(), "x".into())]),
             "flood" => Ok((0..100_000).map(|i| (format!("HOSTILE_{i}"), "x".to_owned())).collect()),
             "panic" => panic!("hostile plugin panicked on purpose"),
+            "echo-token" => Err(format!("refusing token {}", account.token.unwrap_or_default())),
             _ => Ok(home()),
         }
     }

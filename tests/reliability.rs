@@ -1,0 +1,377 @@
+//! Promises kept under bad input and bad luck: outputs that cannot be
+//! written, a lock taken from outside, files that are not files, ids and
+//! paths that are wrong, a supervisor killed under its agent, and the
+//! pseudo-terminal's corner cases. The real binary, real files, real
+//! processes.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+struct Sleeper(Child);
+
+impl Sleeper {
+    fn new() -> Sleeper {
+        Sleeper(Command::new("sleep").arg("600").spawn().unwrap())
+    }
+    fn pid(&self) -> String {
+        self.0.id().to_string()
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Claude accounts `a` and `b`, one seat each.
+fn fixture() -> Fixture {
+    let mut roster = String::from("default_agent = \"claude\"\n");
+    for name in ["a", "b"] {
+        roster += &format!("[[account]]\nname = \"{name}\"\nagent = \"claude\"\nconfig_dir = \"d/{name}\"\n");
+    }
+    Fixture::new(&roster)
+}
+
+fn status(fx: &Fixture) -> serde_json::Value {
+    serde_json::from_str(&fx.ok(&["status", "--json"])).unwrap()
+}
+
+fn workers(fx: &Fixture) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in status(fx)["accounts"].as_array().unwrap() {
+        for l in a["leases"].as_array().unwrap() {
+            out.push(l["worker"].as_str().unwrap().to_owned());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every entry of the state dir with its bytes (regular files under 1 MiB)
+/// or what it is (anything else: the tests plant links to /dev/zero and
+/// huge sparse files).
+fn state_files(fx: &Fixture) -> Vec<(String, Vec<u8>)> {
+    let describe = |path: &std::path::Path| {
+        let meta = std::fs::symlink_metadata(path).unwrap();
+        if meta.is_file() && meta.len() < 1 << 20 {
+            std::fs::read(path).unwrap()
+        } else {
+            format!("{:?} {}", meta.file_type(), meta.len()).into_bytes()
+        }
+    };
+    let mut files: Vec<_> = std::fs::read_dir(fx.state_dir())
+        .map(|entries| {
+            entries
+                .map(|e| {
+                    let e = e.unwrap();
+                    (e.file_name().into_string().unwrap(), describe(&e.path()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Run with stdout on /dev/full: the write fails.
+fn to_full_disk(fx: &Fixture, args: &[&str]) -> std::process::Output {
+    fx.cmd(args).stdout(std::fs::File::create("/dev/full").unwrap()).output().unwrap()
+}
+
+#[test]
+fn an_env_that_cannot_be_written_leases_nothing() {
+    let fx = fixture();
+    let holder = Sleeper::new();
+    fx.ok(&["launch-env", "--worker", "w1", "--holder-pid", &holder.pid()]);
+    let before = state_files(&fx);
+
+    let out = to_full_disk(&fx, &["launch-env", "--worker", "w2", "--holder-pid", &holder.pid()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("writing to stdout"), "{}", text(&out.stderr));
+    assert_eq!(state_files(&fx), before, "launch-env >/dev/full kept its lease");
+
+    let out = to_full_disk(&fx, &["rotate", "--worker", "w1", "--holder-pid", &holder.pid()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(state_files(&fx), before, "rotate >/dev/full walled or moved");
+
+    let out = to_full_disk(&fx, &["allocate", "--holder-pid", &holder.pid(), "x1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(state_files(&fx), before, "allocate >/dev/full kept its lease");
+    assert_eq!(workers(&fx), ["w1"]);
+}
+
+#[test]
+fn the_lock_cannot_be_deleted_from_under_its_holder() {
+    let fx = fixture();
+    let holder = Sleeper::new();
+    fx.ok(&["launch-env", "--worker", "w1", "--holder-pid", &holder.pid()]);
+    // Hold the state lock from outside for a second, and delete every file
+    // that could be taken for a lock meanwhile.
+    let mut locker = Command::new("flock").arg(fx.state_dir()).args(["sleep", "1"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = std::fs::remove_file(fx.state_dir().join("state.lock"));
+    let started = Instant::now();
+    fx.ok(&["launch-env", "--worker", "w2", "--holder-pid", &holder.pid()]);
+    assert!(started.elapsed() >= Duration::from_millis(600), "a second writer got in while the lock was held");
+    locker.wait().unwrap();
+}
+
+#[test]
+fn a_killed_exec_takes_its_agent_with_it() {
+    let fx = fixture();
+    let pid_file = fx.path("agent.pid");
+    let script = format!("echo $$ > '{}'; exec sleep 600", pid_file.display());
+    let mut exec = fx.cmd(&["exec", "--account", "a", "--worker", "e", "--", "sh", "-c", &script]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pid_file.exists() || std::fs::read_to_string(&pid_file).unwrap().trim().is_empty() {
+        assert!(Instant::now() < deadline, "the agent never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let agent: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    assert_eq!(workers(&fx), ["e"]);
+    Command::new("kill").args(["-KILL", &exec.id().to_string()]).status().unwrap();
+    exec.wait().unwrap();
+    let alive = || std::path::Path::new(&format!("/proc/{agent}")).exists() && !is_zombie(agent);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive() {
+        assert!(Instant::now() < deadline, "the agent outlived its exec and runs on a freed seat");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(workers(&fx).is_empty(), "the seat is free again");
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+}
+
+/// Run `args`, expecting `code` within a few seconds (no hang), empty
+/// stdout, and the state as it was. Returns stderr.
+fn refused_promptly(fx: &Fixture, args: &[&str], code: i32) -> String {
+    let before = state_files(fx);
+    let mut child = fx.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("accounts {args:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "accounts {args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "accounts {args:?} printed {}", text(&out.stdout));
+    assert_eq!(state_files(fx), before, "accounts {args:?} changed the state");
+    stderr
+}
+
+fn mkfifo(path: &std::path::Path) {
+    rustix::fs::mknodat(rustix::fs::CWD, path, rustix::fs::FileType::Fifo, rustix::fs::Mode::RUSR, 0).unwrap();
+}
+
+#[test]
+fn files_that_are_not_files_are_refused_without_hanging() {
+    let fx = fixture();
+    let holder = Sleeper::new();
+    fx.ok(&["launch-env", "--worker", "w1", "--holder-pid", &holder.pid()]);
+
+    // The roster.
+    let err = refused_promptly(&fx, &["--roster", "/dev/zero", "status"], 2);
+    assert!(err.contains("/dev/zero") && err.contains("character device"), "{err}");
+    let fifo = fx.path("roster.fifo");
+    mkfifo(&fifo);
+    let err = refused_promptly(&fx, &["--roster", fifo.to_str().unwrap(), "status"], 2);
+    assert!(err.contains("roster.fifo") && err.contains("FIFO"), "{err}");
+
+    // A token file.
+    fx.write_roster(
+        "[[account]]\nname = \"z\"\nagent = \"claude\"\nconfig_dir = \"d/z\"\ntoken_file = \"/dev/zero\"\n\
+         [[account]]\nname = \"f\"\nagent = \"claude\"\nconfig_dir = \"d/f\"\ntoken_file = \"roster.fifo\"\n",
+    );
+    let err = refused_promptly(&fx, &["launch-env", "--account", "z"], 2);
+    assert!(err.contains("token file /dev/zero") && err.contains("character device"), "{err}");
+    let err = refused_promptly(&fx, &["launch-env", "--account", "f"], 2);
+    assert!(err.contains("roster.fifo") && err.contains("FIFO"), "{err}");
+
+    // --from-output.
+    let err = refused_promptly(&fx, &["wall", "z", "--from-output", "/dev/zero"], 2);
+    assert!(err.contains("cannot read /dev/zero") && err.contains("character device"), "{err}");
+    let err = refused_promptly(&fx, &["wall", "z", "--from-output", fifo.to_str().unwrap()], 2);
+    assert!(err.contains("FIFO"), "{err}");
+}
+
+#[test]
+fn state_files_that_are_not_files_or_too_large_are_refused() {
+    let fx = fixture();
+    let holder = Sleeper::new();
+    fx.ok(&["launch-env", "--worker", "w1", "--holder-pid", &holder.pid()]);
+    let slot = fx.state_dir().join("leases.0");
+    std::fs::remove_file(&slot).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &slot).unwrap();
+    let err = refused_promptly(&fx, &["launch-env", "--worker", "w2", "--holder-pid", &holder.pid()], 1);
+    assert!(err.contains("leases.0") && err.contains("character device"), "{err}");
+    std::fs::remove_file(&slot).unwrap();
+    std::fs::File::create(&slot).unwrap().set_len(1 << 30).unwrap();
+    let err = refused_promptly(&fx, &["status"], 1);
+    assert!(err.contains("leases.0") && err.contains("over the limit of 64 MiB"), "{err}");
+}
+
+#[test]
+fn bad_ids_paths_and_tokens_are_usage_errors() {
+    let fx = fixture();
+    let holder = Sleeper::new();
+    let pid = holder.pid();
+    for (worker, problem) in
+        [("", "is empty"), ("a\nforged line", "control character"), (&"w".repeat(129)[..], "longer than 128 bytes")]
+    {
+        let err = refused_promptly(&fx, &["launch-env", "--worker", worker, "--holder-pid", &pid], 2);
+        assert!(err.contains(problem), "{err}");
+    }
+    refused_promptly(&fx, &["release", "--worker", "x\ty"], 2);
+    refused_promptly(&fx, &["allocate", "ok", "bad\u{1b}[2J"], 2);
+
+    std::fs::create_dir_all(fx.path("d")).unwrap();
+    std::fs::write(fx.path("d/a"), "a file").unwrap();
+    let err = refused_promptly(&fx, &["launch-env", "--account", "a"], 2);
+    assert!(err.contains("config_dir") && err.contains("is a file, not a directory"), "{err}");
+    std::os::unix::fs::symlink("nowhere", fx.path("d/b")).unwrap();
+    let err = refused_promptly(&fx, &["launch-env", "--account", "b"], 2);
+    assert!(err.contains("is a dangling symlink"), "{err}");
+
+    fx.write_roster("[[account]]\nname = \"t\"\nagent = \"claude\"\nconfig_dir = \"d/t\"\ntoken_file = \"big\"\n");
+    fx.write("big", &format!("sk-ant-oat01-{}", "x".repeat(10 << 20)));
+    let err = refused_promptly(&fx, &["launch-env", "--account", "t"], 2);
+    assert!(err.contains("big") && err.contains("over the limit of 64 KiB"), "{err}");
+    fx.write("big", &format!("sk-ant-oat01-{}", "x".repeat(40 << 10)));
+    let err = refused_promptly(&fx, &["launch-env", "--account", "t"], 2);
+    assert!(err.contains("longer than any token"), "{err}");
+    assert!(!err.contains("xxxxxxxx"), "{err}");
+
+    fx.write_roster(
+        "[[account]]\nname = \"e\"\nagent = \"claude\"\nconfig_dir = \"d/e\"\ntoken_env = \"NOT-A-NAME\"\n",
+    );
+    let err = refused_promptly(&fx, &["status"], 2);
+    assert!(err.contains(":5:13: token_env \"NOT-A-NAME\" is not a variable name"), "{err}");
+}
+
+#[test]
+fn a_token_file_others_can_read_gets_one_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::new(
+        "[[account]]\nname = \"a\"\nagent = \"claude\"\nconfig_dir = \"d/a\"\ntoken_file = \"t\"\n\
+         [[account]]\nname = \"b\"\nagent = \"claude\"\nconfig_dir = \"d/b\"\ntoken_file = \"t\"\n",
+    );
+    let token = fx.write("t", CLAUDE_TOKEN);
+    let out = fx.run(&["launch-env", "--account", "a"]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", text(&out.stderr));
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let holder = Sleeper::new();
+    let out = fx.run(&["allocate", "--agent", "claude", "--holder-pid", &holder.pid(), "w1", "w2"]);
+    let out2 = fx.run(&["launch-env", "--agent", "claude", "--worker", "w1", "--holder-pid", &holder.pid()]);
+    let stderr = text(&out2.stderr);
+    assert!(out.status.success() && out2.status.success());
+    assert_eq!(stderr.matches("readable by other users").count(), 1, "{stderr}");
+    assert!(stderr.contains(&format!("chmod 600 {}", token.display())), "{stderr}");
+}
+
+#[test]
+fn a_state_dir_of_another_user_is_refused() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root to give the state dir to another user");
+        return;
+    }
+    let fx = fixture();
+    std::fs::create_dir_all(fx.state_dir()).unwrap();
+    let nobody = rustix::process::Uid::from_raw(65534);
+    rustix::fs::chown(fx.state_dir(), Some(nobody), None).unwrap();
+    let err = refused_promptly(&fx, &["status"], 1);
+    assert!(err.contains("belongs to uid 65534") && err.contains("--state-dir"), "{err}");
+}
+
+#[test]
+fn bad_files_in_the_plugin_dir_are_skipped_and_named() {
+    let fx = Fixture::new("[[account]]\nname = \"a\"\nagent = \"claude\"\nconfig_dir = \"d/a\"\n");
+    let dir = fx.plugin_dir();
+    std::fs::create_dir(dir.join("adir.wasm")).unwrap();
+    mkfifo(&dir.join("afifo.wasm"));
+    std::os::unix::fs::symlink("loop.wasm", dir.join("loop.wasm")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.wasm")).unwrap();
+    std::fs::copy(test_plugin("thirdparty"), dir.join("acme.wasm")).unwrap();
+
+    let out = fx.run(&["plugins", "list", "--json"]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let kinds: Vec<String> = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kinds, ["acme", "claude", "codex", "gemini"]);
+    for (name, problem) in
+        [("adir", "a directory"), ("afifo", "a FIFO"), ("loop", "symbolic links"), ("zero", "character device")]
+    {
+        assert!(
+            stderr.contains(&format!("ignoring {}/{name}.wasm: ", dir.display())) && stderr.contains(problem),
+            "{name}: {stderr}"
+        );
+    }
+
+    // Asked for, the bad file is named with what is wrong with it.
+    fx.write_roster("[[account]]\nname = \"a\"\nagent = \"afifo\"\nconfig_dir = \"d/a\"\n");
+    let err = refused_promptly(&fx, &["launch-env", "--account", "a"], 2);
+    assert!(err.contains("afifo.wasm") && err.contains("FIFO"), "{err}");
+    fx.write_roster("[[account]]\nname = \"a\"\nagent = \"claude\"\nconfig_dir = \"d/a\"\n");
+    let err = refused_promptly(&fx, &["plugins", "inspect", "nope"], 2);
+    assert!(err.contains("known kinds: acme, claude, codex, gemini."), "{err}");
+}
+
+/// `script` gives `accounts` a terminal; its own stdin is /dev/null, so it
+/// sends an end-of-file as soon as it starts.
+fn under_script(fx: &Fixture, command: &str) -> (Option<i32>, Vec<u8>) {
+    let line = format!("{} {command}", *BIN);
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"]);
+    fx.point_at_fixture(&mut cmd);
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{command} hung under script");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), out.stdout)
+}
+
+#[test]
+fn an_end_of_file_before_raw_mode_reaches_the_agent_as_one() {
+    let fx = fixture();
+    let (code, out) = under_script(&fx, "exec --rotate -- echo hi");
+    assert_eq!(code, Some(0));
+    assert_eq!(out, b"hi\r\n", "no stray ^@ or NUL");
+    // The agent sees the end of its input, so one that reads stdin ends.
+    let (code, out) = under_script(&fx, "exec --rotate -- cat");
+    assert_eq!(code, Some(0), "{}", text(&out));
+}
+
+#[test]
+fn output_after_the_agent_exits_passes_until_its_pipes_close() {
+    let fx = fixture();
+    let out = fx
+        .cmd(&["exec", "--rotate", "--grace", "5s", "--", "sh", "-c", "(sleep 1; echo late) & echo now"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), "now\nlate\n");
+}
