@@ -66,6 +66,11 @@ fn next_clock_time(after: Timestamp, hour: i8, zone: &str) -> String {
     next.timestamp().to_string()
 }
 
+/// A whole second three days from now.
+fn in_three_days() -> Timestamp {
+    Timestamp::from_second(Timestamp::now().as_second() + 3 * 86_400).unwrap()
+}
+
 /// A wall message the Claude plugin reads, for account `a` only.
 const WALL_ON_A: &str = r#"
 echo "working on $ACCOUNTS_ACCOUNT"
@@ -103,15 +108,19 @@ fn a_wall_moves_the_command_to_the_next_seat() {
 #[test]
 fn a_wall_printed_just_before_exiting_still_rotates() {
     let fx = fixture();
-    let script = r#"
-if [ "$ACCOUNTS_ACCOUNT" = a ]; then echo "Claude AI usage limit reached|4102444800"; exit 1; fi
+    let reset = in_three_days();
+    let script = format!(
+        r#"
+if [ "$ACCOUNTS_ACCOUNT" = a ]; then echo "Claude AI usage limit reached|{}"; exit 1; fi
 echo "ran on $ACCOUNTS_ACCOUNT"
-"#;
-    let out = exec(&fx, &["--account", "a", "--rotate"], script);
+"#,
+        reset.as_second()
+    );
+    let out = exec(&fx, &["--account", "a", "--rotate"], &script);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).ends_with("ran on b\n"));
-    // The epoch form: 2100-01-01.
-    assert_eq!(account(&status(&fx), "a")["wall"]["until"], "2100-01-01T00:00:00Z");
+    // The epoch form.
+    assert_eq!(account(&status(&fx), "a")["wall"]["until"], reset.to_string());
 }
 
 #[test]
@@ -338,9 +347,11 @@ fn wall_from_output_finds_the_reset_or_records_nothing() {
     let mut cmd = fx.cmd(&["wall", "b", "--from-output", "-"]);
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"Claude AI usage limit reached|4102444800\n").unwrap();
+    let reset = in_three_days();
+    let line = format!("Claude AI usage limit reached|{}\n", reset.as_second());
+    child.stdin.take().unwrap().write_all(line.as_bytes()).unwrap();
     assert!(child.wait_with_output().unwrap().status.success());
-    assert_eq!(account(&status(&fx), "b")["wall"]["until"], "2100-01-01T00:00:00Z");
+    assert_eq!(account(&status(&fx), "b")["wall"]["until"], reset.to_string());
 
     // No wall: exit 1, nothing on stdout, nothing recorded.
     let fx = fixture();

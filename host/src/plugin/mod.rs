@@ -4,6 +4,7 @@
 
 mod bindings;
 pub mod cache;
+mod call_thread;
 pub mod policy;
 pub mod registry;
 pub mod runtime;

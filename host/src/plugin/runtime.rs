@@ -14,12 +14,13 @@ use wasmtime::{Config, Engine, Store, Trap};
 
 use super::bindings::{self, since_v0_1_0 as v0_1};
 use super::cache::ArtifactCache;
+use super::call_thread::{CallThread, Failed};
 use super::policy;
 use super::registry::{Origin, PluginSource};
 use super::sandbox::{self, Limits, SandboxState};
 use crate::notice;
 use crate::secret::Secret;
-use crate::untrusted::{Redactor, Untrusted};
+use crate::untrusted::{Redactor, Untrusted, escape_controls};
 
 /// A plugin problem, naming the plugin and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +35,9 @@ pub struct PluginError {
 
 impl std::fmt::Display for PluginError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "plugin {:?} ({}): {}", self.kind, self.origin, self.message)
+        // The message often quotes the plugin (an error string, an import
+        // name): shown with its control characters escaped wherever it goes.
+        write!(f, "plugin {:?} ({}): {}", self.kind, self.origin, escape_controls(&self.message))
     }
 }
 
@@ -74,10 +77,8 @@ pub struct LaunchRequest<'a> {
 
 pub struct Runtime {
     engine: Engine,
-    /// Entered around every call: wasmtime-wasi's sync host functions run
-    /// their futures on the current runtime, and without one they would
-    /// build a multi-threaded pool on first use.
-    tokio: tokio::runtime::Runtime,
+    /// Where calls run, so a call blocked in the host ends at its deadline.
+    calls: CallThread,
     ticker: Ticker,
     linker: Linker<SandboxState>,
     cache: Option<ArtifactCache>,
@@ -96,9 +97,10 @@ impl Runtime {
         config.max_wasm_stack(512 * 1024);
         // Unwind tables for the system unwinder only help profilers and
         // debuggers walk native stacks through wasm frames; wasmtime's own
-        // traps and backtraces do not use them, and with panic = "abort" no
-        // panic unwinds through a plugin. Without them the artifact is
-        // smaller and a load registers nothing with the unwinder.
+        // traps and backtraces do not use them, and a host panic crosses
+        // wasm frames by wasmtime's own trap unwinding, not the system's.
+        // Without them the artifact is smaller and a load registers nothing
+        // with the unwinder.
         config.native_unwind_info(false);
         // Winch, wasmtime's single-pass compiler (tier 1 on x86_64), compiles
         // a plugin about 3x faster than Cranelift; a plugin call runs for
@@ -119,13 +121,10 @@ impl Runtime {
                 None
             }
         });
-        let tokio = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e}"))?;
         Ok(Runtime {
             ticker: Ticker::new(engine.clone()),
             engine,
-            tokio,
+            calls: CallThread::default(),
             linker,
             cache,
             limits: Limits::default(),
@@ -309,6 +308,10 @@ fn check_spec(spec: Spec, resolved_kind: &str) -> Result<Spec, String> {
             policy::MAX_SPEC_STRING_BYTES
         ));
     }
+    // Spec strings are shown as they are (plugins list, inspect): plain text.
+    if let Some((field, _)) = strings.iter().find(|(_, v)| v.chars().any(char::is_control)) {
+        return Err(format!("its spec's {field} contains a control character; spec strings must be plain text"));
+    }
     if spec.kind != resolved_kind {
         return Err(format!(
             "says it serves agent kind {:?}, but it was resolved as {resolved_kind:?}; refusing it so no account is \
@@ -359,8 +362,9 @@ impl Plugin<'_> {
     }
 
     pub fn validate_token(&self, token: &str) -> Result<bool, PluginError> {
-        self.call("validate-token", 0, None, |store, p| {
-            p.accounts_auth_account_auth().call_validate_token(store, token)
+        let token = token.to_owned();
+        self.call("validate-token", 0, None, move |store, p| {
+            p.accounts_auth_account_auth().call_validate_token(store, &token)
         })
     }
 
@@ -376,7 +380,7 @@ impl Plugin<'_> {
             now: account.now,
         };
         let mount = account.config_dir.is_dir().then_some(account.config_dir);
-        let result = self.call("launch-env", account.now, mount, |store, p| {
+        let result = self.call("launch-env", account.now, mount, move |store, p| {
             p.accounts_auth_account_auth().call_launch_env(store, &arg)
         })?;
         let env = result.map_err(|message| {
@@ -393,8 +397,9 @@ impl Plugin<'_> {
     }
 
     pub fn detect_wall(&self, output: &str, now: i64, zone: &str) -> Result<Option<Wall>, PluginError> {
-        let wall = self.call("detect-wall", now, None, |store, p| {
-            p.accounts_auth_account_auth().call_detect_wall(store, output, now, zone)
+        let (output, zone) = (output.to_owned(), zone.to_owned());
+        let wall = self.call("detect-wall", now, None, move |store, p| {
+            p.accounts_auth_account_auth().call_detect_wall(store, &output, now, &zone)
         })?;
         match wall {
             Some(w) if w.matched.len() > policy::MAX_SPEC_STRING_BYTES => Err(self.failed(format!(
@@ -402,34 +407,99 @@ impl Plugin<'_> {
                 w.matched.len(),
                 policy::MAX_SPEC_STRING_BYTES
             ))),
-            w => Ok(w.map(|w| Wall { resets_at: w.resets_at, matched: Untrusted::new(w.matched) })),
+            w => {
+                Ok(w.map(|w| Wall {
+                    resets_at: self.clamp_reset(w.resets_at, now),
+                    matched: Untrusted::new(w.matched),
+                }))
+            }
         }
     }
 
-    /// Run one export in a fresh store under the runtime's limits.
-    fn call<R>(
+    /// A reset further away than any vendor's window is a plugin's mistake
+    /// (or malice: `i64::MAX` would wall an account for good). It is
+    /// clamped to [`policy::MAX_WALL_SECS`] from now, with a warning.
+    fn clamp_reset(&self, resets_at: Option<i64>, now: i64) -> Option<i64> {
+        let latest = now.saturating_add(policy::MAX_WALL_SECS);
+        match resets_at {
+            Some(at) if at > latest => {
+                notice::warn(format!(
+                    "plugin {:?} ({}) gave a reset {} away; walling for at most {} days",
+                    self.kind,
+                    self.origin,
+                    crate::timefmt::format_span(at.saturating_sub(now)),
+                    policy::MAX_WALL_SECS / 86_400
+                ));
+                Some(latest)
+            }
+            other => other,
+        }
+    }
+
+    /// Run one export in a fresh store under the runtime's limits, on the
+    /// call thread: a call that computes past its deadline is interrupted
+    /// by the epoch; one that waits in the host past it (plus a margin for
+    /// the interruption to land) is abandoned.
+    fn call<R: Send + 'static>(
         &self,
         what: &str,
         now: i64,
         mount: Option<&Path>,
-        f: impl FnOnce(&mut Store<SandboxState>, &v0_1::Plugin) -> wasmtime::Result<R>,
+        f: impl FnOnce(&mut Store<SandboxState>, &v0_1::Plugin) -> wasmtime::Result<R> + Send + 'static,
     ) -> Result<R, PluginError> {
         let rt = self.runtime;
-        let (state, stderr) = sandbox::sandbox(now, mount, &rt.limits).map_err(|e| self.failed(e.to_string()))?;
-        let mut store = Store::new(&rt.engine, state);
-        store.limiter(|s| &mut s.limits);
+        let (engine, pre, limits) = (rt.engine.clone(), self.pre.clone(), rt.limits);
+        let mount = mount.map(Path::to_owned);
+        let ticks = Ticker::ticks_for(limits.deadline);
         let _ticking = rt.ticker.start();
-        store.set_epoch_deadline(Ticker::ticks_for(rt.limits.deadline));
-        let _tokio = rt.tokio.enter();
-        let result = self.pre.instantiate(&mut store).and_then(|instance| f(&mut store, &instance));
+        let ran = rt.calls.run(limits.deadline + ABANDON_MARGIN, move || {
+            let (state, stderr) = sandbox::sandbox(now, mount.as_deref(), &limits)?;
+            let mut store = Store::new(&engine, state);
+            store.limiter(|s| &mut s.limits);
+            store.set_epoch_deadline(ticks);
+            let result = pre.instantiate(&mut store).and_then(|instance| f(&mut store, &instance));
+            let stderr = stderr.contents().to_vec();
+            Ok::<_, std::io::Error>(Ran { result, memory_hit: store.data().limits.hit(), stderr })
+        });
+        let ran = match ran {
+            Ok(Ok(ran)) => ran,
+            Ok(Err(setup)) => return Err(self.failed(setup.to_string())),
+            Err(Failed::Stuck) => {
+                // Should the abandoned call ever return to wasm, its deadline
+                // has passed: it traps at once instead of running on.
+                rt.ticker.expire(ticks);
+                return Err(self.failed(format!(
+                    "{what} ran past the deadline of {} ms while waiting in the host (a sleep, a poll, or a \
+                     file that blocks, such as a FIFO) and was abandoned",
+                    limits.deadline.as_millis()
+                )));
+            }
+            Err(Failed::Panicked(message)) => {
+                return Err(self.failed(format!(
+                    "{what} made the host's WASI layer panic ({}); the plugin was stopped",
+                    Untrusted::new(message)
+                )));
+            }
+        };
         if rt.verbose {
-            let text = String::from_utf8_lossy(&stderr.contents()).into_owned();
+            let text = String::from_utf8_lossy(&ran.stderr).into_owned();
             for line in text.lines() {
                 notice::plugin_line(&self.kind, line);
             }
         }
-        result.map_err(|e| self.failed(describe_failure(what, &e, &rt.limits, store.data().limits.hit())))
+        ran.result.map_err(|e| self.failed(describe_failure(what, &e, &limits, ran.memory_hit)))
     }
+}
+
+/// Extra time a call gets past its deadline before it is abandoned, for
+/// the epoch interruption (which names the limit more precisely) to land.
+const ABANDON_MARGIN: Duration = Duration::from_millis(150);
+
+/// What one call did on the call thread.
+struct Ran<R> {
+    result: wasmtime::Result<R>,
+    memory_hit: bool,
+    stderr: Vec<u8>,
 }
 
 /// Advances the engine's epoch every [`Ticker::TICK`] while a plugin call
@@ -488,6 +558,14 @@ impl Ticker {
     /// under way.
     fn ticks_for(deadline: Duration) -> u64 {
         deadline.as_nanos().div_ceil(Self::TICK.as_nanos()) as u64 + 1
+    }
+
+    /// Move the epoch past every deadline set so far (each is at most
+    /// `ticks` ahead). Later calls set theirs from the new epoch.
+    fn expire(&self, ticks: u64) {
+        for _ in 0..=ticks {
+            self.engine.increment_epoch();
+        }
     }
 }
 

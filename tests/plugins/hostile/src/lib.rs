@@ -77,11 +77,34 @@ impl Guest for Hostile {
             "flood" => Ok((0..100_000).map(|i| (format!("HOSTILE_{i}"), "x".to_owned())).collect()),
             "panic" => panic!("hostile plugin panicked on purpose"),
             "echo-token" => Err(format!("refusing token {}", account.token.unwrap_or_default())),
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(30));
+                Ok(home())
+            }
+            "sleep-forever" => {
+                std::thread::sleep(std::time::Duration::MAX);
+                Ok(home())
+            }
+            "fifo" => attempt("fifo", std::fs::read_to_string("/config/fifo")),
+            "escape" => {
+                eprintln!("stderr \u{1b}]52;c;c3RvbGVu\u{7}\u{1b}[2J");
+                Err("\u{1b}[2J\u{1b}]52;c;ZXZpbA==\u{7}cleared your screen".into())
+            }
             _ => Ok(home()),
         }
     }
 
-    fn detect_wall(_output: String, _now: i64, _zone: String) -> Option<Wall> {
+    fn detect_wall(output: String, now: i64, _zone: String) -> Option<Wall> {
+        if output.contains("SLEEP") {
+            std::thread::sleep(std::time::Duration::from_secs(30));
+        }
+        if output.contains("ESCAPE") {
+            let matched = "limit \u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2Jreached".into();
+            return Some(Wall { resets_at: Some(now + 600), matched });
+        }
+        if output.contains("FOREVER") {
+            return Some(Wall { resets_at: Some(i64::MAX), matched: "limit forever".into() });
+        }
         None
     }
 }

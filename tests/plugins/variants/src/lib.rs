@@ -9,7 +9,16 @@ struct Variant;
 
 impl Guest for Variant {
     fn spec() -> AgentSpec {
-        let label = if cfg!(feature = "bigspec") { "x".repeat(1 << 20) } else { "Variant".into() };
+        while cfg!(feature = "spin-spec") {
+            std::hint::spin_loop();
+        }
+        let label = if cfg!(feature = "bigspec") {
+            "x".repeat(1 << 20)
+        } else if cfg!(feature = "escape-spec") {
+            "Variant \u{1b}[2J".into()
+        } else {
+            "Variant".into()
+        };
         let mut env_keys = vec!["VARIANT_HOME".to_owned()];
         if cfg!(feature = "denied-key") {
             env_keys.push("PATH".into());
