@@ -62,9 +62,10 @@ fn claude_env_with_special_characters_evals_exactly_in_dash_and_bash() {
         &[
             ("CLAUDE_CONFIG_DIR", config_dir(&fx, NASTY_DIR)),
             ("CLAUDE_CODE_OAUTH_TOKEN", CLAUDE_TOKEN.into()),
+            ("ANTHROPIC_CONFIG_DIR", format!("{}/anthropic-profiles", config_dir(&fx, NASTY_DIR))),
             ("ACCOUNTS_ACCOUNT", "acct".into()),
         ],
-        &["ANTHROPIC_API_KEY"],
+        &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_PROFILE"],
     );
     assert!(fx.path(NASTY_DIR).is_dir(), "a missing config dir is created");
 }
@@ -74,10 +75,10 @@ fn codex_and_gemini_envs_eval_exactly() {
     let fx = Fixture::new(&roster_with("codex", NASTY_DIR, "token_env = \"MY_CODEX_KEY\""));
     let out = fx.cmd(&["launch-env", "--account", "acct"]).env("MY_CODEX_KEY", CODEX_TOKEN).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let after = eval_env("dash", &text(&out.stdout), &[("CODEX_API_KEY", "stale")]);
+    let after = eval_env("dash", &text(&out.stdout), &[("OPENAI_API_KEY", "stale")]);
     assert_eq!(after["CODEX_HOME"], config_dir(&fx, NASTY_DIR));
-    assert_eq!(after["OPENAI_API_KEY"], CODEX_TOKEN);
-    assert!(!after.contains_key("CODEX_API_KEY"));
+    assert_eq!(after["CODEX_API_KEY"], CODEX_TOKEN, "the variable codex exec authenticates with");
+    assert!(!after.contains_key("OPENAI_API_KEY"), "codex ignores it; another account's must not leak");
 
     let fx = Fixture::new(&roster_with("gemini", "g", "token_file = \"g.key\""));
     fx.write("g.key", GEMINI_TOKEN);
@@ -105,9 +106,15 @@ fn claude_live_session_wins_over_static_token() {
     assert_eq!(env["CLAUDE_CONFIG_DIR"], config_dir(&fx, "c"));
     assert!(!env.contains_key("CLAUDE_CODE_OAUTH_TOKEN"), "a live session must not be shadowed by the static token");
 
+    // An expired access token with a refresh token is a live login: the
+    // agent refreshes it (claude auth status reports it logged in).
+    fx.write("c/.credentials.json", r#"{"claudeAiOauth":{"accessToken":"x","refreshToken":"r","expiresAt":1000}}"#);
+    let env = eval_env("dash", &fx.ok(&["launch-env", "--account", "acct"]), &[]);
+    assert!(!env.contains_key("CLAUDE_CODE_OAUTH_TOKEN"), "a refreshable login launches on the login");
+
     fx.write("c/.credentials.json", r#"{"claudeAiOauth":{"accessToken":"x","expiresAt":1000}}"#);
     let env = eval_env("dash", &fx.ok(&["launch-env", "--account", "acct"]), &[]);
-    assert_eq!(env["CLAUDE_CODE_OAUTH_TOKEN"], CLAUDE_TOKEN, "an expired session falls back to the token");
+    assert_eq!(env["CLAUDE_CODE_OAUTH_TOKEN"], CLAUDE_TOKEN, "expired, nothing to refresh with: the token");
 
     fx.write("c/.credentials.json", "not json");
     let env = eval_env("dash", &fx.ok(&["launch-env", "--account", "acct"]), &[]);
@@ -132,20 +139,39 @@ fn codex_jwt_expiry_decides() {
     fx.write("t", CODEX_TOKEN);
     fx.write("x/auth.json", &format!(r#"{{"tokens":{{"access_token":"{}"}}}}"#, jwt_with_exp(4_102_444_800)));
     let env = eval_env("dash", &fx.ok(&["launch-env", "--account", "acct"]), &[]);
-    assert!(!env.contains_key("OPENAI_API_KEY"), "live JWT: no static key");
+    assert!(!env.contains_key("CODEX_API_KEY"), "live JWT: no static key");
+    let refreshable = format!(r#"{{"tokens":{{"access_token":"{}","refresh_token":"r"}}}}"#, jwt_with_exp(1_000));
+    fx.write("x/auth.json", &refreshable);
+    let env = eval_env("dash", &fx.ok(&["launch-env", "--account", "acct"]), &[]);
+    assert!(!env.contains_key("CODEX_API_KEY"), "expired JWT with a refresh token: a live login");
+    fx.write("x/auth.json", r#"{"auth_mode":"apikey","OPENAI_API_KEY":"sk-proj-stored"}"#);
+    let env = eval_env("dash", &fx.ok(&["launch-env", "--account", "acct"]), &[]);
+    assert!(!env.contains_key("CODEX_API_KEY"), "a key stored with codex login --with-api-key is the login");
     fx.write("x/auth.json", &format!(r#"{{"tokens":{{"access_token":"{}"}}}}"#, jwt_with_exp(1_000)));
     let env = eval_env("dash", &fx.ok(&["launch-env", "--account", "acct"]), &[]);
-    assert_eq!(env["OPENAI_API_KEY"], CODEX_TOKEN, "expired JWT: the static key is spliced");
+    assert_eq!(env["CODEX_API_KEY"], CODEX_TOKEN, "expired JWT, nothing to refresh with: the static key");
 }
 
 #[test]
 fn gemini_oauth_expiry_decides() {
     let fx = Fixture::new(&roster_with("gemini", "g", "token_file = \"t\""));
     fx.write("t", GEMINI_TOKEN);
-    fx.write("g/.gemini/oauth_creds.json", r#"{"expiry_date":4102444800000}"#);
+    fx.write("g/.gemini/oauth_creds.json", r#"{"access_token":"a","expiry_date":4102444800000}"#);
     assert!(!fx.ok(&["launch-env", "--account", "acct"]).contains("export GEMINI_API_KEY"));
-    fx.write("g/.gemini/oauth_creds.json", r#"{"expiry_date":1000}"#);
+    fx.write("g/.gemini/oauth_creds.json", r#"{"access_token":"a","refresh_token":"r","expiry_date":1000}"#);
+    assert!(!fx.ok(&["launch-env", "--account", "acct"]).contains("export GEMINI_API_KEY"), "refreshable");
+    fx.write("g/.gemini/oauth_creds.json", r#"{"access_token":"a","expiry_date":1000}"#);
     assert!(fx.ok(&["launch-env", "--account", "acct"]).contains("export GEMINI_API_KEY"));
+
+    // The auth type the account's settings select decides whether the key
+    // is used at all.
+    std::fs::remove_file(fx.path("g/.gemini/oauth_creds.json")).unwrap();
+    fx.write("g/.gemini/settings.json", r#"{"security":{"auth":{"selectedType":"gemini-api-key"}}}"#);
+    assert!(fx.ok(&["launch-env", "--account", "acct"]).contains("export GEMINI_API_KEY"));
+    fx.write("g/.gemini/settings.json", r#"{"security":{"auth":{"selectedType":"oauth-personal"}}}"#);
+    let err = fx.fails(&["launch-env", "--account", "acct"], 1);
+    assert!(err.contains("selects the auth type \"oauth-personal\"") && err.contains("would be ignored"), "{err}");
+    assert!(!err.contains(GEMINI_TOKEN));
 }
 
 #[test]
@@ -157,10 +183,20 @@ fn all_formats() {
     assert_eq!(json["account"], "acct");
     assert_eq!(json["agent"], "claude");
     assert_eq!(json["env"]["CLAUDE_CONFIG_DIR"], dir.as_str());
-    assert_eq!(json["unset"], serde_json::json!(["CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_API_KEY"]));
+    assert_eq!(
+        json["unset"],
+        serde_json::json!([
+            "CLAUDE_CODE_OAUTH_TOKEN",
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_AUTH_TOKEN",
+            "ANTHROPIC_PROFILE"
+        ])
+    );
     assert_eq!(
         fx.ok(&["launch-env", "--account", "acct", "--format", "dotenv"]),
-        format!("CLAUDE_CONFIG_DIR=\"{dir}\"\nACCOUNTS_ACCOUNT=\"acct\"\n")
+        format!(
+            "CLAUDE_CONFIG_DIR=\"{dir}\"\nANTHROPIC_CONFIG_DIR=\"{dir}/anthropic-profiles\"\nACCOUNTS_ACCOUNT=\"acct\"\n"
+        )
     );
     let fish = fx.ok(&["launch-env", "--account", "acct", "--format", "fish"]);
     assert!(fish.contains(&format!("set -gx CLAUDE_CONFIG_DIR '{dir}'")) && fish.contains("set -e ANTHROPIC_API_KEY"));

@@ -1,10 +1,20 @@
-//! Built-in plugin for Claude Code.
+//! Built-in plugin for Claude Code, grounded in claude-code 2.1.197 (the
+//! corpus and tests/agents.rs check these facts against the real CLI).
 //!
-//! Facts: `CLAUDE_CONFIG_DIR` isolates an account; a static token is either a
-//! long-lived OAuth token (`sk-ant-oat01-`, `CLAUDE_CODE_OAUTH_TOKEN`) or an API
-//! key (`sk-ant-api03-`, `ANTHROPIC_API_KEY`). The login session lives in
-//! `.credentials.json` with `claudeAiOauth.expiresAt` in epoch milliseconds; a
-//! live session wins over a static token so a token never shadows it.
+//! Facts:
+//! - `CLAUDE_CONFIG_DIR` isolates an account's files; the login lives in
+//!   `.credentials.json` (`claudeAiOauth`: `accessToken`, `refreshToken`,
+//!   `expiresAt` in epoch milliseconds), the identity in `.claude.json`.
+//! - A login is alive while the agent can refresh it: with an expired access
+//!   token but a refresh token, `claude auth status` still reports it.
+//! - Precedence (`claude auth status`): `ANTHROPIC_AUTH_TOKEN`, then
+//!   `CLAUDE_CODE_OAUTH_TOKEN` (`sk-ant-oat01-`), beat the login, and
+//!   `ANTHROPIC_API_KEY` (`sk-ant-api03-`) shadows it. So a static token is
+//!   set only when the account has no login, and the other variables are
+//!   always cleared.
+//! - Without a login of its own, Claude falls back to the Anthropic profile
+//!   in `$HOME/.config/anthropic/` (the `ant` CLI's), shared by every
+//!   account: `ANTHROPIC_CONFIG_DIR` points it at the account's own dir.
 
 use accounts_plugin_kit::{self as kit, clock, text};
 
@@ -16,6 +26,13 @@ const KIND: &str = "claude";
 const CONFIG_DIR_ENV: &str = "CLAUDE_CONFIG_DIR";
 const OAUTH_TOKEN_ENV: &str = "CLAUDE_CODE_OAUTH_TOKEN";
 const API_KEY_ENV: &str = "ANTHROPIC_API_KEY";
+/// Beats every other credential; never set by us, always cleared.
+const AUTH_TOKEN_ENV: &str = "ANTHROPIC_AUTH_TOKEN";
+/// Where Claude looks for Anthropic profiles; set to a dir of the account's.
+const PROFILE_DIR_ENV: &str = "ANTHROPIC_CONFIG_DIR";
+/// Picks a profile by name; cleared so an inherited one cannot.
+const PROFILE_ENV: &str = "ANTHROPIC_PROFILE";
+const PROFILE_SUBDIR: &str = "anthropic-profiles";
 const OAUTH_PREFIX: &str = "sk-ant-oat01-";
 const API_KEY_PREFIX: &str = "sk-ant-api03-";
 const CREDENTIALS_FILE: &str = ".credentials.json";
@@ -33,10 +50,12 @@ impl Guest for Claude {
             credential_file_name: Some(CREDENTIALS_FILE.into()),
             token_prefix: OAUTH_PREFIX.into(),
             enroll_methods: vec!["login".into(), "token".into()],
-            enroll_hint: "run `CLAUDE_CONFIG_DIR=<config_dir> claude` and /login, or store a \
+            enroll_hint: "run `CLAUDE_CONFIG_DIR=<config_dir> claude auth login`, or store a \
                           `claude setup-token` token in token_file"
                 .into(),
-            env_keys: vec![CONFIG_DIR_ENV.into(), OAUTH_TOKEN_ENV.into(), API_KEY_ENV.into()],
+            env_keys: [CONFIG_DIR_ENV, OAUTH_TOKEN_ENV, API_KEY_ENV, AUTH_TOKEN_ENV, PROFILE_DIR_ENV, PROFILE_ENV]
+                .map(String::from)
+                .into(),
         }
     }
 
@@ -46,7 +65,9 @@ impl Guest for Claude {
 
     fn env_overrides(config_dir: String, token: Option<String>) -> Vec<(String, String)> {
         let token_env = token.as_deref().map(token_variable);
-        kit::generic_env(Some(CONFIG_DIR_ENV), &config_dir, token_env, token.as_deref())
+        let mut env = kit::generic_env(Some(CONFIG_DIR_ENV), &config_dir, token_env, token.as_deref());
+        env.push((PROFILE_DIR_ENV.into(), format!("{config_dir}/{PROFILE_SUBDIR}")));
+        env
     }
 
     fn launch_env(account: Account) -> Result<Vec<(String, String)>, String> {
@@ -59,10 +80,8 @@ impl Guest for Claude {
                 account.name
             ));
         }
-        let live = kit::read_config_json(CREDENTIALS_FILE)
-            .and_then(|c| kit::json_i64(&c, &["claudeAiOauth", "expiresAt"]))
-            .is_some_and(|ms| kit::is_live_millis(ms, account.now));
-        let token = if live { None } else { account.token };
+        let login = kit::read_config_json(CREDENTIALS_FILE).is_some_and(|c| has_live_login(&c, account.now));
+        let token = if login { None } else { account.token };
         Ok(Self::env_overrides(account.config_dir, token))
     }
 
@@ -76,36 +95,82 @@ fn token_variable(token: &str) -> &'static str {
     if token.starts_with(API_KEY_PREFIX) { API_KEY_ENV } else { OAUTH_TOKEN_ENV }
 }
 
-/// Claude's wall messages: `Claude AI usage limit reached|<epoch>`, the
-/// stream-json `rate_limit_event` with `"status":"rejected"`, and the
-/// interactive "limit reached · resets 3pm (Europe/Paris)" forms, whose clock
-/// time is in the named zone or else the host's `zone`.
+/// Whether `.credentials.json` holds a login Claude can use: one it can
+/// refresh (a refresh token), or whose access token has not expired yet.
+fn has_live_login(credentials: &serde_json::Value, now: i64) -> bool {
+    let oauth = &credentials["claudeAiOauth"];
+    let present = |key: &str| oauth[key].as_str().is_some_and(|v| !v.is_empty());
+    present("accessToken")
+        && (present("refreshToken")
+            || kit::json_i64(oauth, &["expiresAt"]).is_some_and(|ms| kit::is_live_millis(ms, now)))
+}
+
+/// Phrases that start a usage-limit message (claude-code 2.1.197: the
+/// rejection messages of `xfp`/`kfp`, built as "You've hit your <kind>"
+/// plus " · resets <time>" when the limit has one).
+const WALL_PHRASES: &[&str] = &[
+    "You've hit your ",
+    "You're out of usage credits",
+    "Your org is out of usage",
+    "Your seat type doesn't include usage",
+    "This service is disabled for your org",
+    "Your usage allocation has been disabled by your admin",
+    "Your group's usage limit is set to $0",
+];
+
+/// Older versions: "5-hour limit reached ∙ resets 3pm", "Weekly limit
+/// reached · resets 10am (Asia/Seoul)".
+const OLD_PHRASE: &str = "limit reached";
+
+/// Cooldowns of fast mode, not account limits: "You've hit your fast limit
+/// · resets in 5m", "Fast limit reached and temporarily disabled · resets
+/// in 5m 30s", "Fast mode overloaded and is temporarily unavailable".
+fn is_fast_mode(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    lower.contains("fast limit") || lower.contains("fast mode")
+}
+
+/// Claude's wall messages, newest line first: the stream-json
+/// `rate_limit_event` with `"status":"rejected"`, the epoch form of older
+/// versions (`Claude AI usage limit reached|<epoch>`), and the lines above,
+/// whose reset ("resets 3pm (Europe/Paris)", "resets Nov 27, 10am (...)")
+/// is in the named zone or else the host's `zone`.
 fn detect(output: &str, now: i64, zone: &str) -> Option<(Option<i64>, String)> {
     const EPOCH_FORM: &str = "Claude AI usage limit reached";
-    if let Some(at) = output.find(EPOCH_FORM) {
-        let line = text::line_at(output, at);
-        let reset = text::number_after(&output[at..], EPOCH_FORM).map(text::epoch_seconds);
-        return Some((reset, kit::clip_matched(line)));
-    }
-    for line in output.lines() {
-        if line.contains("\"rate_limit_event\"")
-            && let Ok(event) = serde_json::from_str::<serde_json::Value>(line.trim())
-            && kit::json_str(&event, &["type"]) == Some("rate_limit_event")
-            && kit::json_str(&event, &["rate_limit_info", "status"]) == Some("rejected")
-        {
-            let reset = kit::json_i64(&event, &["rate_limit_info", "resetsAt"]).map(text::epoch_seconds);
+    for line in output.lines().rev() {
+        let line = &line.replace('\u{2019}', "'");
+        if line.contains("\"rate_limit_event\"") {
+            if let Some(reset) = rejected_event(line) {
+                return Some((reset, kit::clip_matched(line)));
+            }
+            continue;
+        }
+        if let Some(at) = line.find(EPOCH_FORM) {
+            let reset = text::number_after(&line[at..], EPOCH_FORM).map(text::epoch_seconds);
             return Some((reset, kit::clip_matched(line)));
         }
-    }
-    for phrase in ["limit reached", "hit your limit", "hit your session limit"] {
-        if let Some(at) = output.find(phrase) {
-            let line = text::line_at(output, at);
-            if line.contains("resets") {
-                return Some((clock::reset_after(line, "resets", now, zone), kit::clip_matched(line)));
-            }
+        if is_fast_mode(line) {
+            continue;
+        }
+        let current = WALL_PHRASES.iter().any(|p| line.contains(p));
+        let old = line.contains(OLD_PHRASE) && line.contains("resets");
+        if current || old {
+            return Some((clock::reset_after(line, "resets", now, zone), kit::clip_matched(line)));
         }
     }
     None
+}
+
+/// A stream-json `rate_limit_event` that rejects the request: its reset,
+/// if it gives one. `None` for any other event (allowed, warnings, or a
+/// rejection the account's usage credits take over).
+fn rejected_event(line: &str) -> Option<Option<i64>> {
+    let event: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+    let info = &event["rate_limit_info"];
+    let rejected = kit::json_str(&event, &["type"]) == Some("rate_limit_event")
+        && info["status"] == "rejected"
+        && info["isUsingOverage"] != true;
+    rejected.then(|| kit::json_i64(info, &["resetsAt"]).map(text::epoch_seconds))
 }
 
 // Exported only for wasm: natively (unit tests) the WIT export names are not
@@ -128,58 +193,42 @@ mod tests {
     }
 
     #[test]
-    fn api_keys_go_to_their_own_variable() {
+    fn api_keys_go_to_their_own_variable_and_profiles_stay_in_the_account() {
         let env = Claude::env_overrides("/c".into(), Some("sk-ant-api03-k".into()));
         assert_eq!(env[1].0, API_KEY_ENV);
         let env = Claude::env_overrides("/c".into(), Some("sk-ant-oat01-k".into()));
         assert_eq!(env[1].0, OAUTH_TOKEN_ENV);
-        assert_eq!(Claude::env_overrides("/c".into(), None).len(), 1);
-    }
-
-    /// 2026-11-22 12:00 UTC.
-    const NOW: i64 = 1_795_348_800;
-
-    fn detect(output: &str) -> Option<(Option<i64>, String)> {
-        super::detect(output, NOW, "UTC")
+        let env = Claude::env_overrides("/c".into(), None);
+        assert_eq!(
+            env,
+            [(CONFIG_DIR_ENV.into(), "/c".into()), (PROFILE_DIR_ENV.into(), "/c/anthropic-profiles".into())]
+        );
     }
 
     #[test]
-    fn epoch_wall() {
-        let (reset, matched) = detect("working...\nClaude AI usage limit reached|1750708800\n").unwrap();
-        assert_eq!(reset, Some(1_750_708_800));
-        assert_eq!(matched, "Claude AI usage limit reached|1750708800");
+    fn a_login_lives_while_it_can_be_refreshed() {
+        let now = 1_795_348_800;
+        let creds = |access: bool, refresh: bool, expires_ms: i64| {
+            let mut oauth = serde_json::json!({"expiresAt": expires_ms});
+            if access {
+                oauth["accessToken"] = "sk-ant-oat01-a".into();
+            }
+            if refresh {
+                oauth["refreshToken"] = "sk-ant-ort01-r".into();
+            }
+            serde_json::json!({"claudeAiOauth": oauth})
+        };
+        let past = (now - 3600) * 1000;
+        let future = (now + 3600) * 1000;
+        assert!(has_live_login(&creds(true, true, past), now), "expired access, refresh token: live");
+        assert!(has_live_login(&creds(true, false, future), now));
+        assert!(!has_live_login(&creds(true, false, past), now), "expired and nothing to refresh with");
+        assert!(!has_live_login(&creds(false, true, future), now));
+        assert!(!has_live_login(&serde_json::json!({}), now));
     }
 
     #[test]
-    fn stream_json_wall() {
-        let line = r#"{"type":"rate_limit_event","rate_limit_info":{"status":"rejected","resetsAt":1750708800}}"#;
-        assert_eq!(detect(line).unwrap().0, Some(1_750_708_800));
-        let allowed = line.replace("rejected", "allowed");
-        assert!(detect(&allowed).is_none(), "an allowed event is not a wall");
-    }
-
-    #[test]
-    fn clock_forms_carry_their_reset() {
-        let hour = 3_600;
-        // 15:00 UTC (the host's zone here) is 3 h after NOW.
-        assert_eq!(detect("5-hour limit reached ∙ resets 3pm").unwrap().0, Some(NOW + 3 * hour));
-        // 10:00 in Seoul (UTC+9) is 01:00 UTC tomorrow.
-        assert_eq!(detect("Weekly limit reached · resets 10am (Asia/Seoul)").unwrap().0, Some(NOW + 13 * hour));
-        // 23:00 in Paris (UTC+1 in November) is 22:00 UTC.
-        let (reset, matched) = detect("x\nYou've hit your limit · resets 11pm (Europe/Paris)\ny").unwrap();
-        assert_eq!(reset, Some(NOW + 10 * hour));
-        assert_eq!(matched, "You've hit your limit · resets 11pm (Europe/Paris)");
-        // 02:50 in New York (UTC-5) is 07:50 UTC tomorrow.
-        let session = detect("You've hit your session limit · resets 2:50am (America/New_York)").unwrap();
-        assert_eq!(session.0, Some(NOW + 19 * hour + 50 * 60));
-        // The host's zone applies when the message names none.
-        assert_eq!(super::detect("limit reached ∙ resets 3pm", NOW, "Asia/Tokyo").unwrap().0, Some(NOW + 18 * hour));
-    }
-
-    #[test]
-    fn wall_without_readable_time_falls_back() {
-        assert_eq!(detect("5-hour limit reached ∙ resets soon").unwrap().0, None);
-        assert!(detect("the limit reached its end").is_none());
-        assert!(detect("all good").is_none());
+    fn the_corpus() {
+        kit::corpus::check_dir(env!("CARGO_MANIFEST_DIR"), |text, now, zone| detect(text, now, zone).map(|w| w.0));
     }
 }

@@ -1,9 +1,17 @@
-//! Built-in plugin for the Codex CLI.
+//! Built-in plugin for the Codex CLI, grounded in codex 0.169.0 (the
+//! corpus and tests/agents.rs check these facts against the real CLI).
 //!
-//! Facts: `CODEX_HOME` isolates an account; a static API key goes in
-//! `OPENAI_API_KEY` (`CODEX_API_KEY` is the other name Codex reads, so it is
-//! declared and cleared). The login lives in `auth.json`, whose
-//! `tokens.access_token` is a JWT: its `exp` claim says whether it is live.
+//! Facts:
+//! - `CODEX_HOME` isolates an account (it must exist before codex runs; the
+//!   host creates the config dir).
+//! - The login lives in `auth.json`: a ChatGPT login (`tokens`: an
+//!   `access_token` JWT whose `exp` is its expiry, and a `refresh_token`),
+//!   or a key stored the agent's own way by `codex login --with-api-key`
+//!   (`OPENAI_API_KEY` in the file).
+//! - `codex exec` authenticates with `CODEX_API_KEY` from the environment,
+//!   which beats a key in `auth.json`; it ignores `OPENAI_API_KEY` (it sends
+//!   no credential at all), so a static key goes in `CODEX_API_KEY`, only
+//!   when the account has no login of its own.
 
 use accounts_plugin_kit::{self as kit, clock, text};
 
@@ -13,8 +21,10 @@ use exports::accounts::auth::account_auth::{Account, AgentSpec, Guest, Wall};
 
 const KIND: &str = "codex";
 const CONFIG_DIR_ENV: &str = "CODEX_HOME";
-const TOKEN_ENV: &str = "OPENAI_API_KEY";
-const ALT_TOKEN_ENV: &str = "CODEX_API_KEY";
+const TOKEN_ENV: &str = "CODEX_API_KEY";
+/// Not read for auth by codex 0.169; cleared so another account's key
+/// does not reach the tools the agent runs.
+const OPENAI_KEY_ENV: &str = "OPENAI_API_KEY";
 const TOKEN_PREFIX: &str = "sk-";
 /// Anthropic keys also start with `sk-`; one in an OpenAI slot is a mix-up.
 const FOREIGN_PREFIX: &str = "sk-ant-";
@@ -33,8 +43,10 @@ impl Guest for Codex {
             credential_file_name: Some(AUTH_FILE.into()),
             token_prefix: TOKEN_PREFIX.into(),
             enroll_methods: vec!["login".into(), "token".into()],
-            enroll_hint: "run `CODEX_HOME=<config_dir> codex login`, or put an API key in token_file".into(),
-            env_keys: vec![CONFIG_DIR_ENV.into(), TOKEN_ENV.into(), ALT_TOKEN_ENV.into()],
+            enroll_hint: "run `CODEX_HOME=<config_dir> codex login` (or `--device-auth`), or store an API key \
+                          the agent's way: `printenv KEY | CODEX_HOME=<config_dir> codex login --with-api-key`"
+                .into(),
+            env_keys: vec![CONFIG_DIR_ENV.into(), TOKEN_ENV.into(), OPENAI_KEY_ENV.into()],
         }
     }
 
@@ -55,10 +67,8 @@ impl Guest for Codex {
                 account.name
             ));
         }
-        let live = kit::read_config_json(AUTH_FILE)
-            .and_then(|auth| kit::json_str(&auth, &["tokens", "access_token"]).and_then(kit::jwt_expiry))
-            .is_some_and(|exp| exp > account.now);
-        let token = if live { None } else { account.token };
+        let login = kit::read_config_json(AUTH_FILE).is_some_and(|auth| has_login(&auth, account.now));
+        let token = if login { None } else { account.token };
         Ok(Self::env_overrides(account.config_dir, token))
     }
 
@@ -67,20 +77,51 @@ impl Guest for Codex {
     }
 }
 
-/// Codex's wall messages: the 429 body with `usage_limit_reached` (and
-/// `resets_at` or `resets_in_seconds`), and "You've hit your usage limit ...
-/// try again in 3 days 6 hours 57 minutes." (the "try again at 3:28 PM" form
-/// is recognised; its clock time is not parsed yet).
-fn detect(output: &str, now: i64, zone: &str) -> Option<(Option<i64>, String)> {
-    if let Some(at) = output.find("usage_limit_reached") {
-        let reset = text::number_after(output, "\"resets_at\"")
-            .map(text::epoch_seconds)
-            .or_else(|| text::number_after(output, "\"resets_in_seconds\"").map(|s| now + s));
-        return Some((reset, kit::clip_matched(text::line_at(output, at))));
+/// Whether `auth.json` holds a login codex uses: a stored API key, or a
+/// ChatGPT login it can refresh (a refresh token) or whose access token is
+/// still valid.
+fn has_login(auth: &serde_json::Value, now: i64) -> bool {
+    let present = |path: &[&str]| kit::json_str(auth, path).is_some_and(|v| !v.is_empty());
+    if present(&[OPENAI_KEY_ENV]) {
+        return true;
     }
-    let at = output.find("hit your usage limit")?;
-    let line = text::line_at(output, at);
-    Some((clock::reset_after(line, "try again", now, zone), kit::clip_matched(line)))
+    let access = kit::json_str(auth, &["tokens", "access_token"]);
+    access.is_some_and(|a| !a.is_empty())
+        && (present(&["tokens", "refresh_token"]) || access.and_then(kit::jwt_expiry).is_some_and(|exp| exp > now))
+}
+
+/// Messages that stop Codex for the account (codex 0.169.0), each matched
+/// anywhere in a line; the reset follows "try again" when there is one.
+const WALL_PHRASES: &[&str] = &[
+    "hit your usage limit",
+    "Usage limit reached",
+    "You're out of credits",
+    "is out of credits",
+    "You hit your spend cap",
+    "reached your workspace credit limit",
+    "Quota exceeded. Check your plan and billing details",
+    "organization_usage_limit_exceeded",
+];
+
+/// Codex's wall messages, newest line first: the 429 body with
+/// `usage_limit_reached` (and `resets_at` or `resets_in_seconds`), and the
+/// lines above; "You've hit your usage limit. ... try again at 3:28 PM."
+/// (today) or "... at Aug 8th, 2026 12:30 PM." (later), in the host's zone,
+/// or, from older versions, "try again in 3 days 6 hours 57 minutes".
+fn detect(output: &str, now: i64, zone: &str) -> Option<(Option<i64>, String)> {
+    for line in output.lines().rev() {
+        let line = &line.replace('\u{2019}', "'");
+        if line.contains("usage_limit_reached") {
+            let reset = text::number_after(line, "\"resets_at\"")
+                .map(text::epoch_seconds)
+                .or_else(|| text::number_after(line, "\"resets_in_seconds\"").map(|s| now + s));
+            return Some((reset, kit::clip_matched(line)));
+        }
+        if WALL_PHRASES.iter().any(|p| line.contains(p)) {
+            return Some((clock::reset_after(line, "try again", now, zone), kit::clip_matched(line)));
+        }
+    }
+    None
 }
 
 // Exported only for wasm: natively (unit tests) the WIT export names are not
@@ -92,14 +133,6 @@ export!(Codex);
 mod tests {
     use super::*;
 
-    /// 2026-11-22 12:00 UTC.
-    const NOW: i64 = 1_795_348_800;
-    const HOUR: i64 = 3_600;
-
-    fn detect(output: &str, now: i64) -> Option<(Option<i64>, String)> {
-        super::detect(output, now, "UTC")
-    }
-
     #[test]
     fn tokens() {
         assert!(Codex::validate_token("sk-proj-abc".into()));
@@ -109,36 +142,29 @@ mod tests {
     }
 
     #[test]
-    fn duration_wall() {
-        let msg = "You've hit your usage limit. Upgrade to Pro or try again in 3 days 6 hours 57 minutes.";
-        let (reset, matched) = detect(msg, NOW).unwrap();
-        assert_eq!(reset, Some(NOW + 3 * 86_400 + 6 * HOUR + 57 * 60));
-        assert_eq!(matched, msg);
+    fn a_static_key_goes_where_codex_reads_it() {
+        let env = Codex::env_overrides("/c".into(), Some("sk-proj-k".into()));
+        assert_eq!(env, [(CONFIG_DIR_ENV.into(), "/c".into()), ("CODEX_API_KEY".into(), "sk-proj-k".into())]);
     }
 
     #[test]
-    fn http_429_wall() {
-        let body = r#"429: {"error":{"type":"usage_limit_reached","resets_at":1790003600}}"#;
-        assert_eq!(detect(body, NOW).unwrap().0, Some(1_790_003_600));
-        let body = r#"{"error":{"type":"usage_limit_reached","resets_in_seconds":120}}"#;
-        assert_eq!(detect(body, NOW).unwrap().0, Some(NOW + 120));
+    fn logins_codex_uses() {
+        let now = 1_795_348_800;
+        let jwt = |exp: i64| {
+            use base64::Engine as _;
+            let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+            format!("{}.{}.sig", enc("{}"), enc(&format!("{{\"exp\":{exp}}}")))
+        };
+        let chatgpt = |exp: i64, refresh: &str| serde_json::json!({"tokens": {"access_token": jwt(exp), "refresh_token": refresh, "id_token": "x"}});
+        assert!(has_login(&chatgpt(now - 60, "r"), now), "expired access, refresh token: live");
+        assert!(has_login(&chatgpt(now + 60, ""), now));
+        assert!(!has_login(&chatgpt(now - 60, ""), now));
+        assert!(has_login(&serde_json::json!({"auth_mode": "apikey", "OPENAI_API_KEY": "sk-proj-x"}), now));
+        assert!(!has_login(&serde_json::json!({"OPENAI_API_KEY": null}), now));
     }
 
     #[test]
-    fn clock_time_wall() {
-        let msg = "You've hit your usage limit. Upgrade to Pro or try again at 3:28 PM.";
-        assert_eq!(detect(msg, NOW).unwrap().0, Some(NOW + 3 * HOUR + 28 * 60));
-        // In the host's zone: 15:28 in Los Angeles (UTC-8) is 23:28 UTC.
-        assert_eq!(super::detect(msg, NOW, "America/Los_Angeles").unwrap().0, Some(NOW + 11 * HOUR + 28 * 60));
-        // Already past today: tomorrow.
-        assert_eq!(detect(msg, NOW + 4 * HOUR).unwrap().0, Some(NOW + 27 * HOUR + 28 * 60));
-    }
-
-    #[test]
-    fn day_and_time_wall() {
-        let msg = "You've hit your usage limit. Upgrade to Pro or try again at Aug 8th, 2027 12:30 PM.";
-        // 2027-08-08 12:30 UTC.
-        assert_eq!(detect(msg, NOW).unwrap().0, Some(1_817_728_200));
-        assert!(detect("all fine", NOW).is_none());
+    fn the_corpus() {
+        kit::corpus::check_dir(env!("CARGO_MANIFEST_DIR"), |text, now, zone| detect(text, now, zone).map(|w| w.0));
     }
 }

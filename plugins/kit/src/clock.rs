@@ -131,12 +131,17 @@ fn finish(at: &mut usize, used: usize, time: Option<Time>) -> Option<Time> {
     Some(time)
 }
 
-/// A zone the message names: an IANA name ("Europe/Paris"), UTC/GMT, or a
-/// common abbreviation. Abbreviations that say whether daylight time is on
-/// (PST, PDT) are fixed offsets; generic ones (PT) follow the region's rules.
+/// A zone the message names: an IANA name ("Europe/Paris"), UTC/GMT, an
+/// offset from them ("GMT+9", "UTC-03:30": what `Intl` prints for a zone
+/// without an abbreviation), or a common abbreviation. Abbreviations that
+/// say whether daylight time is on (PST, PDT) are fixed offsets; generic
+/// ones (PT) follow the region's rules.
 fn named_zone(word: &str) -> Option<TimeZone> {
     if word.contains('/') {
         return TimeZone::get(word).ok();
+    }
+    if let Some(offset) = gmt_offset(word) {
+        return Some(TimeZone::fixed(offset));
     }
     let fixed = |hours: i8| Some(TimeZone::fixed(tz::offset(hours)));
     match word.to_ascii_uppercase().as_str() {
@@ -160,6 +165,25 @@ fn named_zone(word: &str) -> Option<TimeZone> {
         "PT" => TimeZone::get("America/Los_Angeles").ok(),
         _ => None,
     }
+}
+
+/// "GMT+9", "GMT-3", "UTC+5:30", "GMT+05:30": a fixed offset.
+fn gmt_offset(word: &str) -> Option<tz::Offset> {
+    let upper = word.to_ascii_uppercase();
+    let rest = upper.strip_prefix("GMT").or_else(|| upper.strip_prefix("UTC"))?;
+    let (sign, rest) = if let Some(rest) = rest.strip_prefix('+') {
+        (1, rest)
+    } else {
+        (-1, rest.strip_prefix('-').or_else(|| rest.strip_prefix('\u{2212}'))?)
+    };
+    let (hours, minutes) = match rest.split_once(':') {
+        Some((h, m)) => (h.parse::<i32>().ok()?, m.parse::<i32>().ok()?),
+        None => (rest.parse::<i32>().ok()?, 0),
+    };
+    if hours > 14 || minutes > 59 {
+        return None;
+    }
+    tz::Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).ok()
 }
 
 /// The first instant after `now` at `time` in `zone`, on `day` when given
@@ -227,6 +251,15 @@ mod tests {
         // Generic PT follows daylight time: November is standard time.
         assert_eq!(reset_at("3:45 PM PT", now, "UTC"), Some(at("2026-11-22T23:45:00Z")));
         assert_eq!(reset_at("15:00 UTC", now, "Asia/Tokyo"), Some(at("2026-11-22T15:00:00Z")));
+        // What Intl prints for zones without an abbreviation.
+        assert_eq!(reset_at("3:45 PM GMT+9.", now, "UTC"), Some(at("2026-11-23T06:45:00Z")));
+        assert_eq!(reset_at("3:45 PM GMT+5:30", now, "UTC"), Some(at("2026-11-22T10:15:00Z") + 86_400));
+        assert_eq!(reset_at("3:45 PM GMT-3", now, "UTC"), Some(at("2026-11-22T18:45:00Z")));
+        assert_eq!(reset_at("3:45 PM GMT+15", now, "UTC"), Some(at("2026-11-22T15:45:00Z")), "not a zone");
+        // ICU puts a narrow no-break space before AM/PM.
+        assert_eq!(reset_at("3\u{202f}PM (Europe/Paris)", now, "UTC"), Some(at("2026-11-22T14:00:00Z")));
+        assert_eq!(reset_at("Nov 27, 10\u{202f}AM (Asia/Seoul)", now, "UTC"), Some(at("2026-11-27T01:00:00Z")));
+        assert_eq!(reset_at("Jan 2, 2028, 3pm (Europe/Paris)", now, "UTC"), Some(at("2028-01-02T14:00:00Z")));
     }
 
     #[test]

@@ -7,6 +7,8 @@
 use std::path::Path;
 
 pub mod clock;
+#[cfg(feature = "corpus")]
+pub mod corpus;
 pub mod text;
 
 /// Where the host mounts the account's config dir, read-only, during
@@ -50,6 +52,11 @@ pub fn generic_env(
 pub fn read_config_json(relative: &str) -> Option<serde_json::Value> {
     let bytes = std::fs::read(Path::new(CONFIG_MOUNT).join(relative)).ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// Whether a file exists below the read-only config mount.
+pub fn config_file_exists(relative: &str) -> bool {
+    std::fs::metadata(Path::new(CONFIG_MOUNT).join(relative)).is_ok_and(|m| m.is_file())
 }
 
 /// The integer at `path` in a JSON value, e.g. `["tokens", "expires"]`.
