@@ -13,7 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::{env, fs};
 
-const WASM_TARGET: &str = "wasm32-wasip2";
+#[path = "build_plugins.rs"]
+mod build_plugins;
+
+use build_plugins::WASM_TARGET;
+
 const GUEST_PROFILE: &str = "plugin";
 
 fn main() {
@@ -29,12 +33,23 @@ fn main() {
     watch(&workspace.join("plugins"));
 
     let target_dir = plugin_target_dir(&workspace);
-    build_plugins(&workspace, &target_dir, &builtins);
+    check_wasm_target_installed();
+    let packages: Vec<&str> = builtins.iter().map(|(_, package)| package.as_str()).collect();
+    let build = build_plugins::Build {
+        dir: &workspace,
+        target_dir: &target_dir,
+        profile: GUEST_PROFILE,
+        packages: &packages,
+        features: &[],
+    };
+    if let Err(e) = build.run() {
+        panic!("{e}");
+    }
 
     let mut table = String::from("/// Built-in plugins: (kind, component bytes, sha256 of the bytes).\n");
     table.push_str("pub const BUILTINS: &[(&str, &[u8], &str)] = &[\n");
     for (kind, package) in &builtins {
-        let wasm = target_dir.join(WASM_TARGET).join(GUEST_PROFILE).join(format!("{}.wasm", package.replace('-', "_")));
+        let wasm = build.wasm(package);
         let bytes = fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
         let digest = sha256_hex(&bytes);
         writeln!(table, "    ({kind:?}, include_bytes!({:?}), {digest:?}),", wasm.display().to_string()).unwrap();
@@ -75,24 +90,6 @@ fn find_builtins(plugins: &Path) -> Vec<(String, String)> {
 fn plugin_target_dir(workspace: &Path) -> PathBuf {
     let target = env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace.join("target"));
     target.join("wasm-plugins")
-}
-
-fn build_plugins(workspace: &Path, target_dir: &Path, builtins: &[(String, String)]) {
-    check_wasm_target_installed();
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace)
-        .args(["build", "--quiet", "--target", WASM_TARGET, "--profile", GUEST_PROFILE])
-        .env("CARGO_TARGET_DIR", target_dir)
-        // The outer build's flags are for the host, not for the guest.
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET");
-    for (_, package) in builtins {
-        cmd.args(["-p", package]);
-    }
-    let status = cmd.status().expect("running cargo for the plugins");
-    assert!(status.success(), "building the built-in plugins for {WASM_TARGET} failed");
 }
 
 fn check_wasm_target_installed() {

@@ -207,7 +207,12 @@ fn an_invalid_token_is_refused_without_showing_it() {
     let fx = Fixture::new(&roster_with("claude", "c", "token_file = \"t\""));
     fx.write("t", "sk-wrong-SECRETVALUE");
     let err = fx.fails(&["launch-env", "--account", "acct"], 2);
-    assert!(err.contains("is not a valid Claude Code token (expected sk-ant-oat01-…)"), "{err}");
+    assert!(
+        err.contains(
+            "is not a valid Claude Code token: a Claude Code token starts with sk-ant-oat01- or sk-ant-api03-"
+        ),
+        "the plugin's own reason: {err}"
+    );
     assert!(!err.contains("SECRETVALUE"), "{err}");
 }
 
@@ -228,7 +233,7 @@ fn builtin_set_is_exactly_the_declared_plugins() {
     let kinds: Vec<(&str, &str)> =
         list.as_array().unwrap().iter().map(|p| (p["kind"].as_str().unwrap(), p["source"].as_str().unwrap())).collect();
     assert_eq!(kinds, [("claude", "built-in"), ("codex", "built-in"), ("gemini", "built-in")]);
-    assert!(list.as_array().unwrap().iter().all(|p| p["wit_version"] == "0.1.0"));
+    assert!(list.as_array().unwrap().iter().all(|p| p["contract"] == "0.2.0"), "{list}");
     let inspect: serde_json::Value = serde_json::from_str(&fx.ok(&["plugins", "inspect", "codex", "--json"])).unwrap();
     assert_eq!(inspect["config_dir_env"], "CODEX_HOME");
     assert_eq!(inspect["kind"], "codex");
@@ -237,12 +242,12 @@ fn builtin_set_is_exactly_the_declared_plugins() {
 #[test]
 fn third_party_plugin_from_the_plugin_dir() {
     let fx = Fixture::new(&roster_with("acme", "a", "token_file = \"t\""));
-    std::fs::copy(test_plugin("thirdparty"), fx.plugin_dir().join("acme.wasm")).unwrap();
+    std::fs::copy(thirdparty_plugin(), fx.plugin_dir().join("acme.wasm")).unwrap();
     fx.write("t", "acme-secret-1");
     let env = eval_env("dash", &fx.ok(&["launch-env", "--account", "acct"]), &[]);
     assert_eq!(env["ACME_HOME"], config_dir(&fx, "a"));
     assert_eq!(env["ACME_TOKEN"], "acme-secret-1");
-    fx.write("a/session", "live");
+    fx.write("a/session.json", r#"{"user": "u@acme", "refresh": "r"}"#);
     let env = eval_env("dash", &fx.ok(&["launch-env", "--account", "acct"]), &[("ACME_TOKEN", "stale")]);
     assert!(!env.contains_key("ACME_TOKEN"), "the plugin read the mounted config dir");
     let list = fx.ok(&["plugins", "list"]);
@@ -252,7 +257,7 @@ fn third_party_plugin_from_the_plugin_dir() {
 #[test]
 fn plugin_dir_cannot_shadow_a_builtin() {
     let fx = Fixture::new(&roster_with("claude", "c", ""));
-    std::fs::copy(test_plugin("thirdparty"), fx.plugin_dir().join("claude.wasm")).unwrap();
+    std::fs::copy(thirdparty_plugin(), fx.plugin_dir().join("claude.wasm")).unwrap();
     let out = fx.run(&["launch-env", "--account", "acct"]);
     assert!(out.status.success());
     assert!(text(&out.stdout).contains("export CLAUDE_CONFIG_DIR="), "the built-in served the launch");
@@ -274,7 +279,7 @@ fn a_plugin_that_lies_about_its_kind_is_refused() {
 
 #[test]
 fn roster_pin_is_checked_before_loading() {
-    let wasm = test_plugin("thirdparty");
+    let wasm = thirdparty_plugin();
     let fx = Fixture::new("");
     let pinned = |sha: &str| {
         format!(
@@ -335,7 +340,7 @@ fn bad_rosters_give_one_clear_line() {
 #[test]
 fn version_and_unknown_account() {
     let fx = Fixture::new(&roster_with("claude", "c", ""));
-    assert!(fx.ok(&["--version"]).starts_with("accounts 0.1.0"));
+    assert!(fx.ok(&["--version"]).starts_with("accounts 0.2.0"));
     let err = fx.fails(&["launch-env", "--account", "other"], 2);
     assert!(err.contains("no account \"other\"") && err.contains("accounts: acct"), "{err}");
 }

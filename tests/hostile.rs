@@ -153,7 +153,7 @@ fn a_plugin_lying_about_its_kind_is_refused() {
 #[test]
 fn a_pin_mismatch_is_refused_before_compiling() {
     let fx = Fixture::new("");
-    let wasm = test_plugin("thirdparty");
+    let wasm = thirdparty_plugin();
     fx.write_roster(&format!(
         "[plugins.acme]\npath = {:?}\nsha256 = \"{}\"\n\
          [[account]]\nname = \"x\"\nagent = \"acme\"\nconfig_dir = \"dirs/x\"\n\

@@ -303,7 +303,7 @@ fn bad_files_in_the_plugin_dir_are_skipped_and_named() {
     mkfifo(&dir.join("afifo.wasm"));
     std::os::unix::fs::symlink("loop.wasm", dir.join("loop.wasm")).unwrap();
     std::os::unix::fs::symlink("/dev/zero", dir.join("zero.wasm")).unwrap();
-    std::fs::copy(test_plugin("thirdparty"), dir.join("acme.wasm")).unwrap();
+    std::fs::copy(thirdparty_plugin(), dir.join("acme.wasm")).unwrap();
 
     let out = fx.run(&["plugins", "list", "--json"]);
     let stderr = text(&out.stderr);

@@ -4,7 +4,7 @@
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 
 use crate::error::{Error, Result, usage};
-use crate::plugin::{LaunchRequest, Plugin};
+use crate::plugin::{AccountRequest, Plugin};
 use crate::render::LaunchEnv;
 use crate::roster::Account;
 use crate::secret::Secret;
@@ -26,14 +26,9 @@ pub struct Launch {
 pub fn launch_env(account: &Account, plugin: &Plugin<'_>, worker: Option<&str>, now: i64) -> Result<Launch> {
     let token = read_token(account, plugin)?;
     ensure_config_dir(account)?;
-    let request = LaunchRequest {
-        name: &account.name,
-        config_dir: &account.config_dir,
-        token: token.as_ref().map(|(t, _)| t.expose()),
-        now,
-    };
+    let request = request(account, token.as_ref().map(|(t, _)| t.clone()), now);
     let mut env = plugin.launch_env(&request)?;
-    let unset = plugin.spec.env_keys.iter().filter(|k| !env.iter().any(|(n, _)| n == *k)).cloned().collect();
+    let unset = plugin.spec().env_keys.iter().filter(|k| !env.iter().any(|(n, _)| n == *k)).cloned().collect();
     env.push((ACCOUNT_VAR.to_owned(), account.name.clone()));
     if let Some(worker) = worker {
         env.push((WORKER_VAR.to_owned(), worker.to_owned()));
@@ -47,19 +42,24 @@ pub fn launch_env(account: &Account, plugin: &Plugin<'_>, worker: Option<&str>, 
 /// The account's static token, checked by its plugin, and a description
 /// of its source.
 pub fn read_token(account: &Account, plugin: &Plugin<'_>) -> Result<Option<(Secret, String)>> {
-    let Some(token::StaticToken { secret, source }) = token::read(account, plugin.spec.token_file_name.as_deref())?
-    else {
+    let spec = plugin.spec();
+    let Some(token::StaticToken { secret, source }) = token::read(account, spec.token_file_name.as_deref())? else {
         return Ok(None);
     };
-    if !plugin.validate_token(secret.expose())? {
-        let prefix = &plugin.spec.token_prefix;
-        let expected = if prefix.is_empty() { String::new() } else { format!(" (expected {prefix}…)") };
+    if let Err(reason) = plugin.validate_token(&secret)? {
+        // The plugin's reason, or (a plugin that gives none) the prefixes.
+        let why = if reason.raw().is_empty() { spec.prefix_hint() } else { format!(": {reason}") };
         return Err(usage(format!(
-            "account {:?}: the token from {source} is not a valid {} token{expected}; fix or remove it",
-            account.name, plugin.spec.label
+            "account {:?}: the token from {source} is not a valid {} token{why}; fix or remove it",
+            account.name, spec.label
         )));
     }
     Ok(Some((secret, source)))
+}
+
+/// What the plugin is told about `account`.
+pub fn request(account: &Account, token: Option<Secret>, now: i64) -> AccountRequest {
+    AccountRequest { name: account.name.clone(), config_dir: account.config_dir.clone(), token, now }
 }
 
 /// Agents create their config dir on first use, but we mount it into the

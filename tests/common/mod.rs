@@ -131,6 +131,16 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+#[path = "../../host/build_plugins.rs"]
+mod build_plugins;
+
+pub use build_plugins::Build;
+
+/// Where plugins built for the tests land (shared with build.rs).
+pub fn plugin_target_dir() -> PathBuf {
+    target_dir().join("wasm-plugins")
+}
+
 /// Build a test plugin crate (`tests/plugins/<name>`) for wasm32-wasip2 and
 /// return the component's path. Built once per test process.
 pub fn test_plugin(name: &str) -> PathBuf {
@@ -140,25 +150,29 @@ pub fn test_plugin(name: &str) -> PathBuf {
     if let Some(path) = built.get(name) {
         return path.clone();
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
-    let target = target.join("wasm-plugins");
     let package = format!("test-plugin-{name}");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(workspace())
-        .args(["build", "--quiet", "--target", "wasm32-wasip2", "--profile", "plugin", "-p", &package])
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTFLAGS")
-        .status()
-        .expect("running cargo to build a test plugin");
-    assert!(
-        status.success(),
-        "building test plugin {package} failed; build it first with \
-         `rustup target add wasm32-wasip2 && cargo build --target wasm32-wasip2 --profile plugin -p {package}`"
-    );
-    let path = target.join("wasm32-wasip2/plugin").join(format!("{}.wasm", package.replace('-', "_")));
+    let target = plugin_target_dir();
+    let build =
+        Build { dir: &workspace(), target_dir: &target, profile: "plugin", packages: &[&package], features: &[] };
+    build.run().unwrap_or_else(|e| panic!("{e}"));
+    let path = build.wasm(&package);
     built.insert(name.to_owned(), path.clone());
     path
+}
+
+/// The reference third-party plugin (`tests/plugins/thirdparty`, on the
+/// SDK), built out of tree like an outside author's crate.
+pub fn thirdparty_plugin() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let dir = workspace().join("tests/plugins/thirdparty");
+            let target = plugin_target_dir();
+            let build = Build { dir: &dir, target_dir: &target, profile: "release", packages: &[], features: &[] };
+            build.run().unwrap_or_else(|e| panic!("{e}"));
+            build.wasm("acme-plugin")
+        })
+        .clone()
 }
 
 /// The shared `target/` dir.
@@ -256,22 +270,22 @@ pub fn parse_env0(bytes: &[u8]) -> BTreeMap<String, String> {
 /// Build `tests/plugins/variants` with one feature and return a copy of the
 /// component that later builds with other features cannot overwrite.
 pub fn test_plugin_variant(feature: &str) -> PathBuf {
+    test_plugin_with("variants", feature)
+}
+
+/// Build `tests/plugins/<name>` with one feature and return a copy of the
+/// component that later builds with other features cannot overwrite.
+pub fn test_plugin_with(name: &str, feature: &str) -> PathBuf {
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
-    let target = target.join("wasm-plugins");
-    let copy = target.join("variants").join(format!("{feature}.wasm"));
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(workspace())
-        .args(["build", "--quiet", "--target", "wasm32-wasip2", "--profile", "plugin", "-p", "test-plugin-variants"])
-        .args(["--features", feature])
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTFLAGS")
-        .status()
-        .expect("running cargo to build a test plugin");
-    assert!(status.success(), "building test-plugin-variants --features {feature} failed");
+    let package = format!("test-plugin-{name}");
+    let target = plugin_target_dir();
+    let copy = target.join(name).join(format!("{feature}.wasm"));
+    let features: Vec<&str> = [feature].into_iter().filter(|f| !f.is_empty()).collect();
+    let build =
+        Build { dir: &workspace(), target_dir: &target, profile: "plugin", packages: &[&package], features: &features };
+    build.run().unwrap_or_else(|e| panic!("{e}"));
     std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
-    std::fs::copy(target.join("wasm32-wasip2/plugin/test_plugin_variants.wasm"), &copy).unwrap();
+    std::fs::copy(build.wasm(&package), &copy).unwrap();
     copy
 }

@@ -126,10 +126,10 @@ impl Context {
     /// only on the paths that show such text.
     pub fn redactor(&self, roster: &Roster, plugin: &Plugin<'_>) -> Redactor {
         let token_file = |a: &crate::roster::Account| {
-            (a.agent == plugin.kind).then(|| plugin.spec.token_file_name.clone()).flatten()
+            (a.agent == plugin.kind).then(|| plugin.spec().token_file_name.clone()).flatten()
         };
         let secrets = crate::token::all_known(&roster.accounts, token_file);
-        Redactor::new(&secrets, std::slice::from_ref(&plugin.spec.token_prefix))
+        Redactor::new(&secrets, &plugin.spec().token_prefixes)
     }
 
     pub fn store(&self) -> Result<FileStore> {

@@ -32,7 +32,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
         Ok(state.clone())
     })?;
     let prefixes = token_prefixes(ctx, &roster);
-    let rows = report::rows(&roster, &state, now, |a| token_info(a, prefixes.get(&a.agent).map_or("", String::as_str)));
+    let none = Vec::new();
+    let rows = report::rows(&roster, &state, now, |a| token_info(a, prefixes.get(&a.agent).unwrap_or(&none)));
     print(&if args.json {
         format!("{:#}\n", json!({"now": timefmt::format_instant(now), "accounts": rows}))
     } else {
@@ -40,9 +41,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
     })
 }
 
-/// Each agent's declared token prefix, to mask tokens as `prefix****`. An
-/// agent whose plugin does not load gets no prefix: fully masked.
-fn token_prefixes(ctx: &Context, roster: &crate::roster::Roster) -> BTreeMap<String, String> {
+/// Each agent's declared token prefixes, to mask tokens as `prefix****`.
+/// An agent whose plugin does not load gets none: fully masked.
+fn token_prefixes(ctx: &Context, roster: &crate::roster::Roster) -> BTreeMap<String, Vec<String>> {
     let needs: std::collections::BTreeSet<&str> =
         roster.accounts.iter().filter(|a| a.token != TokenSource::None).map(|a| a.agent.as_str()).collect();
     if needs.is_empty() {
@@ -54,15 +55,15 @@ fn token_prefixes(ctx: &Context, roster: &crate::roster::Roster) -> BTreeMap<Str
         .into_iter()
         .filter_map(|kind| {
             let plugin = ctx.plugin(&registry, &runtime, kind).ok()?;
-            Some((kind.to_owned(), plugin.spec.token_prefix.clone()))
+            Some((kind.to_owned(), plugin.spec().token_prefixes.clone()))
         })
         .collect()
 }
 
 /// Where the token comes from, and the token masked (`prefix****`), or no
 /// token when there is none or it cannot be read.
-fn token_info(account: &Account, prefix: &str) -> TokenInfo {
-    let read = |raw: Option<String>| raw.map(|t| secret::mask(t.trim(), &[prefix]));
+fn token_info(account: &Account, prefixes: &[String]) -> TokenInfo {
+    let read = |raw: Option<String>| raw.map(|t| secret::mask(t.trim(), prefixes));
     match &account.token {
         TokenSource::None => TokenInfo { source: "none".into(), masked: None },
         TokenSource::File(path) => {

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use super::runtime::Spec;
+use super::spec::Spec;
 use crate::atomic_file;
 use crate::bounded;
 
@@ -265,18 +265,7 @@ mod tests {
 
     #[test]
     fn a_spec_line_is_used_only_when_its_digest_matches() {
-        let spec = Spec {
-            kind: "k".into(),
-            label: "K".into(),
-            config_dir_env: Some("K_HOME".into()),
-            token_env: None,
-            token_file_name: None,
-            credential_file_name: None,
-            token_prefix: "k-".into(),
-            enroll_methods: vec![],
-            enroll_hint: String::new(),
-            env_keys: vec!["K_HOME".into()],
-        };
+        let spec = crate::plugin::spec::tests::spec();
         let line = spec_line("key", &spec);
         assert_eq!(spec_from_line("key", &line), Some(spec));
         assert_eq!(spec_from_line("other-key", &line), None, "the key is covered");

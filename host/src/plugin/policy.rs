@@ -18,69 +18,72 @@ pub const MAX_SPEC_STRING_BYTES: usize = 4 * 1024;
 /// monthly spend limits of up to 31 days).
 pub const MAX_WALL_SECS: i64 = 35 * 86_400;
 
-/// Names no plugin may set, even when it declares them, and why:
-/// - `PATH`, `HOME`, `SHELL`, `USER`, `LOGNAME`, `TMPDIR`: would redirect which
-///   binaries run and where the agent (and everything it spawns) reads its
-///   dotfiles;
-/// - `IFS`, `ENV`, `BASH_ENV`, `PROMPT_COMMAND`, `PS4`, `ZDOTDIR`: run code or
-///   change parsing in the shell that evals our output or that the agent
-///   spawns;
-/// - `PYTHONPATH`, `PYTHONSTARTUP`, `PYTHONHOME`, `NODE_OPTIONS`, `NODE_PATH`,
-///   `PERL5OPT`, `PERL5LIB`, `RUBYOPT`, `RUBYLIB`: load code into interpreters
-///   (the agents themselves run on Node);
-/// - `GIT_EXEC_PATH`, `GIT_SSH`, `GIT_SSH_COMMAND`, `GIT_ASKPASS`, `SSH_ASKPASS`,
-///   `GIT_EDITOR`, `GIT_PAGER`, `GIT_PROXY_COMMAND`, `GIT_EXTERNAL_DIFF`,
-///   `GIT_TEMPLATE_DIR`, `GIT_DIR`, `GIT_WORK_TREE`, `GIT_CONFIG_GLOBAL`,
-///   `GIT_CONFIG_SYSTEM`, `GIT_CONFIG_PARAMETERS`, `GIT_CONFIG_COUNT`: run
-///   programs or swap repositories and config when the agent uses git;
-/// - `EDITOR`, `VISUAL`, `PAGER`: programs the agent runs on the user's behalf.
-const DENIED: &[&str] = &[
-    "PATH",
-    "HOME",
-    "SHELL",
-    "USER",
-    "LOGNAME",
-    "TMPDIR",
-    "IFS",
-    "ENV",
-    "BASH_ENV",
-    "PROMPT_COMMAND",
-    "PS4",
-    "ZDOTDIR",
-    "PYTHONPATH",
-    "PYTHONSTARTUP",
-    "PYTHONHOME",
-    "NODE_OPTIONS",
-    "NODE_PATH",
-    "PERL5OPT",
-    "PERL5LIB",
-    "RUBYOPT",
-    "RUBYLIB",
-    "GIT_EXEC_PATH",
-    "GIT_SSH",
-    "GIT_SSH_COMMAND",
-    "GIT_ASKPASS",
-    "SSH_ASKPASS",
-    "GIT_EDITOR",
-    "GIT_PAGER",
-    "GIT_PROXY_COMMAND",
-    "GIT_EXTERNAL_DIFF",
-    "GIT_TEMPLATE_DIR",
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_CONFIG_GLOBAL",
-    "GIT_CONFIG_SYSTEM",
-    "GIT_CONFIG_PARAMETERS",
-    "GIT_CONFIG_COUNT",
-    "EDITOR",
-    "VISUAL",
-    "PAGER",
+/// Names no plugin may set, even when it declares them, each group with
+/// the reason (shown by `accounts plugins policy` and in PLUGINS.md).
+pub const DENIED: &[(&[&str], &str)] = &[
+    (
+        &["PATH", "HOME", "SHELL", "USER", "LOGNAME", "TMPDIR"],
+        "they redirect which programs run and where the agent, and everything it spawns, reads its dotfiles",
+    ),
+    (
+        &["IFS", "ENV", "BASH_ENV", "PROMPT_COMMAND", "PS4", "ZDOTDIR"],
+        "they run code or change parsing in the shell that evals the env, or that the agent spawns",
+    ),
+    (
+        &[
+            "PYTHONPATH",
+            "PYTHONSTARTUP",
+            "PYTHONHOME",
+            "NODE_OPTIONS",
+            "NODE_PATH",
+            "PERL5OPT",
+            "PERL5LIB",
+            "RUBYOPT",
+            "RUBYLIB",
+        ],
+        "they load code into interpreters (the agents themselves run on Node)",
+    ),
+    (
+        &[
+            "GIT_EXEC_PATH",
+            "GIT_SSH",
+            "GIT_SSH_COMMAND",
+            "GIT_ASKPASS",
+            "SSH_ASKPASS",
+            "GIT_EDITOR",
+            "GIT_PAGER",
+            "GIT_PROXY_COMMAND",
+            "GIT_EXTERNAL_DIFF",
+            "GIT_TEMPLATE_DIR",
+            "GIT_DIR",
+            "GIT_WORK_TREE",
+            "GIT_CONFIG_GLOBAL",
+            "GIT_CONFIG_SYSTEM",
+            "GIT_CONFIG_PARAMETERS",
+            "GIT_CONFIG_COUNT",
+        ],
+        "they run programs or swap repositories and config when the agent uses git",
+    ),
+    (&["EDITOR", "VISUAL", "PAGER"], "they name programs the agent runs on the user's behalf"),
 ];
 
-/// Prefixes no plugin may set: the dynamic loaders' hooks (`LD_PRELOAD`,
-/// `DYLD_INSERT_LIBRARIES`, ...), git's numbered config overrides, and the
-/// host's own variables.
-const DENIED_PREFIXES: &[&str] = &["LD_", "DYLD_", "GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "ACCOUNTS_"];
+/// Prefixes no plugin may set, with the reason.
+pub const DENIED_PREFIXES: &[(&str, &str)] = &[
+    ("LD_", "the dynamic loader's hooks (LD_PRELOAD, LD_LIBRARY_PATH) load code into every program"),
+    ("DYLD_", "the macOS loader's hooks (DYLD_INSERT_LIBRARIES) load code into every program"),
+    ("GIT_CONFIG_KEY_", "git's numbered config overrides run programs through config"),
+    ("GIT_CONFIG_VALUE_", "git's numbered config overrides run programs through config"),
+    ("ACCOUNTS_", "the host's own variables; a plugin must not impersonate them"),
+];
+
+/// Why `name` is denied, if it is.
+pub fn deny_reason(name: &str) -> Option<&'static str> {
+    DENIED
+        .iter()
+        .find(|(names, _)| names.contains(&name))
+        .map(|(_, reason)| *reason)
+        .or_else(|| DENIED_PREFIXES.iter().find(|(p, _)| name.starts_with(p)).map(|(_, reason)| *reason))
+}
 
 /// Whether `name` is a portable environment variable name.
 pub fn is_valid_name(name: &str) -> bool {
@@ -98,8 +101,8 @@ pub fn name_problem(name: &str) -> Option<String> {
             "{shown:?} is not a valid variable name (letters, digits and _, not starting with a digit, at most {MAX_NAME_BYTES} bytes)"
         ));
     }
-    if DENIED.contains(&name) || DENIED_PREFIXES.iter().any(|p| name.starts_with(p)) {
-        return Some(format!("{name} is on the host's deny list; no plugin may set it"));
+    if let Some(reason) = deny_reason(name) {
+        return Some(format!("{name} is on the host's deny list ({reason}); no plugin may set it"));
     }
     None
 }

@@ -28,8 +28,13 @@ pub type Builtins = &'static [(&'static str, &'static [u8], &'static str)];
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     Builtin,
-    Roster { path: PathBuf, roster: PathBuf },
+    Roster {
+        path: PathBuf,
+        roster: PathBuf,
+    },
     PluginDir(PathBuf),
+    /// A file given on the command line (`plugins check`, `install`).
+    File(PathBuf),
 }
 
 impl fmt::Display for Origin {
@@ -38,6 +43,7 @@ impl fmt::Display for Origin {
             Origin::Builtin => f.write_str("built-in"),
             Origin::Roster { path, .. } => write!(f, "{} from the roster", path.display()),
             Origin::PluginDir(path) => write!(f, "{} from the plugin dir", path.display()),
+            Origin::File(path) => write!(f, "{}", path.display()),
         }
     }
 }
@@ -49,13 +55,14 @@ impl Origin {
             Origin::Builtin => "built-in",
             Origin::Roster { .. } => "roster",
             Origin::PluginDir(_) => "plugin-dir",
+            Origin::File(_) => "file",
         }
     }
 
     pub fn path(&self) -> Option<&Path> {
         match self {
             Origin::Builtin => None,
-            Origin::Roster { path, .. } | Origin::PluginDir(path) => Some(path),
+            Origin::Roster { path, .. } | Origin::PluginDir(path) | Origin::File(path) => Some(path),
         }
     }
 }

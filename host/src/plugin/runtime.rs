@@ -1,25 +1,24 @@
 //! Loading and calling plugins: one engine per process, the compiled-artifact
-//! cache, a fresh sandboxed store for every call, and limits that turn a
-//! misbehaving plugin into an error naming it.
+//! cache, and for every call a fresh sandboxed instance on the call thread,
+//! under limits that turn a misbehaving plugin into an error naming it.
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use wasmtime::component::{Component, Linker, types::ComponentItem};
-use wasmtime::{Config, Engine, Store, Trap};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store};
 
-use super::bindings::{self, since_v0_1_0 as v0_1};
+use super::bindings::{self, Instance, Pre};
 use super::cache::ArtifactCache;
 use super::call_thread::{CallThread, Failed};
+use super::failure;
 use super::policy;
 use super::registry::{Origin, PluginSource};
 use super::sandbox::{self, Limits, SandboxState};
+use super::spec::{self, AccountRequest, CredentialStatus, Spec, Wall};
+use super::ticker::Ticker;
 use crate::notice;
-use crate::secret::Secret;
 use crate::untrusted::{Redactor, Untrusted, escape_controls};
 
 /// A plugin problem, naming the plugin and where it came from.
@@ -42,38 +41,6 @@ impl std::fmt::Display for PluginError {
 }
 
 impl std::error::Error for PluginError {}
-
-/// A plugin's description of itself, as the host keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Spec {
-    pub kind: String,
-    pub label: String,
-    pub config_dir_env: Option<String>,
-    pub token_env: Option<String>,
-    pub token_file_name: Option<String>,
-    pub credential_file_name: Option<String>,
-    pub token_prefix: String,
-    pub enroll_methods: Vec<String>,
-    pub enroll_hint: String,
-    pub env_keys: Vec<String>,
-}
-
-/// A usage-limit wall found by a plugin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Wall {
-    pub resets_at: Option<i64>,
-    /// The agent's message as the plugin matched it: shown only scrubbed
-    /// and escaped.
-    pub matched: Untrusted,
-}
-
-/// What `launch-env` needs to know about one account.
-pub struct LaunchRequest<'a> {
-    pub name: &'a str,
-    pub config_dir: &'a Path,
-    pub token: Option<&'a str>,
-    pub now: i64,
-}
 
 pub struct Runtime {
     engine: Engine,
@@ -112,6 +79,7 @@ impl Runtime {
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("starting wasmtime: {e}"))?;
         let mut linker = Linker::new(&engine);
         sandbox::link_granted_wasi(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        bindings::link_host_imports(&mut linker).map_err(|e| anyhow::anyhow!("linking the host's imports: {e}"))?;
         let cache = cache_dir.and_then(|dir| match ArtifactCache::open(dir) {
             Ok(cache) => Some(cache),
             Err(e) => {
@@ -137,41 +105,69 @@ impl Runtime {
         self
     }
 
-    /// Compile (or map from the cache), link, and check a plugin's spec.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Compile (or map from the cache), link, and check a plugin's spec
+    /// against the kind it was resolved by.
     pub fn load(&self, source: &PluginSource) -> Result<Plugin<'_>, PluginError> {
+        self.load_as(source, Some(&source.kind))
+    }
+
+    /// A plugin file on its own (`plugins check`, `plugins install`): its
+    /// kind is the one its spec names.
+    pub fn load_file(&self, path: &Path) -> Result<Plugin<'_>, PluginError> {
+        let origin = Origin::File(path.to_owned());
+        let refuse =
+            |message: String| PluginError { kind: "?".into(), origin: origin.to_string(), message, refused: true };
+        let bytes = crate::bounded::read(path, crate::bounded::PLUGIN_CAP)
+            .map_err(|e| refuse(format!("cannot read it: {e}")))?;
+        let sha256 = super::registry::sha256_hex(&bytes);
+        let source = PluginSource { kind: "?".into(), origin, bytes: bytes.into(), sha256 };
+        self.load_as(&source, None)
+    }
+
+    /// [`Runtime::load`], checking the spec's kind against `kind`, or, with
+    /// none, only that it is a valid kind name (and taking it).
+    fn load_as(&self, source: &PluginSource, kind: Option<&str>) -> Result<Plugin<'_>, PluginError> {
         let origin = source.origin.to_string();
         let refuse =
             |message: String| PluginError { kind: source.kind.clone(), origin: origin.clone(), message, refused: true };
         let compiled = self.compile(source).map_err(&refuse)?;
-        check_contract(&self.engine, &compiled.component).map_err(&refuse)?;
-        check_imports(&self.engine, &compiled.component).map_err(&refuse)?;
+        let version = bindings::exported_version(&self.engine, &compiled.component).map_err(&refuse)?;
+        sandbox::check_imports(&self.engine, &compiled.component, bindings::HOST_INTERFACES).map_err(&refuse)?;
         let pre = self
             .linker
             .instantiate_pre(&compiled.component)
-            .map_err(|e| refuse(format!("cannot be linked: {}", one_line(&e))))?;
-        let pre =
-            v0_1::PluginPre::new(pre).map_err(|e| refuse(format!("does not fit the contract: {}", one_line(&e))))?;
+            .map_err(|e| refuse(format!("cannot be linked: {}", failure::one_line(&e))))?;
+        let pre = Pre::new(pre, version)
+            .map_err(|e| refuse(format!("does not fit contract {version}: {}", failure::one_line(&e))))?;
         let mut plugin = Plugin {
             runtime: self,
             kind: source.kind.clone(),
             origin: source.origin.clone(),
             pre,
-            spec: empty_spec(),
+            spec: None,
             declared: BTreeSet::new(),
         };
         let spec = match compiled.spec {
             Some(spec) => spec,
-            None => {
-                spec_from_wit(plugin.call("spec", 0, None, |store, p| p.accounts_auth_account_auth().call_spec(store))?)
-            }
+            None => plugin.call("spec", 0, None, |store, instance| instance.spec(store))?,
         };
-        plugin.spec = check_spec(spec, &source.kind).map_err(refuse)?;
-        plugin.declared = policy::check_declared(&plugin.spec.env_keys).map_err(|e| plugin.refused(e))?;
+        let resolved = match kind {
+            Some(kind) => kind.to_owned(),
+            None if super::registry::is_kind_name(&spec.kind) => spec.kind.clone(),
+            None => return Err(refuse(format!("its spec's kind {:?} is not a valid kind name", spec.kind))),
+        };
+        let spec = spec::check(spec, &resolved).map_err(refuse)?;
+        plugin.kind = resolved;
+        plugin.declared = policy::check_declared(&spec.env_keys).map_err(|e| plugin.refused(e))?;
         // Cached only once the plugin passed every check.
         if let (Some(cache), Some(pending)) = (&self.cache, &compiled.to_cache) {
             let stored = match pending {
-                ToCache::Entry { key, artifact } => cache.store(key, artifact, &plugin.spec),
-                ToCache::Spec { key } => cache.store_spec(key, &plugin.spec),
+                ToCache::Entry { key, artifact } => cache.store(key, artifact, &spec),
+                ToCache::Spec { key } => cache.store_spec(key, &spec),
             };
             if let Err(e) = stored
                 && self.verbose
@@ -179,12 +175,13 @@ impl Runtime {
                 notice::warn(format!("could not cache the compiled plugin {:?}: {e}", source.kind));
             }
         }
+        plugin.spec = Some(spec);
         Ok(plugin)
     }
 
     /// The plugin's component, from the cache when it has a verified entry.
     fn compile(&self, source: &PluginSource) -> Result<Compiled, String> {
-        let compile_error = |e: wasmtime::Error| format!("is not a valid component: {}", one_line(&e));
+        let compile_error = |e: wasmtime::Error| format!("is not a valid component: {}", failure::one_line(&e));
         let Some(cache) = &self.cache else {
             let component = Component::new(&self.engine, &source.bytes).map_err(compile_error)?;
             return Ok(Compiled { component, spec: None, to_cache: None });
@@ -218,141 +215,38 @@ enum ToCache {
     Spec { key: String },
 }
 
-/// The contract versions a component exports, checked before linking so a
-/// plugin built for another version gets a message that says so.
-fn check_contract(engine: &Engine, component: &Component) -> Result<(), String> {
-    let ty = component.component_type();
-    let exports: Vec<String> = ty
-        .exports(engine)
-        .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
-        .map(|(name, _)| name.to_owned())
-        .collect();
-    if exports.iter().any(|e| e == v0_1::INTERFACE) {
-        return Ok(());
-    }
-    let accepted = bindings::ACCEPTED_VERSIONS.join(", ");
-    match exports.iter().find(|e| e.starts_with(bindings::INTERFACE_UNVERSIONED)) {
-        Some(other) => Err(format!(
-            "exports {other}, but this host accepts {} versions {accepted}",
-            bindings::INTERFACE_UNVERSIONED
-        )),
-        None => Err(format!(
-            "does not export {}; it is not an accounts plugin (this host accepts versions {accepted})",
-            bindings::INTERFACE_UNVERSIONED
-        )),
-    }
-}
-
-/// WASI interfaces a plugin may import. Everything else (`wasi:sockets`,
-/// `wasi:http`, anything unknown) is refused by name before linking: the
-/// sandbox would deny it anyway, but a plugin that asks for the network is
-/// not one to run.
-const GRANTED_IMPORTS: &[&str] = &["wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:filesystem/", "wasi:random/"];
-
-fn check_imports(engine: &Engine, component: &Component) -> Result<(), String> {
-    let ty = component.component_type();
-    let forbidden: Vec<String> = ty
-        .imports(engine)
-        .map(|(name, _)| name.to_owned())
-        .filter(|name| !GRANTED_IMPORTS.iter().any(|granted| name.starts_with(granted)))
-        .collect();
-    if forbidden.is_empty() {
-        return Ok(());
-    }
-    Err(format!(
-        "imports {}, which the host does not grant; plugins may import only {}",
-        forbidden.join(", "),
-        GRANTED_IMPORTS.iter().map(|g| format!("{g}*")).collect::<Vec<_>>().join(", ")
-    ))
-}
-
-fn spec_from_wit(raw: v0_1::AgentSpec) -> Spec {
-    Spec {
-        kind: raw.kind,
-        label: raw.label,
-        config_dir_env: raw.config_dir_env,
-        token_env: raw.token_env,
-        token_file_name: raw.token_file_name,
-        credential_file_name: raw.credential_file_name,
-        token_prefix: raw.token_prefix,
-        enroll_methods: raw.enroll_methods,
-        enroll_hint: raw.enroll_hint,
-        env_keys: raw.env_keys,
-    }
-}
-
-/// A spec the host can use for `resolved_kind`, or why not. Run on every
-/// load, the cached spec included, so the rules live in one place.
-fn check_spec(spec: Spec, resolved_kind: &str) -> Result<Spec, String> {
-    let mut strings: Vec<(&str, &str)> = vec![
-        ("kind", &spec.kind),
-        ("label", &spec.label),
-        ("token-prefix", &spec.token_prefix),
-        ("enroll-hint", &spec.enroll_hint),
-    ];
-    for (field, value) in [
-        ("config-dir-env", &spec.config_dir_env),
-        ("token-env", &spec.token_env),
-        ("token-file-name", &spec.token_file_name),
-        ("credential-file-name", &spec.credential_file_name),
-    ] {
-        if let Some(v) = value {
-            strings.push((field, v));
-        }
-    }
-    strings.extend(spec.enroll_methods.iter().map(|m| ("enroll-methods", m.as_str())));
-    if let Some((field, value)) = strings.iter().find(|(_, v)| v.len() > policy::MAX_SPEC_STRING_BYTES) {
-        return Err(format!(
-            "its spec's {field} is {} bytes; spec strings may be at most {} bytes",
-            value.len(),
-            policy::MAX_SPEC_STRING_BYTES
-        ));
-    }
-    // Spec strings are shown as they are (plugins list, inspect): plain text.
-    if let Some((field, _)) = strings.iter().find(|(_, v)| v.chars().any(char::is_control)) {
-        return Err(format!("its spec's {field} contains a control character; spec strings must be plain text"));
-    }
-    if spec.kind != resolved_kind {
-        return Err(format!(
-            "says it serves agent kind {:?}, but it was resolved as {resolved_kind:?}; refusing it so no account is \
-             launched under the wrong agent. Rename the file or fix the plugin's spec",
-            spec.kind
-        ));
-    }
-    for var in [&spec.config_dir_env, &spec.token_env].into_iter().flatten() {
-        if !spec.env_keys.contains(var) {
-            return Err(format!("its spec uses {var} but does not declare it in env-keys"));
-        }
-    }
-    Ok(spec)
-}
-
-fn empty_spec() -> Spec {
-    Spec {
-        kind: String::new(),
-        label: String::new(),
-        config_dir_env: None,
-        token_env: None,
-        token_file_name: None,
-        credential_file_name: None,
-        token_prefix: String::new(),
-        enroll_methods: Vec::new(),
-        enroll_hint: String::new(),
-        env_keys: Vec::new(),
-    }
-}
-
 /// A loaded plugin, ready for calls.
 pub struct Plugin<'r> {
     runtime: &'r Runtime,
     pub kind: String,
     pub origin: Origin,
-    pre: v0_1::PluginPre<SandboxState>,
-    pub spec: Spec,
+    pre: Pre,
+    /// Always set once `load` returns.
+    spec: Option<Spec>,
     declared: BTreeSet<String>,
 }
 
+/// Extra time a call gets past its deadline before it is abandoned, for
+/// the epoch interruption (which names the limit more precisely) to land.
+const ABANDON_MARGIN: Duration = Duration::from_millis(150);
+
+/// What one call did on the call thread.
+struct Ran<R> {
+    result: wasmtime::Result<R>,
+    memory_hit: bool,
+    stderr: Vec<u8>,
+}
+
 impl Plugin<'_> {
+    pub fn spec(&self) -> &Spec {
+        self.spec.as_ref().expect("a loaded plugin has its spec")
+    }
+
+    /// The per-call deadline calls of this plugin get.
+    pub fn deadline(&self) -> Duration {
+        self.runtime.limits.deadline
+    }
+
     fn failed(&self, message: String) -> PluginError {
         PluginError { kind: self.kind.clone(), origin: self.origin.to_string(), message, refused: false }
     }
@@ -361,58 +255,65 @@ impl Plugin<'_> {
         PluginError { refused: true, ..self.failed(message) }
     }
 
-    pub fn validate_token(&self, token: &str) -> Result<bool, PluginError> {
-        let token = token.to_owned();
-        self.call("validate-token", 0, None, move |store, p| {
-            p.accounts_auth_account_auth().call_validate_token(store, &token)
-        })
+    /// Masks the call's own token and token-shaped words in plugin text.
+    fn scrubbed(&self, message: &str, token: Option<&crate::secret::Secret>) -> Untrusted {
+        let message: String = message.chars().take(policy::MAX_SPEC_STRING_BYTES).collect();
+        let tokens: Vec<_> = token.cloned().into_iter().collect();
+        Redactor::new(&tokens, &self.spec().token_prefixes).scrub(&Untrusted::new(message))
+    }
+
+    /// `Err(reason)` when the plugin refuses the token; the reason is the
+    /// plugin's, scrubbed of the token.
+    pub fn validate_token(&self, token: &crate::secret::Secret) -> Result<Result<(), Untrusted>, PluginError> {
+        let owned = token.expose().to_owned();
+        let verdict = self.call("validate-token", 0, None, move |store, p| p.validate_token(store, &owned))?;
+        Ok(verdict.map_err(|reason| self.scrubbed(&reason, Some(token))))
     }
 
     /// The env to launch `account` with, checked against the env policy.
-    pub fn launch_env(&self, account: &LaunchRequest<'_>) -> Result<Vec<(String, String)>, PluginError> {
-        let config_dir = account.config_dir.to_str().ok_or_else(|| {
-            self.failed(format!("config dir {} is not valid UTF-8; use a UTF-8 path", account.config_dir.display()))
-        })?;
-        let arg = v0_1::Account {
-            name: account.name.to_owned(),
-            config_dir: config_dir.to_owned(),
-            token: account.token.map(str::to_owned),
-            now: account.now,
-        };
-        let mount = account.config_dir.is_dir().then_some(account.config_dir);
-        let result = self.call("launch-env", account.now, mount, move |store, p| {
-            p.accounts_auth_account_auth().call_launch_env(store, &arg)
-        })?;
+    pub fn launch_env(&self, account: &AccountRequest) -> Result<Vec<(String, String)>, PluginError> {
+        let mount = account.config_dir.is_dir().then_some(account.config_dir.as_path());
+        let request = account.clone();
+        let result = self.call("launch-env", account.now, mount, move |store, p| p.launch_env(store, &request))?;
         let env = result.map_err(|message| {
             // The plugin's own words: it saw the account's token, so it may
             // have echoed it.
-            let message: String = message.chars().take(policy::MAX_SPEC_STRING_BYTES).collect();
-            let token: Vec<Secret> = account.token.map(|t| Secret::new(t.to_owned())).into_iter().collect();
-            let message =
-                Redactor::new(&token, std::slice::from_ref(&self.spec.token_prefix)).scrub(&Untrusted::new(message));
+            let message = self.scrubbed(&message, account.token.as_ref());
             self.failed(format!("cannot launch account {:?}: {message}", account.name))
         })?;
         policy::check_env(&env, &self.declared).map_err(|e| self.failed(e))?;
         Ok(env)
     }
 
+    /// What the account's files say about its login; `None` for a plugin
+    /// whose contract has no `credential-status` (0.1.0).
+    pub fn credential_status(&self, account: &AccountRequest) -> Result<Option<CredentialStatus>, PluginError> {
+        let mount = account.config_dir.is_dir().then_some(account.config_dir.as_path());
+        let request = account.clone();
+        let status =
+            self.call("credential-status", account.now, mount, move |store, p| p.credential_status(store, &request))?;
+        for text in status.iter().flat_map(|s| [&s.identity, &s.plan]).flatten() {
+            if text.raw().len() > policy::MAX_SPEC_STRING_BYTES {
+                return Err(self.failed(format!(
+                    "credential-status returned {} bytes of text; at most {} are allowed",
+                    text.raw().len(),
+                    policy::MAX_SPEC_STRING_BYTES
+                )));
+            }
+        }
+        Ok(status)
+    }
+
     pub fn detect_wall(&self, output: &str, now: i64, zone: &str) -> Result<Option<Wall>, PluginError> {
         let (output, zone) = (output.to_owned(), zone.to_owned());
-        let wall = self.call("detect-wall", now, None, move |store, p| {
-            p.accounts_auth_account_auth().call_detect_wall(store, &output, now, &zone)
-        })?;
+        let wall = self.call("detect-wall", now, None, move |store, p| p.detect_wall(store, &output, now, &zone))?;
         match wall {
-            Some(w) if w.matched.len() > policy::MAX_SPEC_STRING_BYTES => Err(self.failed(format!(
+            Some(w) if w.matched.raw().len() > policy::MAX_SPEC_STRING_BYTES => Err(self.failed(format!(
                 "detect-wall returned {} bytes of matched text; at most {} are allowed",
-                w.matched.len(),
+                w.matched.raw().len(),
                 policy::MAX_SPEC_STRING_BYTES
             ))),
-            w => {
-                Ok(w.map(|w| Wall {
-                    resets_at: self.clamp_reset(w.resets_at, now),
-                    matched: Untrusted::new(w.matched),
-                }))
-            }
+            w => Ok(w.map(|w| Wall { resets_at: self.clamp_reset(w.resets_at, now), ..w })),
         }
     }
 
@@ -445,7 +346,7 @@ impl Plugin<'_> {
         what: &str,
         now: i64,
         mount: Option<&Path>,
-        f: impl FnOnce(&mut Store<SandboxState>, &v0_1::Plugin) -> wasmtime::Result<R> + Send + 'static,
+        f: impl FnOnce(&mut Store<SandboxState>, &Instance) -> wasmtime::Result<R> + Send + 'static,
     ) -> Result<R, PluginError> {
         let rt = self.runtime;
         let (engine, pre, limits) = (rt.engine.clone(), self.pre.clone(), rt.limits);
@@ -468,17 +369,10 @@ impl Plugin<'_> {
                 // Should the abandoned call ever return to wasm, its deadline
                 // has passed: it traps at once instead of running on.
                 rt.ticker.expire(ticks);
-                return Err(self.failed(format!(
-                    "{what} ran past the deadline of {} ms while waiting in the host (a sleep, a poll, or a \
-                     file that blocks, such as a FIFO) and was abandoned",
-                    limits.deadline.as_millis()
-                )));
+                return Err(self.failed(failure::abandoned(what, &limits)));
             }
             Err(Failed::Panicked(message)) => {
-                return Err(self.failed(format!(
-                    "{what} made the host's WASI layer panic ({}); the plugin was stopped",
-                    Untrusted::new(message)
-                )));
+                return Err(self.failed(failure::host_panic(what, &Untrusted::new(message).shown())));
             }
         };
         if rt.verbose {
@@ -487,106 +381,6 @@ impl Plugin<'_> {
                 notice::plugin_line(&self.kind, line);
             }
         }
-        ran.result.map_err(|e| self.failed(describe_failure(what, &e, &limits, ran.memory_hit)))
+        ran.result.map_err(|e| self.failed(failure::describe_failure(what, &e, &limits, ran.memory_hit)))
     }
-}
-
-/// Extra time a call gets past its deadline before it is abandoned, for
-/// the epoch interruption (which names the limit more precisely) to land.
-const ABANDON_MARGIN: Duration = Duration::from_millis(150);
-
-/// What one call did on the call thread.
-struct Ran<R> {
-    result: wasmtime::Result<R>,
-    memory_hit: bool,
-    stderr: Vec<u8>,
-}
-
-/// Advances the engine's epoch every [`Ticker::TICK`] while a plugin call
-/// runs, on one background thread started at the first call: a store whose
-/// deadline (in ticks) passes traps with `Trap::Interrupt`. One thread per
-/// process rather than one per call keeps the hot path free of thread
-/// spawns; between calls it sleeps, so a long `exec` does not wake up a
-/// hundred times a second for nothing.
-struct Ticker {
-    engine: Engine,
-    calls: Arc<AtomicUsize>,
-    thread: OnceLock<std::thread::Thread>,
-}
-
-/// A call in flight; the ticker keeps ticking until every one is dropped.
-struct Ticking<'t>(&'t AtomicUsize);
-
-impl Drop for Ticking<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl Ticker {
-    const TICK: Duration = Duration::from_millis(10);
-
-    fn new(engine: Engine) -> Ticker {
-        Ticker { engine, calls: Arc::new(AtomicUsize::new(0)), thread: OnceLock::new() }
-    }
-
-    /// Tick until the returned guard is dropped.
-    fn start(&self) -> Ticking<'_> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let thread = self.thread.get_or_init(|| {
-            let (engine, calls) = (self.engine.clone(), Arc::clone(&self.calls));
-            std::thread::spawn(move || {
-                loop {
-                    // An unpark that came before this park is not lost: park
-                    // returns at once.
-                    if calls.load(Ordering::SeqCst) == 0 {
-                        std::thread::park();
-                        continue;
-                    }
-                    std::thread::sleep(Self::TICK);
-                    engine.increment_epoch();
-                }
-            })
-            .thread()
-            .clone()
-        });
-        thread.unpark();
-        Ticking(&self.calls)
-    }
-
-    /// The deadline in ticks, rounded up, plus one for the tick already
-    /// under way.
-    fn ticks_for(deadline: Duration) -> u64 {
-        deadline.as_nanos().div_ceil(Self::TICK.as_nanos()) as u64 + 1
-    }
-
-    /// Move the epoch past every deadline set so far (each is at most
-    /// `ticks` ahead). Later calls set theirs from the new epoch.
-    fn expire(&self, ticks: u64) {
-        for _ in 0..=ticks {
-            self.engine.increment_epoch();
-        }
-    }
-}
-
-fn describe_failure(what: &str, error: &wasmtime::Error, limits: &Limits, memory_hit: bool) -> String {
-    if memory_hit {
-        return format!("{what} exceeded the memory limit of {} MiB", limits.memory_bytes >> 20);
-    }
-    match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => {
-            format!("{what} ran past the deadline of {} ms and was stopped", limits.deadline.as_millis())
-        }
-        Some(Trap::StackOverflow) => {
-            format!("{what} overflowed the wasm stack (unbounded recursion?)")
-        }
-        Some(trap) => {
-            format!("{what} trapped ({trap}); run with --verbose to see the plugin's stderr")
-        }
-        None => format!("{what} failed: {}", one_line(error)),
-    }
-}
-
-fn one_line(e: &wasmtime::Error) -> String {
-    format!("{e:#}").replace('\n', " ")
 }

@@ -6,7 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime::Engine;
+use wasmtime::component::{Component, HasData, Linker, ResourceTable};
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
 use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
@@ -47,11 +48,39 @@ impl WasiView for SandboxState {
     }
 }
 
-/// Link the WASI interfaces a plugin may import (see `GRANTED_IMPORTS` in
-/// the runtime): wasmtime-wasi's `add_to_linker_sync` minus `wasi:sockets`.
-/// A plugin importing anything else is refused by name before linking;
-/// leaving the sockets out also saves defining their ~50 functions on every
-/// call of the host.
+/// WASI interfaces a plugin may import, linked by [`link_granted_wasi`].
+/// Everything else (`wasi:sockets`, `wasi:http`, anything unknown) is refused
+/// by name before linking (besides the host's own interfaces, see
+/// `bindings::HOST_INTERFACES`): the sandbox would deny it anyway, but a
+/// plugin that asks for the network is not one to run.
+pub const GRANTED_WASI: &[&str] = &["wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:filesystem/", "wasi:random/"];
+
+/// The imports of `component` outside what the host grants, if any, as
+/// the reason to refuse it.
+pub fn check_imports(engine: &Engine, component: &Component, host_interfaces: &[&str]) -> Result<(), String> {
+    let forbidden: Vec<String> = component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_owned())
+        .filter(|name| !GRANTED_WASI.iter().any(|granted| name.starts_with(granted)))
+        .filter(|name| !host_interfaces.contains(&name.as_str()))
+        .collect();
+    if forbidden.is_empty() {
+        return Ok(());
+    }
+    let granted: Vec<String> =
+        GRANTED_WASI.iter().map(|g| format!("{g}*")).chain(host_interfaces.iter().map(|h| h.to_string())).collect();
+    Err(format!(
+        "imports {}, which the host does not grant; plugins may import only {}",
+        forbidden.join(", "),
+        granted.join(", ")
+    ))
+}
+
+/// Link the WASI interfaces a plugin may import ([`GRANTED_WASI`]):
+/// wasmtime-wasi's `add_to_linker_sync` minus `wasi:sockets`. Leaving the
+/// sockets out also saves defining their ~50 functions on every call of the
+/// host.
 pub fn link_granted_wasi(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     type T = SandboxState;
     let l = linker;
@@ -85,7 +114,8 @@ impl HasData for HasTable {
     type Data<'a> = &'a mut ResourceTable;
 }
 
-/// A new sandbox. Returns the state and the captured stderr.
+/// A new sandbox: the account's config dir mounted at `/config` (read-only)
+/// when `mount` is given. Returns the state and the captured stderr.
 pub fn sandbox(now: i64, mount: Option<&Path>, limits: &Limits) -> std::io::Result<(SandboxState, MemoryOutputPipe)> {
     let stderr = MemoryOutputPipe::new(OUTPUT_CAPTURE_BYTES);
     let mut builder = WasiCtx::builder();

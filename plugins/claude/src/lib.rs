@@ -4,25 +4,20 @@
 //! Facts:
 //! - `CLAUDE_CONFIG_DIR` isolates an account's files; the login lives in
 //!   `.credentials.json` (`claudeAiOauth`: `accessToken`, `refreshToken`,
-//!   `expiresAt` in epoch milliseconds), the identity in `.claude.json`.
+//!   `expiresAt` in epoch milliseconds, `subscriptionType`), the identity in
+//!   `.claude.json` (`oauthAccount.emailAddress`).
 //! - A login is alive while the agent can refresh it: with an expired access
 //!   token but a refresh token, `claude auth status` still reports it.
 //! - Precedence (`claude auth status`): `ANTHROPIC_AUTH_TOKEN`, then
 //!   `CLAUDE_CODE_OAUTH_TOKEN` (`sk-ant-oat01-`), beat the login, and
 //!   `ANTHROPIC_API_KEY` (`sk-ant-api03-`) shadows it. So a static token is
-//!   set only when the account has no login, and the other variables are
-//!   always cleared.
+//!   set only when the account has no login, and the others are cleared.
 //! - Without a login of its own, Claude falls back to the Anthropic profile
 //!   in `$HOME/.config/anthropic/` (the `ant` CLI's), shared by every
 //!   account: `ANTHROPIC_CONFIG_DIR` points it at the account's own dir.
 
-use accounts_plugin_kit::{self as kit, clock, text};
+use accounts_plugin::{Account, Agent, CredentialStatus, Env, LoginState, Spec, Wall, clock, json, text};
 
-wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
-
-use exports::accounts::auth::account_auth::{Account, AgentSpec, Guest, Wall};
-
-const KIND: &str = "claude";
 const CONFIG_DIR_ENV: &str = "CLAUDE_CONFIG_DIR";
 const OAUTH_TOKEN_ENV: &str = "CLAUDE_CODE_OAUTH_TOKEN";
 const API_KEY_ENV: &str = "ANTHROPIC_API_KEY";
@@ -36,73 +31,65 @@ const PROFILE_SUBDIR: &str = "anthropic-profiles";
 const OAUTH_PREFIX: &str = "sk-ant-oat01-";
 const API_KEY_PREFIX: &str = "sk-ant-api03-";
 const CREDENTIALS_FILE: &str = ".credentials.json";
+const ACCOUNT_FILE: &str = ".claude.json";
 
 struct Claude;
 
-impl Guest for Claude {
-    fn spec() -> AgentSpec {
-        AgentSpec {
-            kind: KIND.into(),
-            label: "Claude Code".into(),
-            config_dir_env: Some(CONFIG_DIR_ENV.into()),
-            token_env: Some(OAUTH_TOKEN_ENV.into()),
-            token_file_name: Some(".oauth-token".into()),
-            credential_file_name: Some(CREDENTIALS_FILE.into()),
-            token_prefix: OAUTH_PREFIX.into(),
-            enroll_methods: vec!["login".into(), "token".into()],
-            enroll_hint: "run `CLAUDE_CONFIG_DIR=<config_dir> claude auth login`, or store a \
-                          `claude setup-token` token in token_file"
-                .into(),
-            env_keys: [CONFIG_DIR_ENV, OAUTH_TOKEN_ENV, API_KEY_ENV, AUTH_TOKEN_ENV, PROFILE_DIR_ENV, PROFILE_ENV]
-                .map(String::from)
-                .into(),
+impl Agent for Claude {
+    fn spec() -> Spec {
+        Spec::new("claude", "Claude Code")
+            .config_dir_env(CONFIG_DIR_ENV)
+            .token_env(OAUTH_TOKEN_ENV)
+            .also_sets([API_KEY_ENV, AUTH_TOKEN_ENV, PROFILE_DIR_ENV, PROFILE_ENV])
+            .token_file(".oauth-token")
+            .credential_file(CREDENTIALS_FILE)
+            .token_prefixes([OAUTH_PREFIX, API_KEY_PREFIX])
+            .login(["claude", "auth", "login"])
+            .enroll_hint(
+                "run `accounts login <name>` (claude auth login), or enroll a `claude setup-token` token: \
+                 `accounts enroll <name> --token-stdin`",
+            )
+    }
+
+    fn credential_status(account: &Account) -> CredentialStatus {
+        let Some(creds) = json::read_config_json(CREDENTIALS_FILE) else { return CredentialStatus::missing() };
+        let oauth = &creds["claudeAiOauth"];
+        if json::non_empty(oauth, &["accessToken"]).is_none() {
+            return CredentialStatus::missing();
         }
+        let expires_at = json::int(oauth, &["expiresAt"]).map(json::millis_to_secs);
+        let refreshable = json::non_empty(oauth, &["refreshToken"]).is_some();
+        let identity = json::read_config_json(ACCOUNT_FILE);
+        CredentialStatus::new(login_state(refreshable, expires_at, account.now))
+            .expires_at(expires_at)
+            .identity(identity.as_ref().and_then(|a| json::str(a, &["oauthAccount", "emailAddress"])))
+            .plan(json::str(oauth, &["subscriptionType"]))
     }
 
-    fn validate_token(token: String) -> bool {
-        kit::token_has_shape(&token, &[OAUTH_PREFIX, API_KEY_PREFIX])
-    }
-
-    fn env_overrides(config_dir: String, token: Option<String>) -> Vec<(String, String)> {
-        let token_env = token.as_deref().map(token_variable);
-        let mut env = kit::generic_env(Some(CONFIG_DIR_ENV), &config_dir, token_env, token.as_deref());
-        env.push((PROFILE_DIR_ENV.into(), format!("{config_dir}/{PROFILE_SUBDIR}")));
-        env
-    }
-
-    fn launch_env(account: Account) -> Result<Vec<(String, String)>, String> {
-        if let Some(token) = &account.token
-            && !Self::validate_token(token.clone())
-        {
-            return Err(format!(
-                "the static token of account {:?} is not a Claude token \
-                 (expected {OAUTH_PREFIX}… or {API_KEY_PREFIX}…)",
-                account.name
-            ));
+    fn launch_env(account: &Account) -> Result<Env, String> {
+        let login = Self::credential_status(account).state == LoginState::Live;
+        let mut env = Env::new().set(CONFIG_DIR_ENV, &account.config_dir);
+        if let (false, Some(token)) = (login, &account.token) {
+            env = env.set(token_variable(token), token);
         }
-        let login = kit::read_config_json(CREDENTIALS_FILE).is_some_and(|c| has_live_login(&c, account.now));
-        let token = if login { None } else { account.token };
-        Ok(Self::env_overrides(account.config_dir, token))
+        Ok(env.set(PROFILE_DIR_ENV, &format!("{}/{PROFILE_SUBDIR}", account.config_dir)))
     }
 
-    fn detect_wall(output: String, now: i64, zone: String) -> Option<Wall> {
-        detect(&output, now, &zone).map(|(resets_at, matched)| Wall { resets_at, matched })
+    fn detect_wall(output: &str, now: i64, zone: &str) -> Option<Wall> {
+        detect(output, now, zone)
     }
 }
+
+accounts_plugin::export!(Claude);
 
 /// The variable a static token goes in, by its prefix.
 fn token_variable(token: &str) -> &'static str {
     if token.starts_with(API_KEY_PREFIX) { API_KEY_ENV } else { OAUTH_TOKEN_ENV }
 }
 
-/// Whether `.credentials.json` holds a login Claude can use: one it can
-/// refresh (a refresh token), or whose access token has not expired yet.
-fn has_live_login(credentials: &serde_json::Value, now: i64) -> bool {
-    let oauth = &credentials["claudeAiOauth"];
-    let present = |key: &str| oauth[key].as_str().is_some_and(|v| !v.is_empty());
-    present("accessToken")
-        && (present("refreshToken")
-            || kit::json_i64(oauth, &["expiresAt"]).is_some_and(|ms| kit::is_live_millis(ms, now)))
+/// Live while refreshable or unexpired.
+fn login_state(refreshable: bool, expires_at: Option<i64>, now: i64) -> LoginState {
+    if refreshable || expires_at.is_some_and(|at| at > now) { LoginState::Live } else { LoginState::Expired }
 }
 
 /// Phrases that start a usage-limit message (claude-code 2.1.197: the
@@ -135,19 +122,19 @@ fn is_fast_mode(line: &str) -> bool {
 /// versions (`Claude AI usage limit reached|<epoch>`), and the lines above,
 /// whose reset ("resets 3pm (Europe/Paris)", "resets Nov 27, 10am (...)")
 /// is in the named zone or else the host's `zone`.
-fn detect(output: &str, now: i64, zone: &str) -> Option<(Option<i64>, String)> {
+fn detect(output: &str, now: i64, zone: &str) -> Option<Wall> {
     const EPOCH_FORM: &str = "Claude AI usage limit reached";
     for line in output.lines().rev() {
         let line = &line.replace('\u{2019}', "'");
         if line.contains("\"rate_limit_event\"") {
             if let Some(reset) = rejected_event(line) {
-                return Some((reset, kit::clip_matched(line)));
+                return Some(Wall::new(reset, line));
             }
             continue;
         }
         if let Some(at) = line.find(EPOCH_FORM) {
             let reset = text::number_after(&line[at..], EPOCH_FORM).map(text::epoch_seconds);
-            return Some((reset, kit::clip_matched(line)));
+            return Some(Wall::new(reset, line));
         }
         if is_fast_mode(line) {
             continue;
@@ -155,7 +142,7 @@ fn detect(output: &str, now: i64, zone: &str) -> Option<(Option<i64>, String)> {
         let current = WALL_PHRASES.iter().any(|p| line.contains(p));
         let old = line.contains(OLD_PHRASE) && line.contains("resets");
         if current || old {
-            return Some((clock::reset_after(line, "resets", now, zone), kit::clip_matched(line)));
+            return Some(Wall::new(clock::reset_after(line, "resets", now, zone), line));
         }
     }
     None
@@ -165,18 +152,13 @@ fn detect(output: &str, now: i64, zone: &str) -> Option<(Option<i64>, String)> {
 /// if it gives one. `None` for any other event (allowed, warnings, or a
 /// rejection the account's usage credits take over).
 fn rejected_event(line: &str) -> Option<Option<i64>> {
-    let event: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+    let event = json::parse(line.trim())?;
     let info = &event["rate_limit_info"];
-    let rejected = kit::json_str(&event, &["type"]) == Some("rate_limit_event")
+    let rejected = json::str(&event, &["type"]) == Some("rate_limit_event")
         && info["status"] == "rejected"
         && info["isUsingOverage"] != true;
-    rejected.then(|| kit::json_i64(info, &["resetsAt"]).map(text::epoch_seconds))
+    rejected.then(|| json::int(info, &["resetsAt"]).map(text::epoch_seconds))
 }
-
-// Exported only for wasm: natively (unit tests) the WIT export names are not
-// valid linker symbols.
-#[cfg(target_arch = "wasm32")]
-export!(Claude);
 
 #[cfg(test)]
 mod tests {
@@ -184,51 +166,41 @@ mod tests {
 
     #[test]
     fn validates_both_token_kinds() {
-        assert!(Claude::validate_token("sk-ant-oat01-abc".into()));
-        assert!(Claude::validate_token("sk-ant-api03-abc".into()));
-        assert!(!Claude::validate_token("sk-ant-oat01-".into()));
-        assert!(!Claude::validate_token("sk-proj-abc".into()));
-        assert!(!Claude::validate_token(" \t".into()));
-        assert!(!Claude::validate_token("sk-ant-oat01-a\nb".into()));
+        for (token, ok) in [
+            ("sk-ant-oat01-abc", true),
+            ("sk-ant-api03-abc", true),
+            ("sk-ant-oat01-", false),
+            ("sk-proj-abc", false),
+            (" \t", false),
+            ("sk-ant-oat01-a\nb", false),
+        ] {
+            assert_eq!(Claude::validate_token(token).is_ok(), ok, "{token:?}");
+        }
     }
 
     #[test]
-    fn api_keys_go_to_their_own_variable_and_profiles_stay_in_the_account() {
-        let env = Claude::env_overrides("/c".into(), Some("sk-ant-api03-k".into()));
-        assert_eq!(env[1].0, API_KEY_ENV);
-        let env = Claude::env_overrides("/c".into(), Some("sk-ant-oat01-k".into()));
-        assert_eq!(env[1].0, OAUTH_TOKEN_ENV);
-        let env = Claude::env_overrides("/c".into(), None);
-        assert_eq!(
-            env,
-            [(CONFIG_DIR_ENV.into(), "/c".into()), (PROFILE_DIR_ENV.into(), "/c/anthropic-profiles".into())]
-        );
+    fn tokens_go_to_their_own_variable_and_profiles_stay_in_the_account() {
+        let account =
+            |token: &str| Account { name: "a".into(), config_dir: "/c".into(), token: Some(token.into()), now: 0 };
+        let env = Claude::launch_env(&account("sk-ant-api03-k")).unwrap();
+        assert_eq!(env.get(API_KEY_ENV), Some("sk-ant-api03-k"));
+        let env = Claude::launch_env(&account("sk-ant-oat01-k")).unwrap();
+        assert_eq!(env.get(OAUTH_TOKEN_ENV), Some("sk-ant-oat01-k"));
+        assert_eq!(env.get(PROFILE_DIR_ENV), Some("/c/anthropic-profiles"));
     }
 
     #[test]
     fn a_login_lives_while_it_can_be_refreshed() {
-        let now = 1_795_348_800;
-        let creds = |access: bool, refresh: bool, expires_ms: i64| {
-            let mut oauth = serde_json::json!({"expiresAt": expires_ms});
-            if access {
-                oauth["accessToken"] = "sk-ant-oat01-a".into();
-            }
-            if refresh {
-                oauth["refreshToken"] = "sk-ant-ort01-r".into();
-            }
-            serde_json::json!({"claudeAiOauth": oauth})
-        };
-        let past = (now - 3600) * 1000;
-        let future = (now + 3600) * 1000;
-        assert!(has_live_login(&creds(true, true, past), now), "expired access, refresh token: live");
-        assert!(has_live_login(&creds(true, false, future), now));
-        assert!(!has_live_login(&creds(true, false, past), now), "expired and nothing to refresh with");
-        assert!(!has_live_login(&creds(false, true, future), now));
-        assert!(!has_live_login(&serde_json::json!({}), now));
+        assert_eq!(login_state(true, Some(10), 100), LoginState::Live, "expired access, refresh token");
+        assert_eq!(login_state(false, Some(200), 100), LoginState::Live);
+        assert_eq!(login_state(false, Some(10), 100), LoginState::Expired);
+        assert_eq!(login_state(false, None, 100), LoginState::Expired);
     }
 
     #[test]
     fn the_corpus() {
-        kit::corpus::check_dir(env!("CARGO_MANIFEST_DIR"), |text, now, zone| detect(text, now, zone).map(|w| w.0));
+        accounts_plugin::corpus::check_dir(env!("CARGO_MANIFEST_DIR"), |t, now, zone| {
+            detect(t, now, zone).map(|w| w.resets_at)
+        });
     }
 }

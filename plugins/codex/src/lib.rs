@@ -5,89 +5,79 @@
 //! - `CODEX_HOME` isolates an account (it must exist before codex runs; the
 //!   host creates the config dir).
 //! - The login lives in `auth.json`: a ChatGPT login (`tokens`: an
-//!   `access_token` JWT whose `exp` is its expiry, and a `refresh_token`),
-//!   or a key stored the agent's own way by `codex login --with-api-key`
-//!   (`OPENAI_API_KEY` in the file).
+//!   `access_token` JWT whose `exp` is its expiry, a `refresh_token`, an
+//!   `id_token` JWT with the `email` and the plan), or a key stored the
+//!   agent's own way by `codex login --with-api-key` (`OPENAI_API_KEY`).
 //! - `codex exec` authenticates with `CODEX_API_KEY` from the environment,
 //!   which beats a key in `auth.json`; it ignores `OPENAI_API_KEY` (it sends
 //!   no credential at all), so a static key goes in `CODEX_API_KEY`, only
 //!   when the account has no login of its own.
 
-use accounts_plugin_kit::{self as kit, clock, text};
+use accounts_plugin::{Account, Agent, CredentialStatus, LoginState, Spec, Wall, clock, json, text};
 
-wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
-
-use exports::accounts::auth::account_auth::{Account, AgentSpec, Guest, Wall};
-
-const KIND: &str = "codex";
-const CONFIG_DIR_ENV: &str = "CODEX_HOME";
-const TOKEN_ENV: &str = "CODEX_API_KEY";
-/// Not read for auth by codex 0.169; cleared so another account's key
-/// does not reach the tools the agent runs.
-const OPENAI_KEY_ENV: &str = "OPENAI_API_KEY";
 const TOKEN_PREFIX: &str = "sk-";
 /// Anthropic keys also start with `sk-`; one in an OpenAI slot is a mix-up.
 const FOREIGN_PREFIX: &str = "sk-ant-";
 const AUTH_FILE: &str = "auth.json";
+/// Where the id token keeps the ChatGPT plan.
+const PLAN_CLAIM: &[&str] = &["https://api.openai.com/auth", "chatgpt_plan_type"];
 
 struct Codex;
 
-impl Guest for Codex {
-    fn spec() -> AgentSpec {
-        AgentSpec {
-            kind: KIND.into(),
-            label: "Codex CLI".into(),
-            config_dir_env: Some(CONFIG_DIR_ENV.into()),
-            token_env: Some(TOKEN_ENV.into()),
-            token_file_name: None,
-            credential_file_name: Some(AUTH_FILE.into()),
-            token_prefix: TOKEN_PREFIX.into(),
-            enroll_methods: vec!["login".into(), "token".into()],
-            enroll_hint: "run `CODEX_HOME=<config_dir> codex login` (or `--device-auth`), or store an API key \
-                          the agent's way: `printenv KEY | CODEX_HOME=<config_dir> codex login --with-api-key`"
-                .into(),
-            env_keys: vec![CONFIG_DIR_ENV.into(), TOKEN_ENV.into(), OPENAI_KEY_ENV.into()],
+impl Agent for Codex {
+    fn spec() -> Spec {
+        Spec::new("codex", "Codex CLI")
+            .config_dir_env("CODEX_HOME")
+            .token_env("CODEX_API_KEY")
+            // Not read for auth by codex 0.169; cleared so another account's
+            // key does not reach the tools the agent runs.
+            .also_sets(["OPENAI_API_KEY"])
+            .credential_file(AUTH_FILE)
+            .token_prefixes([TOKEN_PREFIX])
+            .login(["codex", "login"])
+            .headless_login(["codex", "login", "--device-auth"])
+            .enroll_hint(
+                "run `accounts login <name>` (codex login, or --headless for a device code), or store an API key \
+                 the agent's way: `printenv KEY | CODEX_HOME=<config_dir> codex login --with-api-key`",
+            )
+    }
+
+    fn validate_token(token: &str) -> Result<(), String> {
+        if token.starts_with(FOREIGN_PREFIX) {
+            return Err("it is an Anthropic key (sk-ant-), not an OpenAI API key".into());
         }
+        accounts_plugin::token_shape(&Self::spec(), token)
     }
 
-    fn validate_token(token: String) -> bool {
-        kit::token_has_shape(&token, &[TOKEN_PREFIX]) && !token.starts_with(FOREIGN_PREFIX)
+    fn credential_status(account: &Account) -> CredentialStatus {
+        json::read_config_json(AUTH_FILE).map_or_else(CredentialStatus::missing, |auth| status(&auth, account.now))
     }
 
-    fn env_overrides(config_dir: String, token: Option<String>) -> Vec<(String, String)> {
-        kit::generic_env(Some(CONFIG_DIR_ENV), &config_dir, Some(TOKEN_ENV), token.as_deref())
-    }
-
-    fn launch_env(account: Account) -> Result<Vec<(String, String)>, String> {
-        if let Some(token) = &account.token
-            && !Self::validate_token(token.clone())
-        {
-            return Err(format!(
-                "the static token of account {:?} is not an OpenAI API key (expected {TOKEN_PREFIX}…)",
-                account.name
-            ));
-        }
-        let login = kit::read_config_json(AUTH_FILE).is_some_and(|auth| has_login(&auth, account.now));
-        let token = if login { None } else { account.token };
-        Ok(Self::env_overrides(account.config_dir, token))
-    }
-
-    fn detect_wall(output: String, now: i64, zone: String) -> Option<Wall> {
-        detect(&output, now, &zone).map(|(resets_at, matched)| Wall { resets_at, matched })
+    fn detect_wall(output: &str, now: i64, zone: &str) -> Option<Wall> {
+        detect(output, now, zone)
     }
 }
 
-/// Whether `auth.json` holds a login codex uses: a stored API key, or a
-/// ChatGPT login it can refresh (a refresh token) or whose access token is
-/// still valid.
-fn has_login(auth: &serde_json::Value, now: i64) -> bool {
-    let present = |path: &[&str]| kit::json_str(auth, path).is_some_and(|v| !v.is_empty());
-    if present(&[OPENAI_KEY_ENV]) {
-        return true;
+accounts_plugin::export!(Codex);
+
+/// What `auth.json` says: a stored API key is a live login; a ChatGPT login
+/// is live while it can be refreshed or its access token is valid.
+fn status(auth: &json::Value, now: i64) -> CredentialStatus {
+    if json::non_empty(auth, &["OPENAI_API_KEY"]).is_some() {
+        return CredentialStatus::new(LoginState::Live).identity(Some("API key"));
     }
-    let access = kit::json_str(auth, &["tokens", "access_token"]);
-    access.is_some_and(|a| !a.is_empty())
-        && (present(&["tokens", "refresh_token"]) || access.and_then(kit::jwt_expiry).is_some_and(|exp| exp > now))
+    let Some(access) = json::non_empty(auth, &["tokens", "access_token"]) else {
+        return CredentialStatus::missing();
+    };
+    let expires_at = json::jwt_expiry(access);
+    let refreshable = json::non_empty(auth, &["tokens", "refresh_token"]).is_some();
+    let state =
+        if refreshable || expires_at.is_some_and(|at| at > now) { LoginState::Live } else { LoginState::Expired };
+    let claims = json::non_empty(auth, &["tokens", "id_token"]).and_then(json::jwt_claims);
+    CredentialStatus::new(state)
+        .expires_at(expires_at)
+        .identity(claims.as_ref().and_then(|c| json::str(c, &["email"])))
+        .plan(claims.as_ref().and_then(|c| json::str(c, PLAN_CLAIM)))
 }
 
 /// Messages that stop Codex for the account (codex 0.169.0), each matched
@@ -108,26 +98,21 @@ const WALL_PHRASES: &[&str] = &[
 /// lines above; "You've hit your usage limit. ... try again at 3:28 PM."
 /// (today) or "... at Aug 8th, 2026 12:30 PM." (later), in the host's zone,
 /// or, from older versions, "try again in 3 days 6 hours 57 minutes".
-fn detect(output: &str, now: i64, zone: &str) -> Option<(Option<i64>, String)> {
+fn detect(output: &str, now: i64, zone: &str) -> Option<Wall> {
     for line in output.lines().rev() {
         let line = &line.replace('\u{2019}', "'");
         if line.contains("usage_limit_reached") {
             let reset = text::number_after(line, "\"resets_at\"")
                 .map(text::epoch_seconds)
                 .or_else(|| text::number_after(line, "\"resets_in_seconds\"").map(|s| now + s));
-            return Some((reset, kit::clip_matched(line)));
+            return Some(Wall::new(reset, line));
         }
         if WALL_PHRASES.iter().any(|p| line.contains(p)) {
-            return Some((clock::reset_after(line, "try again", now, zone), kit::clip_matched(line)));
+            return Some(Wall::new(clock::reset_after(line, "try again", now, zone), line));
         }
     }
     None
 }
-
-// Exported only for wasm: natively (unit tests) the WIT export names are not
-// valid linker symbols.
-#[cfg(target_arch = "wasm32")]
-export!(Codex);
 
 #[cfg(test)]
 mod tests {
@@ -135,36 +120,57 @@ mod tests {
 
     #[test]
     fn tokens() {
-        assert!(Codex::validate_token("sk-proj-abc".into()));
-        assert!(!Codex::validate_token("".into()));
-        assert!(!Codex::validate_token("sk-a\nb".into()));
-        assert!(!Codex::validate_token("sk-ant-oat01-abc".into()), "a Claude token is not an OpenAI key");
+        assert!(Codex::validate_token("sk-proj-abc").is_ok());
+        assert!(Codex::validate_token("").unwrap_err().contains("empty"));
+        assert!(Codex::validate_token("sk-a\nb").is_err());
+        assert!(Codex::validate_token("sk-ant-oat01-abc").unwrap_err().contains("Anthropic"));
+        assert!(Codex::validate_token("pk-abc").unwrap_err().contains("starts with sk-"));
     }
 
     #[test]
     fn a_static_key_goes_where_codex_reads_it() {
-        let env = Codex::env_overrides("/c".into(), Some("sk-proj-k".into()));
-        assert_eq!(env, [(CONFIG_DIR_ENV.into(), "/c".into()), ("CODEX_API_KEY".into(), "sk-proj-k".into())]);
+        let account = Account { name: "a".into(), config_dir: "/c".into(), token: Some("sk-proj-k".into()), now: 0 };
+        let env = Codex::launch_env(&account).unwrap().into_pairs();
+        assert_eq!(env, [("CODEX_HOME".into(), "/c".into()), ("CODEX_API_KEY".into(), "sk-proj-k".into())]);
+    }
+
+    /// A value as the plugin reads it from a file.
+    fn file(value: serde_json::Value) -> json::Value {
+        json::parse(&value.to_string()).unwrap()
+    }
+
+    fn jwt(claims: serde_json::Value) -> String {
+        use base64::Engine as _;
+        let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.sig", enc("{}"), enc(&claims.to_string()))
     }
 
     #[test]
     fn logins_codex_uses() {
         let now = 1_795_348_800;
-        let jwt = |exp: i64| {
-            use base64::Engine as _;
-            let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-            format!("{}.{}.sig", enc("{}"), enc(&format!("{{\"exp\":{exp}}}")))
+        let chatgpt = |exp: i64, refresh: &str| {
+            let id =
+                jwt(serde_json::json!({"email": "a@b", "https://api.openai.com/auth": {"chatgpt_plan_type": "plus"}}));
+            file(
+                serde_json::json!({"tokens": {"access_token": jwt(serde_json::json!({"exp": exp})), "refresh_token": refresh, "id_token": id}}),
+            )
         };
-        let chatgpt = |exp: i64, refresh: &str| serde_json::json!({"tokens": {"access_token": jwt(exp), "refresh_token": refresh, "id_token": "x"}});
-        assert!(has_login(&chatgpt(now - 60, "r"), now), "expired access, refresh token: live");
-        assert!(has_login(&chatgpt(now + 60, ""), now));
-        assert!(!has_login(&chatgpt(now - 60, ""), now));
-        assert!(has_login(&serde_json::json!({"auth_mode": "apikey", "OPENAI_API_KEY": "sk-proj-x"}), now));
-        assert!(!has_login(&serde_json::json!({"OPENAI_API_KEY": null}), now));
+        let live = status(&chatgpt(now - 60, "r"), now);
+        assert_eq!(live.state, LoginState::Live, "expired access, refresh token: live");
+        assert_eq!(
+            (live.identity.as_deref(), live.plan.as_deref(), live.expires_at),
+            (Some("a@b"), Some("plus"), Some(now - 60))
+        );
+        assert_eq!(status(&chatgpt(now + 60, ""), now).state, LoginState::Live);
+        assert_eq!(status(&chatgpt(now - 60, ""), now).state, LoginState::Expired);
+        assert_eq!(status(&file(serde_json::json!({"OPENAI_API_KEY": "sk-proj-x"})), now).state, LoginState::Live);
+        assert_eq!(status(&file(serde_json::json!({"OPENAI_API_KEY": null})), now).state, LoginState::Missing);
     }
 
     #[test]
     fn the_corpus() {
-        kit::corpus::check_dir(env!("CARGO_MANIFEST_DIR"), |text, now, zone| detect(text, now, zone).map(|w| w.0));
+        accounts_plugin::corpus::check_dir(env!("CARGO_MANIFEST_DIR"), |t, now, zone| {
+            detect(t, now, zone).map(|w| w.resets_at)
+        });
     }
 }

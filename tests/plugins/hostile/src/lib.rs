@@ -2,7 +2,7 @@
 //! account's name says, so one component covers many attacks; the tests
 //! assert that the host contains each one and names it.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
+wit_bindgen::generate!({ path: "../../../wit/v0.1.0", world: "plugin" });
 
 use exports::accounts::auth::account_auth::{Account, AgentSpec, Guest, Wall};
 

@@ -1,7 +1,7 @@
 //! A plugin that claims to be another kind than the one it is installed as:
 //! installed as `liar.wasm`, its spec says "claude". The host must refuse it.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
+wit_bindgen::generate!({ path: "../../../wit/v0.1.0", world: "plugin" });
 
 use exports::accounts::auth::account_auth::{Account, AgentSpec, Guest, Wall};
 

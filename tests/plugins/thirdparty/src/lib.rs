@@ -1,51 +1,52 @@
-//! A third-party plugin for a made-up agent, "acme": what an outside author
-//! ships without touching the host. The tests load it from the plugin dir.
+//! A third-party plugin for a made-up agent, "acme", written on the SDK as
+//! an outside author writes one: the reference example. The tests build it
+//! out of tree and load it from the plugin dir.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
-
-use exports::accounts::auth::account_auth::{Account, AgentSpec, Guest, Wall};
+use accounts_plugin::{Account, Agent, CredentialStatus, LoginState, Spec, Wall, json, text};
 
 struct Acme;
 
-impl Guest for Acme {
-    fn spec() -> AgentSpec {
-        AgentSpec {
-            kind: "acme".into(),
-            label: "Acme Agent".into(),
-            config_dir_env: Some("ACME_HOME".into()),
-            token_env: Some("ACME_TOKEN".into()),
-            token_file_name: None,
-            credential_file_name: Some("session".into()),
-            token_prefix: "acme-".into(),
-            enroll_methods: vec!["token".into()],
-            enroll_hint: "put an acme- token in token_file".into(),
-            env_keys: vec!["ACME_HOME".into(), "ACME_TOKEN".into()],
-        }
+impl Agent for Acme {
+    fn spec() -> Spec {
+        Spec::new("acme", "Acme Agent")
+            .config_dir_env("ACME_HOME")
+            .token_env("ACME_TOKEN")
+            .token_prefixes(["acme-", "acmeorg-"])
+            .credential_file("session.json")
+            .login(["acme", "login"])
+            .headless_login(["acme", "login", "--device"])
+            .enroll_hint("run `accounts login <name>`, or enroll an acme- token")
     }
 
-    fn validate_token(token: String) -> bool {
-        token.starts_with("acme-") && !token.contains(char::is_whitespace)
+    // session.json: {"user": "...", "refresh": "...", "expires": <epoch s>}
+    fn credential_status(account: &Account) -> CredentialStatus {
+        let Some(session) = json::read_config_json("session.json") else { return CredentialStatus::missing() };
+        let expires = json::int(&session, &["expires"]);
+        let live = json::non_empty(&session, &["refresh"]).is_some() || expires.is_some_and(|e| e > account.now);
+        CredentialStatus::new(if live { LoginState::Live } else { LoginState::Expired })
+            .expires_at(expires)
+            .identity(json::str(&session, &["user"]))
     }
 
-    fn env_overrides(config_dir: String, token: Option<String>) -> Vec<(String, String)> {
-        let mut env = vec![("ACME_HOME".to_owned(), config_dir)];
-        env.extend(token.map(|t| ("ACME_TOKEN".to_owned(), t)));
-        env
-    }
-
-    fn launch_env(account: Account) -> Result<Vec<(String, String)>, String> {
-        // A `session` file in the config dir means a live login.
-        let live = std::fs::metadata("/config/session").is_ok();
-        let token = if live { None } else { account.token };
-        Ok(Self::env_overrides(account.config_dir, token))
-    }
-
-    fn detect_wall(output: String, now: i64, _zone: String) -> Option<Wall> {
-        output.contains("ACME QUOTA").then(|| Wall { resets_at: Some(now + 60), matched: "ACME QUOTA".into() })
+    // "ACME QUOTA: retry in 90 seconds"
+    fn detect_wall(output: &str, now: i64, _zone: &str) -> Option<Wall> {
+        let at = output.rfind("ACME QUOTA")?;
+        let line = text::line_at(output, at);
+        let reset = line.find("retry in").and_then(|i| text::duration_seconds(&line[i + 8..]));
+        Some(Wall::new(reset.map(|secs| now + secs), line))
     }
 }
 
-// Exported only for wasm: natively (unit tests) the WIT export names are not
-// valid linker symbols.
-#[cfg(target_arch = "wasm32")]
-export!(Acme);
+accounts_plugin::export!(Acme);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walls() {
+        let wall = Acme::detect_wall("ok\nACME QUOTA: retry in 90 seconds\n", 1000, "UTC").unwrap();
+        assert_eq!((wall.resets_at, wall.matched.as_str()), (Some(1090), "ACME QUOTA: retry in 90 seconds"));
+        assert_eq!(Acme::detect_wall("all good", 1000, "UTC"), None);
+    }
+}

@@ -1,7 +1,7 @@
 //! Variants of a plugin that is wrong in what it is: the host must refuse
 //! each at load time, before any call that matters. Built with one feature.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
+wit_bindgen::generate!({ path: "../../../wit/v0.1.0", world: "plugin" });
 
 use exports::accounts::auth::account_auth::{Account, AgentSpec, Guest, Wall};
 

@@ -1,14 +1,15 @@
 //! Reset times written as wall-clock times: "3pm", "2:50am (America/New_York)",
-//! "3:45 PM PST", "Oct 6, 10am (Asia/Seoul)", "Aug 8th, 2026 12:30 PM".
+//! "3:45 PM PST", "3:45 PM GMT+9", "Oct 6, 10am (Asia/Seoul)",
+//! "Aug 8th, 2026 12:30 PM", "Jan 2, 2028, 3pm".
 //!
 //! Each resolves to the next matching instant after `now`, in the zone the
 //! message names, else in the host's local zone (passed in by the host: the
-//! sandbox has no clock zone of its own). Zone rules come from the copy of
-//! the time-zone database bundled into the plugin.
+//! sandbox has no zone of its own). Fixed offsets (GMT+9, PST) are computed
+//! here; the rules of named zones (Europe/Paris) come from the host's
+//! time-zone database through the contract's `time-zones` import.
 
-use jiff::Timestamp;
-use jiff::civil::{Date, Time};
-use jiff::tz::{self, TimeZone};
+use crate::civil::{Date, Time};
+use crate::zones;
 
 /// The reset written after `keyword` (lower case, matched in any case) in
 /// `line`: a duration ("in 3 days 6 hours 57 minutes") or a clock time
@@ -26,6 +27,15 @@ pub fn reset_after(line: &str, keyword: &str, now: i64, local_zone: &str) -> Opt
 /// Words looked at after the keyword; a reset time never needs more.
 const MAX_WORDS: usize = 8;
 
+/// A zone a reset time is read in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Zone {
+    /// Seconds east of UTC.
+    Fixed(i64),
+    /// An IANA name, resolved by the host.
+    Named(String),
+}
+
 /// The next instant after `now` (epoch seconds) matching the clock time at
 /// the start of `text`, or `None` when `text` does not start with one, names
 /// an impossible time, or names a full date that has already passed.
@@ -42,33 +52,43 @@ pub fn reset_at(text: &str, now: i64, local_zone: &str) -> Option<i64> {
         at += 1;
     }
     let time = clock_time(&words, &mut at)?;
-    let zone =
-        words.get(at).and_then(|w| named_zone(w)).unwrap_or_else(|| TimeZone::get(local_zone).unwrap_or(TimeZone::UTC));
+    let zone = words.get(at).and_then(|w| named_zone(w)).unwrap_or_else(|| local(local_zone, now));
     resolve(day, time, &zone, now)
 }
 
+/// The host's zone, or UTC when the host names one it cannot resolve.
+fn local(name: &str, now: i64) -> Zone {
+    if matches!(name, "UTC" | "Etc/UTC" | "") {
+        return Zone::Fixed(0);
+    }
+    match zones::date_at(name, now) {
+        Some(_) => Zone::Named(name.to_owned()),
+        None => Zone::Fixed(0),
+    }
+}
+
 /// A calendar day: month, day, and the year when the message gives one.
-type MonthDay = (i8, i8, Option<i16>);
+type MonthDay = (u8, u8, Option<i32>);
 
 /// "Aug 8th, 2026", "Oct 6", "September 30 2027": a month name, a day with
 /// an optional ordinal suffix, an optional four-digit year.
 fn month_day(words: &[&str], at: &mut usize) -> Option<MonthDay> {
     let month = month_number(words.get(*at)?)?;
     let day_word = words.get(*at + 1)?;
-    let day: i8 = day_word.trim_end_matches(|c: char| c.is_ascii_alphabetic()).parse().ok()?;
-    let suffix = &day_word[day_word.trim_end_matches(|c: char| c.is_ascii_alphabetic()).len()..];
-    if !matches!(suffix.to_ascii_lowercase().as_str(), "" | "st" | "nd" | "rd" | "th") {
+    let digits = day_word.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let day: u8 = digits.parse().ok()?;
+    if !matches!(day_word[digits.len()..].to_ascii_lowercase().as_str(), "" | "st" | "nd" | "rd" | "th") {
         return None;
     }
     *at += 2;
-    let year = words.get(*at).filter(|w| w.len() == 4).and_then(|w| w.parse::<i16>().ok());
+    let year = words.get(*at).filter(|w| w.len() == 4).and_then(|w| w.parse::<i32>().ok());
     if year.is_some() {
         *at += 1;
     }
     Some((month, day, year))
 }
 
-fn month_number(word: &str) -> Option<i8> {
+fn month_number(word: &str) -> Option<u8> {
     const MONTHS: [&str; 12] = [
         "january",
         "february",
@@ -89,15 +109,15 @@ fn month_number(word: &str) -> Option<i8> {
     }
     // "Aug", "August", and "Sept" all name a month.
     let word = if word == "sept" { "sep".to_owned() } else { word };
-    MONTHS.iter().position(|m| m.starts_with(&word)).map(|i| i as i8 + 1)
+    MONTHS.iter().position(|m| m.starts_with(&word)).map(|i| i as u8 + 1)
 }
 
 /// "3pm", "3 PM", "2:50am", "3:28 PM", "15:00", "noon", "midnight".
 fn clock_time(words: &[&str], at: &mut usize) -> Option<Time> {
     let word = words.get(*at)?.to_ascii_lowercase();
     match word.as_str() {
-        "noon" => return finish(at, 1, Time::new(12, 0, 0, 0).ok()),
-        "midnight" => return finish(at, 1, Some(Time::midnight())),
+        "noon" => return finish(at, 1, Time::new(12, 0)),
+        "midnight" => return finish(at, 1, Time::new(0, 0)),
         _ => {}
     }
     let digits_end = word.find(|c: char| !(c.is_ascii_digit() || c == ':')).unwrap_or(word.len());
@@ -111,9 +131,9 @@ fn clock_time(words: &[&str], at: &mut usize) -> Option<Time> {
         used = 2;
     }
     let (hour, minute) = match clock.split_once(':') {
-        Some((h, m)) if m.len() == 2 => (h.parse::<i8>().ok()?, m.parse::<i8>().ok()?),
+        Some((h, m)) if m.len() == 2 => (h.parse::<u8>().ok()?, m.parse::<u8>().ok()?),
         // A bare number is a count or a date, not a time, unless am/pm follows.
-        None if !meridiem.is_empty() => (clock.parse::<i8>().ok()?, 0),
+        None if !meridiem.is_empty() => (clock.parse::<u8>().ok()?, 0),
         _ => return None,
     };
     let hour = match meridiem.to_ascii_lowercase().as_str() {
@@ -122,7 +142,7 @@ fn clock_time(words: &[&str], at: &mut usize) -> Option<Time> {
         "pm" if (1..=12).contains(&hour) => hour % 12 + 12,
         _ => return None,
     };
-    finish(at, used, Time::new(hour, minute, 0, 0).ok())
+    finish(at, used, Time::new(hour, minute))
 }
 
 fn finish(at: &mut usize, used: usize, time: Option<Time>) -> Option<Time> {
@@ -136,16 +156,17 @@ fn finish(at: &mut usize, used: usize, time: Option<Time>) -> Option<Time> {
 /// without an abbreviation), or a common abbreviation. Abbreviations that
 /// say whether daylight time is on (PST, PDT) are fixed offsets; generic
 /// ones (PT) follow the region's rules.
-fn named_zone(word: &str) -> Option<TimeZone> {
+fn named_zone(word: &str) -> Option<Zone> {
     if word.contains('/') {
-        return TimeZone::get(word).ok();
+        return Some(Zone::Named(word.to_owned()));
     }
     if let Some(offset) = gmt_offset(word) {
-        return Some(TimeZone::fixed(offset));
+        return Some(Zone::Fixed(offset));
     }
-    let fixed = |hours: i8| Some(TimeZone::fixed(tz::offset(hours)));
+    let fixed = |hours: i64| Some(Zone::Fixed(hours * 3600));
+    let named = |name: &str| Some(Zone::Named(name.to_owned()));
     match word.to_ascii_uppercase().as_str() {
-        "UTC" | "GMT" | "Z" => Some(TimeZone::UTC),
+        "UTC" | "GMT" | "Z" => fixed(0),
         "EDT" => fixed(-4),
         "EST" | "CDT" => fixed(-5),
         "CST" | "MDT" => fixed(-6),
@@ -159,16 +180,16 @@ fn named_zone(word: &str) -> Option<TimeZone> {
         "JST" | "KST" => fixed(9),
         "AEST" => fixed(10),
         "AEDT" => fixed(11),
-        "ET" => TimeZone::get("America/New_York").ok(),
-        "CT" => TimeZone::get("America/Chicago").ok(),
-        "MT" => TimeZone::get("America/Denver").ok(),
-        "PT" => TimeZone::get("America/Los_Angeles").ok(),
+        "ET" => named("America/New_York"),
+        "CT" => named("America/Chicago"),
+        "MT" => named("America/Denver"),
+        "PT" => named("America/Los_Angeles"),
         _ => None,
     }
 }
 
-/// "GMT+9", "GMT-3", "UTC+5:30", "GMT+05:30": a fixed offset.
-fn gmt_offset(word: &str) -> Option<tz::Offset> {
+/// "GMT+9", "GMT-3", "UTC+5:30", "GMT+05:30": seconds east of UTC.
+fn gmt_offset(word: &str) -> Option<i64> {
     let upper = word.to_ascii_uppercase();
     let rest = upper.strip_prefix("GMT").or_else(|| upper.strip_prefix("UTC"))?;
     let (sign, rest) = if let Some(rest) = rest.strip_prefix('+') {
@@ -177,29 +198,41 @@ fn gmt_offset(word: &str) -> Option<tz::Offset> {
         (-1, rest.strip_prefix('-').or_else(|| rest.strip_prefix('\u{2212}'))?)
     };
     let (hours, minutes) = match rest.split_once(':') {
-        Some((h, m)) => (h.parse::<i32>().ok()?, m.parse::<i32>().ok()?),
-        None => (rest.parse::<i32>().ok()?, 0),
+        Some((h, m)) => (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?),
+        None => (rest.parse::<i64>().ok()?, 0),
     };
-    if hours > 14 || minutes > 59 {
-        return None;
+    (hours <= 14 && minutes <= 59).then_some(sign * (hours * 3600 + minutes * 60))
+}
+
+/// The instant `date` at `time` in `zone`.
+fn instant(date: Date, time: Time, zone: &Zone) -> Option<i64> {
+    match zone {
+        Zone::Fixed(offset) => Some(date.days() * 86_400 + time.seconds() - offset),
+        Zone::Named(name) => zones::instant_of(name, date, time),
     }
-    tz::Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).ok()
+}
+
+/// Today's date in `zone`.
+fn today(zone: &Zone, now: i64) -> Option<Date> {
+    match zone {
+        Zone::Fixed(offset) => Some(Date::from_days((now + offset).div_euclid(86_400))),
+        Zone::Named(name) => zones::date_at(name, now),
+    }
 }
 
 /// The first instant after `now` at `time` in `zone`, on `day` when given
 /// (in its year, else the next year it comes round), else today or tomorrow.
 /// A clock time skipped by a daylight-saving jump moves forward with it.
-fn resolve(day: Option<MonthDay>, time: Time, zone: &TimeZone, now: i64) -> Option<i64> {
-    let today = Timestamp::from_second(now).ok()?.to_zoned(zone.clone()).date();
-    let instant = |date: Date| Some(date.to_datetime(time).to_zoned(zone.clone()).ok()?.timestamp().as_second());
+fn resolve(day: Option<MonthDay>, time: Time, zone: &Zone, now: i64) -> Option<i64> {
+    let today = today(zone, now)?;
     let after_now = |t: Option<i64>| t.filter(|&t| t > now);
     match day {
-        None => after_now(instant(today)).or_else(|| instant(today.tomorrow().ok()?)),
-        Some((month, day, Some(year))) => after_now(instant(Date::new(year, month, day).ok()?)),
+        None => after_now(instant(today, time, zone)).or_else(|| instant(today.next_day(), time, zone)),
+        Some((month, day, Some(year))) => after_now(instant(Date::new(year, month, day)?, time, zone)),
         // Up to four years ahead, so that Feb 29 finds its next leap year.
-        Some((month, day, None)) => (today.year()..=today.year() + 4)
-            .filter_map(|year| Date::new(year, month, day).ok())
-            .find_map(|date| after_now(instant(date))),
+        Some((month, day, None)) => (today.year..=today.year + 4)
+            .filter_map(|year| Date::new(year, month, day))
+            .find_map(|date| after_now(instant(date, time, zone))),
     }
 }
 
@@ -209,7 +242,7 @@ mod tests {
 
     /// Epoch seconds of an RFC 3339 instant.
     fn at(rfc3339: &str) -> i64 {
-        rfc3339.parse::<Timestamp>().unwrap().as_second()
+        rfc3339.parse::<jiff::Timestamp>().unwrap().as_second()
     }
 
     /// 2026-11-22 12:00 UTC: 13:00 in Paris (CET), 07:00 in New York (EST).

@@ -1,6 +1,21 @@
 //! Pieces of wall-message parsing that are the same for every agent: epoch
-//! numbers after a key, and durations in words ("3 days 6 hours 57 minutes",
-//! "34s", "1h30m").
+//! numbers after a key, durations in words ("3 days 6 hours 57 minutes",
+//! "34s", "1h30m"), the line around a match, and clipping to the 4 KiB a
+//! wall's text may have.
+
+/// Longest wall text a plugin hands back; the host refuses longer ones.
+pub const MAX_MATCHED_BYTES: usize = 4096;
+
+/// `text` trimmed and cut to at most [`MAX_MATCHED_BYTES`] on a character
+/// boundary.
+pub fn clip(text: &str) -> String {
+    let text = text.trim();
+    let mut end = text.len().min(MAX_MATCHED_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
 
 /// The integer right after `key` in `text`, skipping `"`, `:`, `=`, `|` and
 /// spaces between them: finds `1750708800` in `"resets_at": 1750708800` and in
@@ -22,7 +37,9 @@ pub fn epoch_seconds(value: i64) -> i64 {
 /// "90 min". Stops at the first word that is not part of a duration. `None`
 /// when no amount with a unit is found.
 pub fn duration_seconds(text: &str) -> Option<i64> {
-    let mut total = 0f64;
+    // Milliseconds, in integers: no float parsing in a plugin (it costs
+    // kilobytes of wasm).
+    let mut total_ms: i64 = 0;
     let mut found = false;
     let mut rest = text.trim_start();
     loop {
@@ -30,7 +47,7 @@ pub fn duration_seconds(text: &str) -> Option<i64> {
         if number_len == 0 {
             break;
         }
-        let Ok(amount) = rest[..number_len].parse::<f64>() else {
+        let Some(amount_ms) = decimal_millis(&rest[..number_len]) else {
             break;
         };
         let after = rest[number_len..].trim_start();
@@ -38,12 +55,27 @@ pub fn duration_seconds(text: &str) -> Option<i64> {
         let Some(scale) = unit_seconds(&after[..unit_len]) else {
             break;
         };
-        total += amount * scale as f64;
+        total_ms = total_ms.saturating_add(amount_ms.saturating_mul(scale));
         found = true;
         rest = after[unit_len..].trim_start_matches([',', ' ']).trim_start();
         rest = rest.strip_prefix("and ").unwrap_or(rest);
     }
-    found.then(|| total.ceil() as i64)
+    // Rounded up to whole seconds.
+    found.then(|| total_ms.div_euclid(1000) + i64::from(total_ms.rem_euclid(1000) != 0))
+}
+
+/// "1.5" as 1500 (thousandths); at most three decimals count.
+fn decimal_millis(number: &str) -> Option<i64> {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+        return None;
+    }
+    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let mut millis = 0;
+    for (i, digit) in fraction.bytes().take(3).enumerate() {
+        millis += i64::from(digit - b'0') * [100, 10, 1][i];
+    }
+    whole.checked_mul(1000)?.checked_add(millis)
 }
 
 fn unit_seconds(unit: &str) -> Option<i64> {
@@ -80,6 +112,9 @@ mod tests {
         assert_eq!(duration_seconds("3 days 6 hours 57 minutes."), Some(3 * 86_400 + 6 * 3_600 + 57 * 60));
         assert_eq!(duration_seconds("34s"), Some(34));
         assert_eq!(duration_seconds("1.5s"), Some(2));
+        assert_eq!(duration_seconds("0.25 minutes"), Some(15));
+        assert_eq!(duration_seconds(".5h"), Some(1800));
+        assert_eq!(duration_seconds("1.2.3s"), None);
         assert_eq!(duration_seconds("1h30m"), Some(5_400));
         assert_eq!(duration_seconds("2 hours, 5 minutes and 3 seconds"), Some(7_503));
         assert_eq!(duration_seconds("90 min then more"), Some(5_400));
@@ -91,6 +126,15 @@ mod tests {
     fn epoch_units() {
         assert_eq!(epoch_seconds(1_750_708_800), 1_750_708_800);
         assert_eq!(epoch_seconds(1_750_708_800_123), 1_750_708_800);
+    }
+
+    #[test]
+    fn clip_respects_char_boundaries() {
+        let long = "é".repeat(3000);
+        let clipped = clip(&long);
+        assert!(clipped.len() <= MAX_MATCHED_BYTES);
+        assert!(clipped.chars().all(|c| c == 'é'));
+        assert_eq!(clip("  short \n"), "short");
     }
 
     #[test]

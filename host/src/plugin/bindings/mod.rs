@@ -1,0 +1,150 @@
+//! Host bindings, one module per frozen contract version (the Zed
+//! extension-host layout): `since_v0_1_0` for `wit/v0.1.0`, `since_v0_2_0`
+//! for `wit/v0.2.0`. Each converts its generated types into the host's own
+//! (`super::spec`), so nothing outside this module names a version, and a
+//! 0.3.0 is a new file plus one arm in each `match` below.
+
+mod since_v0_1_0;
+mod since_v0_2_0;
+
+use wasmtime::component::{Component, InstancePre, Linker, types::ComponentItem};
+use wasmtime::{Engine, Store};
+
+use super::sandbox::SandboxState;
+use super::spec::{AccountRequest, CredentialStatus, Spec, Wall};
+
+/// The interface name without a version, to recognise other versions.
+pub const INTERFACE_UNVERSIONED: &str = "accounts:auth/account-auth";
+
+/// The contract versions this host accepts, oldest first.
+pub const ACCEPTED_VERSIONS: &[&str] = &[since_v0_1_0::VERSION, since_v0_2_0::VERSION];
+
+/// The interfaces the host itself provides to plugins (beyond WASI).
+pub const HOST_INTERFACES: &[&str] = &[since_v0_2_0::TIME_ZONES];
+
+/// A plugin ready to instantiate, in the version it exports.
+#[derive(Clone)]
+pub enum Pre {
+    V0_1(since_v0_1_0::PluginPre<SandboxState>),
+    V0_2(since_v0_2_0::PluginPre<SandboxState>),
+}
+
+/// A live instance of a plugin.
+pub enum Instance {
+    V0_1(since_v0_1_0::Plugin),
+    V0_2(since_v0_2_0::Plugin),
+}
+
+/// Define the host's own imports (time zones) in `linker`.
+pub fn link_host_imports(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
+    since_v0_2_0::link_host_imports(linker)
+}
+
+/// The contract version `component` exports, or why it is not a plugin
+/// this host accepts.
+pub fn exported_version(engine: &Engine, component: &Component) -> Result<&'static str, String> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    for (interface, version) in
+        [(since_v0_2_0::INTERFACE, since_v0_2_0::VERSION), (since_v0_1_0::INTERFACE, since_v0_1_0::VERSION)]
+    {
+        if exports.iter().any(|e| e == interface) {
+            return Ok(version);
+        }
+    }
+    let accepted = ACCEPTED_VERSIONS.join(" and ");
+    match exports.iter().find(|e| e.starts_with(INTERFACE_UNVERSIONED)) {
+        Some(other) => {
+            let version = other.rsplit('@').next().unwrap_or("?");
+            Err(format!(
+                "exports {INTERFACE_UNVERSIONED} version {version}, but this host accepts versions {accepted}; \
+                 build the plugin against one of those, or upgrade accounts"
+            ))
+        }
+        None => Err(format!(
+            "does not export {INTERFACE_UNVERSIONED}; it is not an accounts plugin (this host accepts versions \
+             {accepted})"
+        )),
+    }
+}
+
+impl Pre {
+    /// Type-check a linked component against the contract `version`.
+    pub fn new(pre: InstancePre<SandboxState>, version: &str) -> wasmtime::Result<Pre> {
+        Ok(match version {
+            since_v0_1_0::VERSION => Pre::V0_1(since_v0_1_0::PluginPre::new(pre)?),
+            _ => Pre::V0_2(since_v0_2_0::PluginPre::new(pre)?),
+        })
+    }
+
+    pub fn instantiate(&self, store: &mut Store<SandboxState>) -> wasmtime::Result<Instance> {
+        Ok(match self {
+            Pre::V0_1(pre) => Instance::V0_1(pre.instantiate(&mut *store)?),
+            Pre::V0_2(pre) => Instance::V0_2(pre.instantiate(&mut *store)?),
+        })
+    }
+}
+
+impl Instance {
+    pub fn spec(&self, store: &mut Store<SandboxState>) -> wasmtime::Result<Spec> {
+        match self {
+            Instance::V0_1(p) => since_v0_1_0::spec(p, store),
+            Instance::V0_2(p) => since_v0_2_0::spec(p, store),
+        }
+    }
+
+    /// `Err(reason)` when the plugin refuses the token.
+    pub fn validate_token(&self, store: &mut Store<SandboxState>, token: &str) -> wasmtime::Result<Result<(), String>> {
+        match self {
+            Instance::V0_1(p) => since_v0_1_0::validate_token(p, store, token),
+            Instance::V0_2(p) => since_v0_2_0::validate_token(p, store, token),
+        }
+    }
+
+    pub fn launch_env(
+        &self,
+        store: &mut Store<SandboxState>,
+        account: &AccountRequest,
+    ) -> wasmtime::Result<Result<Vec<(String, String)>, String>> {
+        match self {
+            Instance::V0_1(p) => since_v0_1_0::launch_env(p, store, account),
+            Instance::V0_2(p) => since_v0_2_0::launch_env(p, store, account),
+        }
+    }
+
+    /// `None` for a contract without `credential-status`.
+    pub fn credential_status(
+        &self,
+        store: &mut Store<SandboxState>,
+        account: &AccountRequest,
+    ) -> wasmtime::Result<Option<CredentialStatus>> {
+        match self {
+            Instance::V0_1(_) => Ok(None),
+            Instance::V0_2(p) => since_v0_2_0::credential_status(p, store, account).map(Some),
+        }
+    }
+
+    pub fn detect_wall(
+        &self,
+        store: &mut Store<SandboxState>,
+        output: &str,
+        now: i64,
+        zone: &str,
+    ) -> wasmtime::Result<Option<Wall>> {
+        match self {
+            Instance::V0_1(p) => since_v0_1_0::detect_wall(p, store, output, now, zone),
+            Instance::V0_2(p) => since_v0_2_0::detect_wall(p, store, output, now, zone),
+        }
+    }
+}
+
+/// A config dir the plugin is handed as a host path: UTF-8 only.
+fn config_dir_str(account: &AccountRequest) -> wasmtime::Result<String> {
+    account.config_dir.to_str().map(str::to_owned).ok_or_else(|| {
+        wasmtime::format_err!("config dir {} is not valid UTF-8; use a UTF-8 path", account.config_dir.display())
+    })
+}

@@ -1,0 +1,221 @@
+//! What a host relies on a plugin for, checked in the real sandbox
+//! (`accounts plugins check`, and before `plugins install`): every finding
+//! says what was tried, whether it held, and what to fix.
+
+use std::time::{Duration, Instant};
+
+use super::runtime::Plugin;
+use super::spec::{AccountRequest, LoginState};
+use crate::secret::Secret;
+
+/// One thing checked.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Finding {
+    pub check: String,
+    pub passed: bool,
+    pub detail: String,
+    /// How long the plugin call took, when the check made one.
+    pub millis: Option<f64>,
+}
+
+/// Lines any agent prints in ordinary work: none may be taken for a wall.
+pub const ORDINARY_OUTPUT: &[&str] = &[
+    "Reading src/main.rs",
+    "Running cargo test --workspace",
+    "test result: ok. 56 passed; 0 failed; 0 ignored",
+    "error[E0308]: mismatched types",
+    "All tests passed. I updated the limit check in rate_limit.rs.",
+    "Thinking about how to reset the counter at 3pm...",
+    "{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"Done.\"}]}}",
+    "The quota module now handles the usage limit reached case.",
+    "$ git commit -m \"retry in 5 minutes on 429\"",
+    "Warning: deprecated API, please try again later with v2",
+];
+
+fn record(findings: &mut Vec<Finding>, check: &str, passed: bool, detail: String, took: Option<Duration>) {
+    findings.push(Finding { check: check.into(), passed, detail, millis: took.map(|t| t.as_secs_f64() * 1000.0) });
+}
+
+/// Run every check on `plugin`. `wall_samples` are lines of the agent's
+/// own wall messages, each of which must be found with its reset.
+pub fn check(plugin: &Plugin<'_>, wasm_bytes: Option<usize>, wall_samples: &[String]) -> Vec<Finding> {
+    let spec = plugin.spec().clone();
+    let deadline = plugin.deadline();
+    let mut findings = Vec::new();
+
+    record(
+        &mut findings,
+        "spec",
+        true,
+        format!(
+            "kind {:?}, contract {}, {} env keys ({}), none on the deny list",
+            spec.kind,
+            spec.contract,
+            spec.env_keys.len(),
+            spec.env_keys.join(", ")
+        ),
+        None,
+    );
+    if let Some(bytes) = wasm_bytes {
+        record(&mut findings, "size", true, format!("{} KB of wasm", bytes.div_ceil(1024)), None);
+    }
+
+    // Tokens that must be refused, whatever the prefixes.
+    let prefix = spec.token_prefixes.first().cloned().unwrap_or_default();
+    for (what, token) in
+        [("empty", String::new()), ("blank", "   ".into()), ("multi-line", format!("{prefix}ab\n{prefix}cd"))]
+    {
+        let started = Instant::now();
+        let verdict = plugin.validate_token(&Secret::new(token));
+        let took = Some(started.elapsed());
+        match verdict {
+            Ok(Err(reason)) => {
+                record(&mut findings, &format!("validate-token refuses the {what} token"), true, reason.shown(), took)
+            }
+            Ok(Ok(())) => record(
+                &mut findings,
+                &format!("validate-token refuses the {what} token"),
+                false,
+                format!("it accepted the {what} token; validate-token must refuse it"),
+                took,
+            ),
+            Err(e) => {
+                record(&mut findings, &format!("validate-token refuses the {what} token"), false, e.to_string(), took)
+            }
+        }
+    }
+
+    // launch-env on an empty config dir, without and with a token.
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            record(
+                &mut findings,
+                "launch-env",
+                false,
+                format!("cannot make an empty config dir to try it in: {e}"),
+                None,
+            );
+            return findings;
+        }
+    };
+    let example_token = format!("{prefix}CHECK0123456789abcdef");
+    for token in [None, Some(example_token.clone())] {
+        let name = if token.is_some() { "launch-env with a token" } else { "launch-env on an empty config dir" };
+        let request = AccountRequest {
+            name: "check".into(),
+            config_dir: dir.path().to_owned(),
+            token: token.clone().map(Secret::new),
+            now: crate::timefmt::now(),
+        };
+        let started = Instant::now();
+        let result = plugin.launch_env(&request);
+        let took = Some(started.elapsed());
+        match result {
+            Ok(env) => {
+                let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+                let config_set = spec.config_dir_env.as_ref().is_none_or(|v| names.contains(&v.as_str()));
+                let token_set = token.is_none() || spec.token_env.as_ref().is_none_or(|v| names.contains(&v.as_str()));
+                let passed = config_set && token_set;
+                let detail = if passed {
+                    format!(
+                        "sets only declared keys: {}",
+                        if names.is_empty() { "none".into() } else { names.join(", ") }
+                    )
+                } else if !config_set {
+                    format!("does not set the config-dir variable {}", spec.config_dir_env.clone().unwrap_or_default())
+                } else {
+                    "an account with a token and no login does not get the token variable".into()
+                };
+                record(&mut findings, name, passed, detail, took);
+            }
+            Err(e) => record(&mut findings, name, false, e.to_string(), took),
+        }
+    }
+
+    // credential-status on an empty config dir.
+    let request = AccountRequest {
+        name: "check".into(),
+        config_dir: dir.path().to_owned(),
+        token: None,
+        now: crate::timefmt::now(),
+    };
+    let started = Instant::now();
+    match plugin.credential_status(&request) {
+        Ok(None) => {
+            record(&mut findings, "credential-status", true, format!("not in contract {}", spec.contract), None)
+        }
+        Ok(Some(status)) if status.state == LoginState::Missing => record(
+            &mut findings,
+            "credential-status on an empty config dir",
+            true,
+            "missing".into(),
+            Some(started.elapsed()),
+        ),
+        Ok(Some(status)) => record(
+            &mut findings,
+            "credential-status on an empty config dir",
+            false,
+            format!("says {:?}; an empty config dir has no login", status.state),
+            Some(started.elapsed()),
+        ),
+        Err(e) => record(
+            &mut findings,
+            "credential-status on an empty config dir",
+            false,
+            e.to_string(),
+            Some(started.elapsed()),
+        ),
+    }
+
+    // detect-wall finds nothing in ordinary output...
+    let zone = crate::timefmt::local_zone_name();
+    let now = crate::timefmt::now();
+    let started = Instant::now();
+    let false_walls: Vec<String> = ORDINARY_OUTPUT
+        .iter()
+        .filter_map(|line| match plugin.detect_wall(line, now, &zone) {
+            Ok(None) => None,
+            Ok(Some(_)) => Some(format!("{line:?}")),
+            Err(e) => Some(format!("{line:?} ({e})")),
+        })
+        .collect();
+    let took = started.elapsed() / ORDINARY_OUTPUT.len() as u32;
+    record(
+        &mut findings,
+        "detect-wall finds no wall in ordinary output",
+        false_walls.is_empty(),
+        if false_walls.is_empty() {
+            format!("{} ordinary lines, no wall", ORDINARY_OUTPUT.len())
+        } else {
+            format!("took ordinary output for a wall: {}", false_walls.join("; "))
+        },
+        Some(took),
+    );
+
+    // ...and finds each sample with its reset.
+    for sample in wall_samples {
+        let started = Instant::now();
+        let (passed, detail) = match plugin.detect_wall(sample, now, &zone) {
+            Ok(Some(wall)) => match wall.resets_at {
+                Some(at) => (true, format!("resets {}", crate::timefmt::format_instant(at))),
+                None => (false, "found the wall but no reset time".into()),
+            },
+            Ok(None) => (false, "found no wall".into()),
+            Err(e) => (false, e.to_string()),
+        };
+        record(&mut findings, &format!("detect-wall on {sample:?}"), passed, detail, Some(started.elapsed()));
+    }
+
+    // Every call within the deadline, with room to spare.
+    let slowest = findings.iter().filter_map(|f| f.millis).fold(0.0, f64::max);
+    let limit_ms = deadline.as_secs_f64() * 1000.0;
+    record(
+        &mut findings,
+        "calls within the deadline",
+        slowest <= limit_ms / 2.0,
+        format!("slowest call {slowest:.1} ms, deadline {limit_ms:.0} ms (calls should take under half of it)"),
+        None,
+    );
+    findings
+}

@@ -1,0 +1,176 @@
+//! What the host knows of a plugin and gets from it, in the host's own
+//! types: every contract version's bindings convert into these, so nothing
+//! outside `bindings` names a version. A leaf module: the cache and the
+//! runtime both use it.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::policy;
+
+/// A plugin's description of itself, as the host keeps it (and caches it
+/// with the compiled plugin).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spec {
+    pub kind: String,
+    pub label: String,
+    /// The contract version the plugin implements, e.g. `0.2.0`.
+    pub contract: String,
+    pub config_dir_env: Option<String>,
+    pub token_env: Option<String>,
+    pub token_file_name: Option<String>,
+    pub credential_file_name: Option<String>,
+    pub token_prefixes: Vec<String>,
+    pub login: Option<LoginCommands>,
+    pub enroll_hint: String,
+    pub env_keys: Vec<String>,
+}
+
+/// The agent's own login commands (argv).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginCommands {
+    pub interactive: Vec<String>,
+    pub headless: Option<Vec<String>>,
+}
+
+/// A usage-limit wall found by a plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wall {
+    pub resets_at: Option<i64>,
+    /// The agent's message as the plugin matched it: shown only scrubbed
+    /// and escaped.
+    pub matched: crate::untrusted::Untrusted,
+}
+
+/// Whether an account's own login can be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginState {
+    Live,
+    Expired,
+    Missing,
+}
+
+/// What an account's files say about its login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialStatus {
+    pub state: LoginState,
+    pub expires_at: Option<i64>,
+    pub identity: Option<crate::untrusted::Untrusted>,
+    pub plan: Option<crate::untrusted::Untrusted>,
+}
+
+/// What the plugin needs to know about one account.
+#[derive(Debug, Clone)]
+pub struct AccountRequest {
+    pub name: String,
+    pub config_dir: PathBuf,
+    pub token: Option<crate::secret::Secret>,
+    pub now: i64,
+}
+
+impl Spec {
+    /// " (expected a-… or b-…)" from the spec's token prefixes, for
+    /// messages; empty without prefixes.
+    pub fn prefix_hint(&self) -> String {
+        match self.token_prefixes.as_slice() {
+            [] => String::new(),
+            prefixes => format!(" (expected {}…)", prefixes.join("… or ")),
+        }
+    }
+}
+
+/// A spec the host can use for `resolved_kind`, or why not. Run on every
+/// load, the cached spec included, so the rules live in one place.
+pub fn check(spec: Spec, resolved_kind: &str) -> Result<Spec, String> {
+    let mut strings: Vec<(&str, &str)> =
+        vec![("kind", &spec.kind), ("label", &spec.label), ("enroll-hint", &spec.enroll_hint)];
+    for (field, value) in [
+        ("config-dir-env", &spec.config_dir_env),
+        ("token-env", &spec.token_env),
+        ("token-file-name", &spec.token_file_name),
+        ("credential-file-name", &spec.credential_file_name),
+    ] {
+        if let Some(v) = value {
+            strings.push((field, v));
+        }
+    }
+    strings.extend(spec.token_prefixes.iter().map(|p| ("token-prefixes", p.as_str())));
+    if let Some(login) = &spec.login {
+        strings.extend(login.interactive.iter().map(|a| ("login", a.as_str())));
+        strings.extend(login.headless.iter().flatten().map(|a| ("login", a.as_str())));
+    }
+    if let Some((field, value)) = strings.iter().find(|(_, v)| v.len() > policy::MAX_SPEC_STRING_BYTES) {
+        return Err(format!(
+            "its spec's {field} is {} bytes; spec strings may be at most {} bytes",
+            value.len(),
+            policy::MAX_SPEC_STRING_BYTES
+        ));
+    }
+    // Spec strings are shown as they are (plugins list, inspect): plain text.
+    if let Some((field, _)) = strings.iter().find(|(_, v)| v.chars().any(char::is_control)) {
+        return Err(format!("its spec's {field} contains a control character; spec strings must be plain text"));
+    }
+    if spec.kind != resolved_kind {
+        return Err(format!(
+            "says it serves agent kind {:?}, but it was resolved as {resolved_kind:?}; refusing it so no account is \
+             launched under the wrong agent. Rename the file or fix the plugin's spec",
+            spec.kind
+        ));
+    }
+    for var in [&spec.config_dir_env, &spec.token_env].into_iter().flatten() {
+        if !spec.env_keys.contains(var) {
+            return Err(format!("its spec uses {var} but does not declare it in env-keys"));
+        }
+    }
+    for name in [&spec.token_file_name, &spec.credential_file_name].into_iter().flatten() {
+        if name.is_empty() || name.starts_with('/') || name.split('/').any(|part| part == "..") {
+            return Err(format!("its spec names the file {name:?}; a file inside the config dir must be relative"));
+        }
+    }
+    if spec.login.as_ref().is_some_and(|l| l.interactive.is_empty() || l.headless.as_ref().is_some_and(Vec::is_empty)) {
+        return Err("its spec gives an empty login command".into());
+    }
+    Ok(spec)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A valid spec for tests.
+    pub fn spec() -> Spec {
+        Spec {
+            kind: "k".into(),
+            label: "K".into(),
+            contract: "0.2.0".into(),
+            config_dir_env: Some("K_HOME".into()),
+            token_env: None,
+            token_file_name: None,
+            credential_file_name: Some("creds.json".into()),
+            token_prefixes: vec!["k-".into()],
+            login: Some(LoginCommands { interactive: vec!["k".into(), "login".into()], headless: None }),
+            enroll_hint: String::new(),
+            env_keys: vec!["K_HOME".into()],
+        }
+    }
+
+    #[test]
+    fn the_rules() {
+        assert!(check(spec(), "k").is_ok());
+        assert!(check(spec(), "j").unwrap_err().contains("resolved as \"j\""));
+        let undeclared = Spec { token_env: Some("K_TOKEN".into()), ..spec() };
+        assert!(check(undeclared, "k").unwrap_err().contains("does not declare it"));
+        let escaping = Spec { credential_file_name: Some("../x".into()), ..spec() };
+        assert!(check(escaping, "k").unwrap_err().contains("must be relative"));
+        let control = Spec { label: "K\u{1b}[2J".into(), ..spec() };
+        assert!(check(control, "k").unwrap_err().contains("control character"));
+        let empty = Spec { login: Some(LoginCommands { interactive: vec![], headless: None }), ..spec() };
+        assert!(check(empty, "k").unwrap_err().contains("empty login"));
+        assert_eq!(
+            Spec { token_prefixes: vec!["a-".into(), "b-".into()], ..spec() }.prefix_hint(),
+            " (expected a-… or b-…)"
+        );
+    }
+}

@@ -1,0 +1,181 @@
+//! Write an agent plugin for [`accounts`](https://github.com/accounts-rs/accounts):
+//! the glue that tells the host how one coding agent selects an account,
+//! what its tokens look like, whether an account is logged in, and what its
+//! usage-limit message says.
+//!
+//! A plugin is a type that implements [`Agent`], exported with
+//! [`export!`](crate::export), built for `wasm32-wasip2`:
+//!
+//! ```
+//! use accounts_plugin::{Agent, Spec, Wall, text};
+//!
+//! struct Acme;
+//!
+//! impl Agent for Acme {
+//!     fn spec() -> Spec {
+//!         Spec::new("acme", "Acme Agent")
+//!             .config_dir_env("ACME_HOME")
+//!             .token_env("ACME_TOKEN")
+//!             .token_prefixes(["acme-"])
+//!             .login(["acme", "login"])
+//!             .enroll_hint("run `ACME_HOME=<config_dir> acme login`")
+//!     }
+//!
+//!     fn detect_wall(output: &str, now: i64, _zone: &str) -> Option<Wall> {
+//!         let at = output.rfind("ACME QUOTA")?;
+//!         let reset = text::number_after(&output[at..], "retry in").map(|secs| now + secs);
+//!         Some(Wall::new(reset, text::line_at(output, at)))
+//!     }
+//! }
+//!
+//! accounts_plugin::export!(Acme);
+//! ```
+//!
+//! What the trait's defaults do, and what each method must promise, is in
+//! [`Agent`]. The helpers for the usual chores are [`json`] (credential
+//! files, JWT expiry), [`text`] (numbers and durations in messages) and
+//! [`clock`] (reset times such as "3pm (Europe/Paris)", with the host's
+//! time-zone rules). The contract itself, `wit/account-auth.wit`, is
+//! `accounts:auth@0.2.0`.
+
+extern crate self as accounts_plugin;
+
+pub mod civil;
+pub mod clock;
+#[cfg(all(feature = "corpus", not(target_arch = "wasm32")))]
+pub mod corpus;
+pub mod json;
+mod spec;
+pub mod text;
+mod zones;
+
+pub use spec::{Account, CredentialStatus, Env, LoginState, Spec, Wall, check_token_shape as token_shape};
+
+/// The agent a plugin serves. Implement [`Agent::spec`]; the rest have
+/// defaults that fit most agents.
+pub trait Agent {
+    /// What the plugin is: its kind (the roster's `agent = "..."`), the
+    /// variables it sets, its token prefixes, its login commands. Constant.
+    fn spec() -> Spec;
+
+    /// A cheap shape check of a static token (never contacts anything).
+    /// `Err` is the reason shown to the user; never echo the token.
+    ///
+    /// Default: not blank, no whitespace, and one of the spec's token
+    /// prefixes followed by at least one character (any token when the
+    /// spec has no prefixes).
+    fn validate_token(token: &str) -> Result<(), String> {
+        spec::check_token_shape(&Self::spec(), token)
+    }
+
+    /// What the account's files (read-only under [`json::CONFIG_MOUNT`])
+    /// say about its login: live (usable or refreshable), expired, or
+    /// missing, with its expiry, identity and plan when the files say.
+    ///
+    /// Default: [`CredentialStatus::missing`].
+    fn credential_status(account: &Account) -> CredentialStatus {
+        let _ = account;
+        CredentialStatus::missing()
+    }
+
+    /// The env to launch the agent on `account` with. Only variables the
+    /// spec declares; `Err` says why the account cannot be launched.
+    ///
+    /// Default: the config-dir variable, plus the token variable with the
+    /// account's static token only when [`Agent::credential_status`] finds
+    /// no live login (agents let a token variable shadow their login).
+    fn launch_env(account: &Account) -> Result<Env, String> {
+        let login = Self::credential_status(account).state == LoginState::Live;
+        Ok(Env::standard(&Self::spec(), account, !login))
+    }
+
+    /// The agent's usage-limit message in `output` (recent output as plain
+    /// text: earlier lines as context, then new ones; see the contract), or
+    /// `None`. Resolve a clock time printed without a zone in the host's
+    /// `zone` ([`clock::reset_after`] does). Must be `None` for ordinary
+    /// output, warnings and capacity messages.
+    ///
+    /// Default: never a wall.
+    fn detect_wall(output: &str, now: i64, zone: &str) -> Option<Wall> {
+        let _ = (output, now, zone);
+        None
+    }
+}
+
+/// Export `$agent` (a type implementing [`Agent`]) as the plugin's
+/// component. Put it once at the top level of the plugin crate; it does
+/// nothing in native builds, so the crate's unit tests run as usual.
+#[macro_export]
+macro_rules! export {
+    ($agent:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct AccountsPluginExports;
+            impl $crate::__private::Guest for AccountsPluginExports {
+                fn spec() -> $crate::__private::AgentSpec {
+                    $crate::__private::spec::<$agent>()
+                }
+                fn validate_token(token: ::std::string::String) -> ::core::result::Result<(), ::std::string::String> {
+                    <$agent as $crate::Agent>::validate_token(&token)
+                }
+                fn launch_env(
+                    account: $crate::__private::WitAccount,
+                ) -> ::core::result::Result<$crate::__private::WitEnv, ::std::string::String> {
+                    $crate::__private::launch_env::<$agent>(account)
+                }
+                fn credential_status(account: $crate::__private::WitAccount) -> $crate::__private::WitStatus {
+                    $crate::__private::credential_status::<$agent>(account)
+                }
+                fn detect_wall(
+                    output: ::std::string::String,
+                    now: i64,
+                    zone: ::std::string::String,
+                ) -> ::core::option::Option<$crate::__private::WitWall> {
+                    $crate::__private::detect_wall::<$agent>(&output, now, &zone)
+                }
+            }
+    $crate::__export_plugin_impl!(AccountsPluginExports with_types_in $crate::__private::bindings);
+        };
+        // Natively nothing is exported; naming the type keeps it "used".
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() -> $crate::Spec = <$agent as $crate::Agent>::spec;
+    };
+}
+
+/// What [`export!`] expands to needs; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use wit_bindgen;
+
+    pub mod bindings {
+        wit_bindgen::generate!({
+            path: "wit",
+            world: "plugin",
+            pub_export_macro: true,
+            default_bindings_module: "accounts_plugin::__private::bindings",
+            runtime_path: "accounts_plugin::__private::wit_bindgen::rt",
+        });
+    }
+
+    pub use bindings::exports::accounts::auth::account_auth::{
+        Account as WitAccount, AgentSpec, CredentialInfo as WitStatus, Env as WitEnv, Guest, Wall as WitWall,
+    };
+
+    use crate::{Account, Agent};
+
+    pub fn spec<A: Agent>() -> AgentSpec {
+        A::spec().into_wit()
+    }
+
+    pub fn launch_env<A: Agent>(account: WitAccount) -> Result<WitEnv, String> {
+        A::launch_env(&Account::from_wit(account)).map(crate::Env::into_pairs)
+    }
+
+    pub fn credential_status<A: Agent>(account: WitAccount) -> WitStatus {
+        A::credential_status(&Account::from_wit(account)).into_wit()
+    }
+
+    pub fn detect_wall<A: Agent>(output: &str, now: i64, zone: &str) -> Option<WitWall> {
+        A::detect_wall(output, now, zone).map(crate::Wall::into_wit)
+    }
+}

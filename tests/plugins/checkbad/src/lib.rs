@@ -1,0 +1,32 @@
+//! A plugin with one defect per feature (see Cargo.toml); without features
+//! it passes every check.
+
+use accounts_plugin::{Account, Agent, Env, Spec, Wall};
+
+struct Bad;
+
+impl Agent for Bad {
+    fn spec() -> Spec {
+        let spec = Spec::new("checkbad", "Check Bad").config_dir_env("BAD_HOME").token_env("BAD_TOKEN");
+        let spec = spec.token_prefixes(["bad-"]);
+        if cfg!(feature = "denied-key") { spec.also_sets(["LD_PRELOAD"]) } else { spec }
+    }
+
+    fn validate_token(token: &str) -> Result<(), String> {
+        if cfg!(feature = "accepts-empty") {
+            return Ok(());
+        }
+        accounts_plugin::token_shape(&Self::spec(), token)
+    }
+
+    fn launch_env(account: &Account) -> Result<Env, String> {
+        let env = Env::standard(&Self::spec(), account, true);
+        Ok(if cfg!(feature = "undeclared-key") { env.set("BAD_EXTRA", "1") } else { env })
+    }
+
+    fn detect_wall(output: &str, now: i64, _zone: &str) -> Option<Wall> {
+        (cfg!(feature = "eager-wall") || output.contains("BAD LIMIT")).then(|| Wall::new(Some(now + 60), output))
+    }
+}
+
+accounts_plugin::export!(Bad);
