@@ -44,6 +44,7 @@ fn launch(values: &[String]) -> LaunchEnv {
         agent: "kind".into(),
         env: values.iter().enumerate().map(|(i, v)| (format!("V{i}"), v.clone())).collect(),
         unset: vec!["GONE".into()],
+        config_dir: "/cfg".into(),
     }
 }
 

@@ -200,3 +200,70 @@ fn a_plugin_echoing_the_token_in_its_error_is_masked() {
         assert_clean("plugin error", &err);
     }
 }
+
+/// The lifecycle commands: `add`, `login` (its result and identity), `enroll`
+/// (accepted and refused, from stdin and from a variable), `forget`,
+/// `status` and docker arguments never show a token, nor the access token
+/// the login wrote into the config dir.
+#[test]
+fn the_lifecycle_commands_never_show_a_token() {
+    let fx = fixture();
+    let login_token = "sk-ant-oat01-LOGIN-WRITTEN-0123456789abcdef";
+    let bin = fx.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let stand_in = bin.join("claude");
+    std::fs::write(
+        &stand_in,
+        format!(
+            "#!/bin/sh\nprintf '{{\"claudeAiOauth\":{{\"accessToken\":\"{login_token}\",\"refreshToken\":\"r\",\"expiresAt\":4102444800000}}}}' \
+             > \"$CLAUDE_CONFIG_DIR/.credentials.json\"\nprintf '{{\"oauthAccount\":{{\"emailAddress\":\"a@example.com\"}}}}' \
+             > \"$CLAUDE_CONFIG_DIR/.claude.json\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&stand_in, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut cmd = fx.cmd(args);
+        cmd.env("PATH", &path).env("MY_KEY", CODEX_TOKEN).env("XDG_DATA_HOME", fx.path("data"));
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            std::io::Write::write_all(&mut input, text.as_bytes()).unwrap();
+        }
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        (out.status.code(), text(&out.stdout) + &text(&out.stderr))
+    };
+    let codex_token_file = fx.path("t/codex").display().to_string();
+    let calls: Vec<(Vec<&str>, Option<String>, i32)> = vec![
+        (vec!["add", "n1", "--agent", "claude"], None, 0),
+        (vec!["add", "n2", "--agent", "codex", "--token-file", &codex_token_file], None, 0),
+        (vec!["add", "c1", "--agent", "claude"], None, 2),
+        (vec!["login", "n1"], None, 0),
+        (vec!["login", "n1", "--headless"], None, 0),
+        (vec!["enroll", "n1", "--token-stdin"], Some(format!("{CLAUDE_TOKEN}\n")), 0),
+        (vec!["enroll", "n2", "--token-stdin"], Some(format!("{CLAUDE_TOKEN}\n")), 2),
+        (vec!["enroll", "n2", "--token-stdin"], Some(format!("{CLAUDE_TOKEN}\n{CLAUDE_TOKEN}\n")), 2),
+        (vec!["enroll", "n2", "--token-env", "MY_KEY"], None, 0),
+        (vec!["enroll", "c2", "--token-stdin"], Some(format!("{CODEX_TOKEN}\n")), 2),
+        (vec!["status"], None, 0),
+        (vec!["status", "--json", "--verbose"], None, 0),
+        (vec!["launch-env", "--account", "c1", "--format", "docker"], None, 0),
+        (vec!["forget", "n1"], None, 0),
+        (vec!["forget", "c2"], None, 2),
+        (vec!["remove", "n1"], None, 0),
+    ];
+    for (args, stdin, code) in &calls {
+        let (status, output) = run(args, stdin.as_deref());
+        assert_eq!(status, Some(*code), "`{}`: {output}", args.join(" "));
+        for token in TOKENS.iter().chain(&[login_token]) {
+            assert!(!output.contains(token), "`{}` shows a token: {output}", args.join(" "));
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! The error type of the whole CLI and its exit codes:
 //! - 2: the user must fix something (flags, roster, plugin setup);
 //! - 75 (EX_TEMPFAIL): no seat free now, try again later;
+//! - 3: `login` worked, but the account is logged in as the same user as
+//!   another account of the roster (they share one quota);
 //! - 1: anything else (I/O, a plugin call that failed).
 
 use crate::plugin::{PluginError, ResolveError};
@@ -8,6 +10,7 @@ use crate::roster::RosterError;
 
 pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_SAME_LOGIN: u8 = 3;
 pub const EXIT_NO_SEAT: u8 = 75;
 
 #[derive(Debug, thiserror::Error)]

@@ -34,7 +34,13 @@ pub fn launch_env(account: &Account, plugin: &Plugin<'_>, worker: Option<&str>, 
         env.push((WORKER_VAR.to_owned(), worker.to_owned()));
     }
     Ok(Launch {
-        env: LaunchEnv { account: account.name.clone(), agent: account.agent.clone(), env, unset },
+        env: LaunchEnv {
+            account: account.name.clone(),
+            agent: account.agent.clone(),
+            env,
+            unset,
+            config_dir: account.config_dir.clone(),
+        },
         token: token.map(|(t, _)| t),
     })
 }
@@ -65,7 +71,7 @@ pub fn request(account: &Account, token: Option<Secret>, now: i64) -> AccountReq
 /// Agents create their config dir on first use, but we mount it into the
 /// plugin first, so create it (0700: it will hold credentials) when missing.
 /// Anything else at that path is the user's to fix.
-fn ensure_config_dir(account: &Account) -> Result<()> {
+pub fn ensure_config_dir(account: &Account) -> Result<()> {
     let dir = &account.config_dir;
     let problem = match std::fs::symlink_metadata(dir) {
         Ok(meta) if meta.is_dir() => return Ok(()),

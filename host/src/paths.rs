@@ -13,6 +13,10 @@ pub struct Paths {
     pub state_dir: PathBuf,
     pub plugin_dir: PathBuf,
     pub cache_dir: PathBuf,
+    /// Where `accounts add` puts an account's config dir by default:
+    /// `<config_dirs>/<name>`
+    /// (`~/.local/share/accounts/config-dirs/<name>` on Linux).
+    pub config_dirs: PathBuf,
 }
 
 impl Paths {
@@ -36,6 +40,7 @@ impl Paths {
             }),
             plugin_dir: plugin_dir.unwrap_or_else(|| platform(|d| d.data_dir().join("plugins"))),
             cache_dir: cache_dir.unwrap_or_else(|| platform(|d| d.cache_dir().to_owned())),
+            config_dirs: platform(|d| d.data_dir().join("config-dirs")),
         }
     }
 }

@@ -4,6 +4,8 @@
 //! keys, so a variable inherited from another account (say an API key in the
 //! parent shell) never leaks into this launch.
 
+use std::path::{Path, PathBuf};
+
 use serde::Serialize;
 
 /// What to print for one launch.
@@ -15,6 +17,9 @@ pub struct LaunchEnv {
     pub env: Vec<(String, String)>,
     /// Declared variables this launch does not set, to clear.
     pub unset: Vec<String>,
+    /// The account's config dir, for `docker` output's mount.
+    #[serde(skip)]
+    pub config_dir: PathBuf,
 }
 
 /// The output formats of `launch-env`, `rotate` and friends.
@@ -28,6 +33,9 @@ pub enum Format {
     Json,
     /// `K="v"` lines for env files (see `dotenv_quote`).
     Dotenv,
+    /// `docker run` / `podman run` arguments, one per line: the config dir
+    /// mounted, every other variable passed by name only (see `docker_args`).
+    Docker,
 }
 
 pub fn render(launch: &LaunchEnv, format: Format) -> String {
@@ -54,6 +62,7 @@ pub fn render(launch: &LaunchEnv, format: Format) -> String {
                 out += &format!("{k}={}\n", dotenv_quote(v));
             }
         }
+        Format::Docker => out = docker_args(launch, &launch.config_dir),
         Format::Json => {
             let env: serde_json::Map<String, serde_json::Value> =
                 launch.env.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
@@ -66,6 +75,30 @@ pub fn render(launch: &LaunchEnv, format: Format) -> String {
             out = value.to_string();
             out.push('\n');
         }
+    }
+    out
+}
+
+/// Arguments for `docker run` (one per line, for `mapfile -t`): the config
+/// dir mounted at `mount_at`, each variable whose value is a path in it as
+/// `-e NAME=<that path in the container>`, and every other variable as
+/// `-e NAME` with no value, so docker copies it from its own environment
+/// (set by `accounts exec`): a token never appears in an argv. Variables to
+/// unset need nothing: a container starts with an empty environment.
+pub fn docker_args(launch: &LaunchEnv, mount_at: &Path) -> String {
+    let host = launch.config_dir.to_string_lossy();
+    let inside = mount_at.to_string_lossy();
+    let mut out = format!("-v\n{host}:{inside}\n");
+    for (name, value) in &launch.env {
+        let moved = value
+            .strip_prefix(host.as_ref())
+            .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+            .filter(|_| !value.contains(['\n', '\r']))
+            .map(|rest| format!("{inside}{rest}"));
+        out += &match moved {
+            Some(path) => format!("-e\n{name}={path}\n"),
+            None => format!("-e\n{name}\n"),
+        };
     }
     out
 }
@@ -116,7 +149,24 @@ mod tests {
             agent: "kind".into(),
             env: vec![("DIR".into(), "/a b/it's".into()), ("TOKEN".into(), "x$y\\".into())],
             unset: vec!["OTHER".into()],
+            config_dir: "/a b".into(),
         }
+    }
+
+    #[test]
+    fn docker_output_mounts_the_dir_and_never_holds_a_value_that_is_not_a_path_in_it() {
+        let mut l = launch();
+        l.env = vec![
+            ("DIR".into(), "/a b".into()),
+            ("SUB".into(), "/a b/profiles".into()),
+            ("NEAR".into(), "/a bc".into()),
+            ("TOKEN".into(), "secret".into()),
+        ];
+        assert_eq!(
+            docker_args(&l, Path::new("/home/agent/.k")),
+            "-v\n/a b:/home/agent/.k\n-e\nDIR=/home/agent/.k\n-e\nSUB=/home/agent/.k/profiles\n-e\nNEAR\n-e\nTOKEN\n"
+        );
+        assert!(render(&l, Format::Docker).starts_with("-v\n/a b:/a b\n-e\nDIR=/a b\n"), "same path by default");
     }
 
     #[test]

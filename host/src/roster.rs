@@ -42,6 +42,8 @@ pub struct Account {
     pub priority: i64,
     pub disabled: bool,
     pub token: TokenSource,
+    /// Where `name = ...` stands, for errors found later (a duplicate).
+    pub name_at: Pos,
     /// Where `agent = ...` stands, for errors found later (an unknown kind).
     pub agent_at: Pos,
 }
@@ -151,6 +153,13 @@ impl Roster {
         let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         let base = absolute.parent().unwrap_or(Path::new("/"));
         let resolve = |value: &Spanned<String>, what: &str| -> Result<PathBuf, RosterError> {
+            // Paths are printed into envs, docker flags and messages: plain text only.
+            if value.get_ref().chars().any(char::is_control) {
+                return Err(error(
+                    Some(value.span()),
+                    format!("{what} contains a control character (a newline?); write the path on one line"),
+                ));
+            }
             resolve_path(value.get_ref(), base, home).ok_or_else(|| {
                 error(
                     Some(value.span()),
@@ -181,10 +190,7 @@ impl Roster {
             let a = spanned.get_ref();
             let name = a.name.get_ref().clone();
             if !valid_name(&name) {
-                return Err(error(
-                    Some(a.name.span()),
-                    format!("account name {name:?} is not allowed; use letters, digits, '-', '_' or '.'"),
-                ));
+                return Err(error(Some(a.name.span()), format!("account name {name:?} is not allowed; {NAME_RULE}")));
             }
             let here = lines.pos(text, a.name.span().start);
             if let Some(first) = first_seen.insert(name.clone(), here) {
@@ -240,6 +246,7 @@ impl Roster {
                 priority: a.priority,
                 disabled: a.disabled,
                 token,
+                name_at: here,
                 agent_at: lines.pos(text, a.agent.span().start),
             });
         }
@@ -314,12 +321,21 @@ fn resolve_path(value: &str, base: &Path, home: Option<&Path>) -> Option<PathBuf
     Some(if path.is_absolute() { path.to_owned() } else { base.join(path) })
 }
 
-fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+/// An account name: also a file name (its default config dir), so never
+/// `.` or `..`.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name != "."
+        && name != ".."
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
+/// What a valid account name looks like, for errors.
+pub const NAME_RULE: &str = "use 1 to 64 letters, digits, '-', '_' or '.' (not . or ..)";
+
 /// A portable environment variable name.
-fn is_variable_name(name: &str) -> bool {
+pub fn is_variable_name(name: &str) -> bool {
     name.len() <= 128
         && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -448,6 +464,11 @@ sha256 = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
     fn bad_values() {
         assert!(err("[[account]]\nname=\"a\"\nagent=\"x\"\nconfig_dir=\"d\"\nseats=0\n").contains(":5:7: seats = 0"));
         assert!(err("[[account]]\nname=\"a b\"\nagent=\"x\"\nconfig_dir=\"d\"\n").contains("not allowed"));
+        assert!(err("[[account]]\nname=\"..\"\nagent=\"x\"\nconfig_dir=\"d\"\n").contains("not allowed"));
+        assert!(
+            err("[[account]]\nname=\"a\"\nagent=\"x\"\nconfig_dir=\"d\\ne\"\n")
+                .contains(":4:12: config_dir contains a control")
+        );
         assert!(err("wall_cooldown = \"soon\"\n").contains(":1:17: wall_cooldown"));
         assert!(
             err("[[account]]\nname=\"a\"\nagent=\"x\"\nconfig_dir=\"d\"\ntoken_file=\"f\"\ntoken_env=\"E\"\n")

@@ -177,15 +177,30 @@ pub fn lease_many(
     Ok(out)
 }
 
-/// The agent to use: `--agent`, else the roster's `default_agent`; it must
-/// have accounts in the roster.
+/// The agent to use: `--agent`, else the roster's `default_agent`, else
+/// the one agent all the roster's accounts use; it must have accounts in
+/// the roster. With several agents and no choice made, it is an error, never
+/// a guess.
 pub fn agent_for<'a>(roster: &'a Roster, agent: Option<&'a str>) -> Result<&'a str> {
-    let agent = agent.or(roster.default_agent.as_deref()).ok_or_else(|| {
-        usage(format!("no agent given; pass --agent KIND or set default_agent in {}", roster.path.display()))
+    let only_one = || {
+        let first = roster.accounts.first()?.agent.as_str();
+        roster.accounts.iter().all(|a| a.agent == first).then_some(first)
+    };
+    if roster.accounts.is_empty() {
+        return Err(usage(format!(
+            "{} has no accounts yet; add one: accounts add NAME --agent KIND",
+            roster.path.display()
+        )));
+    }
+    let agent = agent.or(roster.default_agent.as_deref()).or_else(only_one).ok_or_else(|| {
+        usage(format!(
+            "no agent given and the roster has accounts of several agents; pass --agent KIND or set default_agent in {}",
+            roster.path.display()
+        ))
     })?;
     if !roster.accounts.iter().any(|a| a.agent == agent) {
         return Err(usage(format!(
-            "no {agent} accounts in {}; add an [[account]] with agent = \"{agent}\"",
+            "no {agent} accounts in {}; add one: accounts add NAME --agent {agent}",
             roster.path.display()
         )));
     }

@@ -39,7 +39,7 @@ pub fn format_instant(epoch: i64) -> String {
     Timestamp::from_second(epoch).map_or_else(|_| epoch.to_string(), |t| t.to_string())
 }
 
-/// A short, rounded-up length: `42s`, `42m`, `3h05m`, `2d4h`.
+/// A short, rounded-up length: `42s`, `42m`, `3h05m`, `5h`, `2d4h`, `2d`.
 pub fn format_span(secs: i64) -> String {
     let secs = secs.max(0);
     if secs < 60 {
@@ -48,7 +48,9 @@ pub fn format_span(secs: i64) -> String {
     let mins = (secs + 59) / 60;
     match mins {
         m if m < 60 => format!("{m}m"),
+        m if m < 24 * 60 && m % 60 == 0 => format!("{}h", m / 60),
         m if m < 24 * 60 => format!("{}h{:02}m", m / 60, m % 60),
+        m if (m % (24 * 60)) / 60 == 0 => format!("{}d", m / (24 * 60)),
         m => format!("{}d{}h", m / (24 * 60), (m % (24 * 60)) / 60),
     }
 }
@@ -94,5 +96,7 @@ mod tests {
         assert_eq!(format_span(41 * 60 + 1), "42m");
         assert_eq!(format_span(3 * 3600 + 5 * 60), "3h05m");
         assert_eq!(format_span(2 * 86_400 + 4 * 3600), "2d4h");
+        assert_eq!(format_span(5 * 3600), "5h");
+        assert_eq!(format_span(2 * 86_400 + 59), "2d");
     }
 }

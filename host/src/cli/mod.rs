@@ -20,9 +20,14 @@ use crate::state::FileStore;
 use crate::timefmt;
 use crate::untrusted::Redactor;
 
+mod add;
 mod allocate;
+mod completions;
+mod enroll;
 mod exec;
+mod health;
 mod launch_env;
+mod login;
 mod plugins;
 mod release;
 mod rotate;
@@ -72,11 +77,24 @@ enum Command {
     Release(release::Args),
     /// Lease seats for several workers at once
     Allocate(allocate::Args),
-    /// Every account: seats, holders, walls, token source (never a token)
+    /// Every account: seats, holders, walls, credential health (never a token)
     Status(status::Args),
+    /// Add an account to the roster (comments and layout are kept)
+    Add(add::AddArgs),
+    /// Take an account out of the roster; its config dir is kept
+    Remove(add::RemoveArgs),
+    /// Log an account in with its agent's own login, inside its config dir
+    Login(login::Args),
+    /// Store an account's API key or token from stdin or a variable (never argv)
+    Enroll(enroll::EnrollArgs),
+    /// Remove an account's stored token. Never its login files: to log out,
+    /// use the agent's own logout in the account's env
+    Forget(enroll::ForgetArgs),
     /// List and inspect agent plugins
     #[command(subcommand)]
     Plugins(plugins::Command),
+    /// Print shell completions: accounts completions bash|zsh|fish
+    Completions(completions::Args),
 }
 
 /// What every subcommand may need, loaded on first use.
@@ -172,7 +190,7 @@ impl LeaseFlags {
 
 // How a launch env is printed.
 // (Not a doc comment: see `defer` on `Command`.)
-#[derive(clap::Args, Clone, Copy)]
+#[derive(clap::Args, Clone)]
 pub struct EnvOutput {
     /// Output format
     #[arg(long, value_enum, default_value = "sh")]
@@ -180,13 +198,27 @@ pub struct EnvOutput {
     /// Print a token even when stdout is a terminal
     #[arg(long)]
     pub reveal: bool,
+    /// With --format docker: where the config dir is mounted in the container [default: the same path]
+    #[arg(long, value_name = "PATH")]
+    pub mount_at: Option<PathBuf>,
 }
 
 impl EnvOutput {
     /// The env in the chosen format, unless it would put a token on a
     /// terminal: it ends up in scrollback and screen shares, so it is printed
-    /// only to a pipe or file, or when asked to.
+    /// only to a pipe or file, or when asked to. Docker arguments hold no
+    /// token.
     pub fn render(&self, launch: &Launch) -> Result<String> {
+        if self.mount_at.is_some() && self.format != Format::Docker {
+            return Err(crate::error::usage("--mount-at goes with --format docker"));
+        }
+        if self.format == Format::Docker {
+            let mount_at = self.mount_at.as_deref().unwrap_or(&launch.env.config_dir);
+            for (what, path) in [("the config dir", launch.env.config_dir.as_path()), ("--mount-at", mount_at)] {
+                check_docker_path(what, path)?;
+            }
+            return Ok(crate::render::docker_args(&launch.env, mount_at));
+        }
         if launch.token.is_some() && !self.reveal && std::io::stdout().is_terminal() {
             return Err(crate::error::usage(
                 "refusing to print a token to a terminal; capture it (out=$(accounts launch-env ...)) or pass --reveal",
@@ -198,6 +230,17 @@ impl EnvOutput {
     pub fn json(&self) -> bool {
         self.format == Format::Json
     }
+}
+
+/// `docker -v HOST:CONTAINER` needs two absolute paths without `:`.
+fn check_docker_path(what: &str, path: &std::path::Path) -> Result<()> {
+    let text = path.to_string_lossy();
+    if !path.is_absolute() || text.contains(':') || text.chars().any(char::is_control) {
+        return Err(crate::error::usage(format!(
+            "{what} {text:?} cannot be a docker mount: it must be an absolute path without ':'"
+        )));
+    }
+    Ok(())
 }
 
 /// Report a no-seat error as JSON on stdout when the user asked for JSON.
@@ -234,7 +277,13 @@ pub fn main() -> std::process::ExitCode {
         Command::Release(args) => done(release::run(&ctx, args)),
         Command::Allocate(args) => done(allocate::run(&ctx, args)),
         Command::Status(args) => done(status::run(&ctx, args)),
+        Command::Add(args) => done(add::run_add(&ctx, args)),
+        Command::Remove(args) => done(add::run_remove(&ctx, args)),
+        Command::Login(args) => login::run(&ctx, args),
+        Command::Enroll(args) => done(enroll::run_enroll(&ctx, args)),
+        Command::Forget(args) => done(enroll::run_forget(&ctx, args)),
         Command::Plugins(cmd) => done(plugins::run(&ctx, cmd)),
+        Command::Completions(args) => done(completions::run(args)),
     };
     match result {
         Ok(code) => std::process::ExitCode::from(code),

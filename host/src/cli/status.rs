@@ -1,18 +1,18 @@
 //! `accounts status`: every account, its seats and holders, its wall, and
-//! where its token comes from, masked. Never a token.
+//! its credential health: its own login (live, expired, missing; whose it
+//! is) and its static token's source, masked. Never a token.
 
 use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{Context, print};
-use crate::bounded;
+use super::{Context, health, print};
+use crate::credentials::{self, Health};
 use crate::error::Result;
 use crate::holder;
 use crate::report::{self, TokenInfo};
-use crate::roster::{Account, TokenSource};
+use crate::roster::Account;
 use crate::seats;
-use crate::secret;
 use crate::state::StateStore;
 use crate::timefmt;
 
@@ -31,9 +31,20 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
         seats::prune(state, &host, now);
         Ok(state.clone())
     })?;
-    let prefixes = token_prefixes(ctx, &roster);
-    let none = Vec::new();
-    let rows = report::rows(&roster, &state, now, |a| token_info(a, prefixes.get(&a.agent).unwrap_or(&none)));
+    let runtime = ctx.runtime(Some(&roster))?;
+    let plugins = health::Plugins::load(ctx, &roster, &runtime);
+    let healths = health::all(&roster, &plugins, now);
+    let by_name: BTreeMap<&str, &Health> = roster.accounts.iter().map(|a| a.name.as_str()).zip(&healths).collect();
+    let token_of = |a: &Account| {
+        let h = by_name[a.name.as_str()];
+        TokenInfo { source: h.token_source.clone().unwrap_or_else(|| "none".into()), masked: h.token_masked.clone() }
+    };
+    let mut rows = report::rows(&roster, &state, now, token_of);
+    for ((row, account), health) in rows.iter_mut().zip(&roster.accounts).zip(&healths) {
+        let can_login = plugins.get(&account.agent).is_some_and(|p| p.spec().login.is_some());
+        row["credential"] = credentials::to_json(health);
+        row["credential"]["summary"] = credentials::describe(&account.name, health, can_login, now).into();
+    }
     print(&if args.json {
         format!("{:#}\n", json!({"now": timefmt::format_instant(now), "accounts": rows}))
     } else {
@@ -41,41 +52,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
     })
 }
 
-/// Each agent's declared token prefixes, to mask tokens as `prefix****`.
-/// An agent whose plugin does not load gets none: fully masked.
-fn token_prefixes(ctx: &Context, roster: &crate::roster::Roster) -> BTreeMap<String, Vec<String>> {
-    let needs: std::collections::BTreeSet<&str> =
-        roster.accounts.iter().filter(|a| a.token != TokenSource::None).map(|a| a.agent.as_str()).collect();
-    if needs.is_empty() {
-        return BTreeMap::new();
-    }
-    let registry = ctx.registry(Some(roster));
-    let Ok(runtime) = ctx.runtime(Some(roster)) else { return BTreeMap::new() };
-    needs
-        .into_iter()
-        .filter_map(|kind| {
-            let plugin = ctx.plugin(&registry, &runtime, kind).ok()?;
-            Some((kind.to_owned(), plugin.spec().token_prefixes.clone()))
-        })
-        .collect()
-}
-
-/// Where the token comes from, and the token masked (`prefix****`), or no
-/// token when there is none or it cannot be read.
-fn token_info(account: &Account, prefixes: &[String]) -> TokenInfo {
-    let read = |raw: Option<String>| raw.map(|t| secret::mask(t.trim(), prefixes));
-    match &account.token {
-        TokenSource::None => TokenInfo { source: "none".into(), masked: None },
-        TokenSource::File(path) => {
-            let text = bounded::read_text(path, bounded::TOKEN_FILE_CAP).ok();
-            TokenInfo { source: format!("file {}", path.display()), masked: read(text) }
-        }
-        TokenSource::Env(var) => TokenInfo { source: format!("env {var}"), masked: read(std::env::var(var).ok()) },
-    }
-}
-
 fn table(rows: &[serde_json::Value]) -> String {
-    let mut out = format!("{:<16} {:<10} {:<6} {:<44} {}\n", "ACCOUNT", "AGENT", "SEATS", "STATE", "TOKEN");
+    let mut out = format!("{:<16} {:<10} {:<6} {:<44} {}\n", "ACCOUNT", "AGENT", "SEATS", "STATE", "CREDENTIALS");
     for r in rows {
         let state = if r["disabled"] == true {
             "disabled".to_owned()
@@ -88,17 +66,13 @@ fn table(rows: &[serde_json::Value]) -> String {
         } else {
             "ok".to_owned()
         };
-        let token = match r["token"].as_str() {
-            Some(masked) => format!("{} ({masked})", r["token_source"].as_str().unwrap_or("")),
-            None => r["token_source"].as_str().unwrap_or("").to_owned(),
-        };
         out += &format!(
             "{:<16} {:<10} {:<6} {:<44} {}\n",
             r["name"].as_str().unwrap_or(""),
             r["agent"].as_str().unwrap_or(""),
             format!("{}/{}", r["used"], r["seats"]),
             state,
-            token
+            r["credential"]["summary"].as_str().unwrap_or("")
         );
         for l in r["leases"].as_array().into_iter().flatten() {
             out += &format!(

@@ -2,6 +2,7 @@
 //! stdio, signalling it, and turning how it ended into our exit code.
 
 use std::fs::File;
+use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
@@ -15,6 +16,9 @@ pub enum ChildStdio {
     /// stdin, stdout and stderr are ours: an interactive agent keeps its
     /// terminal. Output is not watched.
     Inherit,
+    /// As `Inherit`, but the child's stdout is our stderr, so that our
+    /// stdout carries only our own result (`login`).
+    StdoutToStderr,
     /// stdout and stderr are pipes we read (and pass on); stdin is ours.
     Pipes,
     /// The child runs in its own session on a pseudo-terminal we read, so
@@ -50,6 +54,10 @@ pub fn spawn(argv: &[String], env: &LaunchEnv, stdio: &ChildStdio) -> std::io::R
     die_with_parent(&mut command);
     match stdio {
         ChildStdio::Inherit => Ok(Spawned { child: command.spawn()?, outputs: Vec::new(), pty: None }),
+        ChildStdio::StdoutToStderr => {
+            command.stdout(std::io::stderr().as_fd().try_clone_to_owned()?);
+            Ok(Spawned { child: command.spawn()?, outputs: Vec::new(), pty: None })
+        }
         ChildStdio::Pipes => {
             command.stdout(Stdio::piped()).stderr(Stdio::piped());
             let mut child = command.spawn()?;

@@ -47,6 +47,12 @@ impl Pty {
         Ok(File::from(self.master.try_clone()?))
     }
 
+    /// Give the pty a window size of its own (no terminal of ours to copy).
+    pub fn set_window_size(&self, rows: u16, columns: u16) {
+        let size = termios::Winsize { ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0 };
+        let _ = termios::tcsetwinsize(&self.master, size);
+    }
+
     /// Give the pty our terminal's window size (at start and on SIGWINCH).
     pub fn copy_window_size(&self) {
         if let Some(size) = our_terminal().and_then(|t| termios::tcgetwinsize(t).ok()) {
