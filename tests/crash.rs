@@ -12,7 +12,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use common::*;
 
@@ -23,15 +23,6 @@ const FILE_SYSCALLS: &str = "openat,read,write,pwrite64,ftruncate,fsync,fdatasyn
 
 /// How many copies of the fixture work through a sweep at once.
 const PARALLEL: usize = 3;
-
-struct Sleeper(Child);
-
-impl Drop for Sleeper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// One copy of the fixture: three claude accounts of two seats, three
 /// workers holding live leases, one account walled; its state saved so

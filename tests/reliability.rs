@@ -6,28 +6,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-struct Sleeper(Child);
-
-impl Sleeper {
-    fn new() -> Sleeper {
-        Sleeper(Command::new("sleep").arg("600").spawn().unwrap())
-    }
-    fn pid(&self) -> String {
-        self.0.id().to_string()
-    }
-}
-
-impl Drop for Sleeper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Claude accounts `a` and `b`, one seat each.
 fn fixture() -> Fixture {

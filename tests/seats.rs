@@ -9,25 +9,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// A process that stays alive as a lease holder until dropped.
-struct Sleeper(Child);
-
-impl Sleeper {
-    fn new() -> Sleeper {
-        Sleeper(Command::new("sleep").arg("600").spawn().unwrap())
-    }
-    fn pid(&self) -> String {
-        self.0.id().to_string()
-    }
-}
-
-impl Drop for Sleeper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn roster(accounts: &[(&str, u32)]) -> String {
     let mut r = String::from("default_agent = \"claude\"\nwall_cooldown = \"30m\"\n");
     for (name, seats) in accounts {
@@ -314,15 +295,8 @@ fn default_holder_is_the_calling_shell() {
         let script = format!("out=$({subst}) || exit 9; eval \"$out\"; echo \"$$ $ACCOUNTS_WORKER\"");
         let mut cmd = Command::new(shell_name);
         cmd.arg("-c").arg(&script);
-        clean_env(&mut cmd);
-        let out = cmd
-            .env("ACC", &*BIN)
-            .env("ACCOUNTS_ROSTER", fx.roster())
-            .env("ACCOUNTS_STATE_DIR", fx.state_dir())
-            .env("ACCOUNTS_PLUGIN_DIR", fx.plugin_dir())
-            .env("ACCOUNTS_CACHE_DIR", shared_cache_dir())
-            .output()
-            .unwrap();
+        fx.point_at_fixture(&mut cmd);
+        let out = cmd.env("ACC", &*BIN).output().unwrap();
         assert!(out.status.success(), "{shell_name} {subst}: {}", text(&out.stderr));
         let stdout = text(&out.stdout);
         let (shell_pid, worker) = stdout.trim().split_once(' ').unwrap();
@@ -345,4 +319,30 @@ fn corrupt_state_is_reported_and_kept() {
     let err = fx.fails(&["launch-env", "--worker", "w", "--holder-pid", &Sleeper::new().pid()], 1);
     assert!(err.contains("state.json is corrupt") && err.contains("mv "), "{err}");
     assert_eq!(std::fs::read_to_string(fx.state_dir().join("state.json")).unwrap(), "{\"version\":1,\"leases\":[");
+}
+
+/// The same tests against the fleet's backend, a real PostgreSQL server
+/// (each fixture in a namespace of its own). The two left out test the
+/// file store's own lock and files.
+mod on_postgres {
+    use super::common::{pg, with_state_url};
+
+    macro_rules! on_postgres {
+        ($($test:ident),* $(,)?) => {$(
+            #[test]
+            fn $test() {
+                with_state_url(&pg::shared().url(), super::$test);
+            }
+        )*};
+    }
+
+    on_postgres!(
+        spreads_workers_and_keeps_them_sticky,
+        sixty_four_processes_race_for_ten_seats,
+        mixed_operations_lose_and_duplicate_nothing,
+        dead_holders_and_expired_leases_are_reclaimed,
+        walls_skip_accounts_until_reset_and_rotate_moves_the_worker,
+        allocate_is_all_or_nothing,
+        default_holder_is_the_calling_shell,
+    );
 }

@@ -5,19 +5,11 @@
 
 mod common;
 
-use std::process::{Child, Command};
+use std::process::Command;
 
 use common::*;
 
 const TOKENS: [&str; 3] = [CLAUDE_TOKEN, CODEX_TOKEN, GEMINI_TOKEN];
-
-struct Sleeper(Child);
-impl Drop for Sleeper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn fixture() -> Fixture {
     let fx = Fixture::new(

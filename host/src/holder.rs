@@ -76,8 +76,15 @@ fn is_forked_copy(child: u32, parent: u32) -> bool {
 
 /// This host's name, to tell our own leases from other hosts' when the
 /// state dir is shared.
+/// This host's name in leases: `ACCOUNTS_HOST_ID` when set (pods or
+/// containers that share a host name, tests posing as many hosts), else
+/// the kernel's host name. Leases of this host are freed when their holder
+/// is gone; another host's only by release or expiry.
 pub fn host_name() -> String {
-    rustix::system::uname().nodename().to_string_lossy().into_owned()
+    match std::env::var("ACCOUNTS_HOST_ID") {
+        Ok(id) if !id.is_empty() => id,
+        _ => rustix::system::uname().nodename().to_string_lossy().into_owned(),
+    }
 }
 
 struct Stat {

@@ -2,6 +2,9 @@
 //! dirs, test plugins built from source for wasm32-wasip2, and real shells.
 #![allow(dead_code)]
 
+pub mod pg;
+
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -29,14 +32,30 @@ pub fn shared_cache_dir() -> PathBuf {
     target.join("test-plugin-cache")
 }
 
+thread_local! {
+    /// Set by [`with_state_url`] for the test running on this thread.
+    static STATE_URL: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Run `test` with every fixture it makes keeping its leases and walls in
+/// the database at `url`, each in a namespace of its own: the same test
+/// against the fleet's backend.
+pub fn with_state_url(url: &str, test: impl FnOnce()) {
+    STATE_URL.set(Some(url.to_owned()));
+    test();
+    STATE_URL.set(None);
+}
+
 /// A temp dir with a roster, a state dir and a plugin dir.
 pub struct Fixture {
     pub dir: tempfile::TempDir,
+    /// The database the state is kept in, when not the state dir.
+    pub state_url: Option<String>,
 }
 
 impl Fixture {
     pub fn new(roster: &str) -> Fixture {
-        let fx = Fixture { dir: tempfile::tempdir().unwrap() };
+        let fx = Fixture { dir: tempfile::tempdir().unwrap(), state_url: STATE_URL.with_borrow(Clone::clone) };
         fx.write_roster(roster);
         std::fs::create_dir_all(fx.plugin_dir()).unwrap();
         fx
@@ -87,6 +106,14 @@ impl Fixture {
             .env("ACCOUNTS_PLUGIN_DIR", self.plugin_dir())
             .env("ACCOUNTS_CACHE_DIR", shared_cache_dir())
             .stdin(Stdio::null());
+        if let Some(url) = &self.state_url {
+            cmd.env("ACCOUNTS_STATE_URL", url).env("ACCOUNTS_STATE_NAMESPACE", self.namespace());
+        }
+    }
+
+    /// This fixture's namespace in a shared database: its temp dir's name.
+    pub fn namespace(&self) -> String {
+        self.dir.path().file_name().unwrap().to_string_lossy().into_owned()
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
@@ -108,6 +135,25 @@ impl Fixture {
         assert_eq!(out.status.code(), Some(code), "accounts {args:?}: stderr: {stderr}");
         assert!(out.stdout.is_empty(), "stdout must stay empty on error, got: {}", text(&out.stdout));
         stderr
+    }
+}
+
+/// A process that stays alive (a lease holder) until dropped.
+pub struct Sleeper(pub std::process::Child);
+
+impl Sleeper {
+    pub fn new() -> Sleeper {
+        Sleeper(Command::new("sleep").arg("600").spawn().unwrap())
+    }
+    pub fn pid(&self) -> String {
+        self.0.id().to_string()
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

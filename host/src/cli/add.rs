@@ -11,7 +11,6 @@ use crate::roster::{self, Roster};
 use crate::roster_edit::{NewAccount, RosterFile};
 use crate::seats;
 use crate::state::StateStore;
-use crate::timefmt;
 
 #[derive(clap::Args)]
 pub struct AddArgs {
@@ -121,11 +120,12 @@ pub fn run_remove(ctx: &Context, args: RemoveArgs) -> Result<()> {
         return Err(usage(format!("there is no roster at {}; nothing to remove", ctx.paths.roster.display())));
     };
     let account = seats::account(&current, &args.name)?.clone();
-    let now = timefmt::now();
+    let store = ctx.store(Some(&current))?;
+    let now = store.now();
     let host = holder::host_name();
     // The lease check and the release hold the state lock, so no worker
     // takes a seat on the account between them.
-    ctx.store()?.update(|state| {
+    store.update(|state| {
         seats::prune(state, &host, now);
         let workers: Vec<&str> =
             state.leases.iter().filter(|l| l.account == account.name).map(|l| l.worker.as_str()).collect();

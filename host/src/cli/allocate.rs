@@ -5,7 +5,6 @@ use crate::error::{Result, usage};
 use crate::holder;
 use crate::seats::{self, Claim};
 use crate::state::StateStore;
-use crate::timefmt;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -44,22 +43,27 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
     }
     let roster = ctx.roster()?;
     let agent = seats::agent_for(&roster, args.agent.as_deref())?;
-    let now = timefmt::now();
+    let (holder, ttl_secs) = (args.lease.holder()?, args.lease.ttl_secs()?);
+    let store = ctx.store(Some(&roster))?;
+    let now = store.now();
     let host = holder::host_name();
-    let claim =
-        Claim { agent, worker: "", host: &host, holder: args.lease.holder()?, ttl_secs: args.lease.ttl_secs()?, now };
-    ctx.store()?
-        .update(|state| {
-            seats::prune(state, &host, now);
-            let placed = seats::lease_many(&roster, state, &claim, &workers)?;
-            // Printed before the leases are written: leases nobody was told
-            // about are not kept.
-            print(&if args.json {
-                let rows: Vec<_> = placed.iter().map(|(w, a)| serde_json::json!({"worker": w, "account": a})).collect();
-                format!("{}\n", serde_json::Value::from(rows))
-            } else {
-                placed.iter().map(|(w, a)| format!("{w}\t{a}\n")).collect()
-            })
-        })
+    let claim = Claim { agent, worker: "", host: &host, holder, ttl_secs, now };
+    store
+        .update_and_publish(
+            |state| {
+                seats::prune(state, &host, now);
+                let placed = seats::lease_many(&roster, state, &claim, &workers)?;
+                Ok(if args.json {
+                    let rows: Vec<_> =
+                        placed.iter().map(|(w, a)| serde_json::json!({"worker": w, "account": a})).collect();
+                    format!("{}\n", serde_json::Value::from(rows))
+                } else {
+                    placed.iter().map(|(w, a)| format!("{w}\t{a}\n")).collect()
+                })
+            },
+            // Leases nobody was told about are not kept.
+            |text| print(text),
+        )
+        .map(drop)
         .map_err(|e| no_seat_as_json(e, args.json))
 }

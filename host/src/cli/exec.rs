@@ -64,7 +64,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<u8> {
     let registry = ctx.registry(Some(&roster));
     let runtime = ctx.runtime(Some(&roster))?;
     let plugin = ctx.plugin(&registry, &runtime, &agent)?;
-    let store = ctx.store()?;
+    let store = ctx.store(Some(&roster))?;
     let host = holder::host_name();
     // The lease lives as long as this process, which outlives the child.
     let holder = Holder::of(std::process::id());

@@ -30,12 +30,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
     let roster = ctx.roster()?;
     let registry = ctx.registry(Some(&roster));
     let runtime = ctx.runtime(Some(&roster))?;
-    let now = timefmt::now();
     match &args.account {
         Some(name) => {
             let account = seats::account(&roster, name)?;
             let plugin = ctx.plugin(&registry, &runtime, &account.agent)?;
-            print(&args.output.render(&launch::launch_env(account, &plugin, None, now)?)?)
+            print(&args.output.render(&launch::launch_env(account, &plugin, None, timefmt::now())?)?)
         }
         None => {
             let agent = seats::agent_for(&roster, args.agent.as_deref())?;
@@ -46,16 +45,22 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
             let holder = args.lease.holder()?;
             let worker = args.worker.clone().unwrap_or_else(|| format!("{host}-{}", holder.pid));
             seats::check_worker_id(&worker)?;
-            let claim = Claim { agent, worker: &worker, host: &host, holder, ttl_secs: args.lease.ttl_secs()?, now };
-            ctx.store()?
-                .update(|state| {
-                    seats::prune(state, &host, now);
-                    let account = seats::lease_seat(&roster, state, &claim)?;
-                    // Printed before the lease is written: when the env cannot
-                    // reach the caller (refused on a terminal, a full disk, a
-                    // closed pipe), the lease is not kept.
-                    print(&args.output.render(&launch::launch_env(account, &plugin, Some(&worker), now)?)?)
-                })
+            let ttl_secs = args.lease.ttl_secs()?;
+            let store = ctx.store(Some(&roster))?;
+            let now = store.now();
+            let claim = Claim { agent, worker: &worker, host: &host, holder, ttl_secs, now };
+            store
+                .update_and_publish(
+                    |state| {
+                        seats::prune(state, &host, now);
+                        let account = seats::lease_seat(&roster, state, &claim)?;
+                        args.output.render(&launch::launch_env(account, &plugin, Some(&worker), now)?)
+                    },
+                    // When the env cannot reach the caller (refused on a
+                    // terminal, a full disk, a closed pipe), the lease is not kept.
+                    |env| print(env),
+                )
+                .map(drop)
                 .map_err(|e| no_seat_as_json(e, args.output.json()))
         }
     }

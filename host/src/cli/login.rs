@@ -56,7 +56,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<u8> {
         (Some(headless), true) => headless.clone(),
         _ => commands.interactive.clone(),
     };
-    warn_about_leases(ctx, account)?;
+    warn_about_leases(ctx, &roster, account)?;
     launch::ensure_config_dir(account)?;
     let env = login::login_env(account, &plugin, timefmt::now())?;
     let ignore = login::host_files(account, spec.token_file_name.as_deref());
@@ -147,10 +147,11 @@ fn report_success(
 }
 
 /// A login may replace credentials a running agent uses: say which workers.
-fn warn_about_leases(ctx: &Context, account: &Account) -> Result<()> {
-    let now = timefmt::now();
+fn warn_about_leases(ctx: &Context, roster: &Roster, account: &Account) -> Result<()> {
+    let store = ctx.store(Some(roster))?;
+    let now = store.now();
     let host = holder::host_name();
-    let state = ctx.store()?.update(|state| {
+    let state = store.update(|state| {
         seats::prune(state, &host, now);
         Ok(state.clone())
     })?;

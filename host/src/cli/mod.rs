@@ -15,8 +15,8 @@ use crate::paths::Paths;
 use crate::plugin::sandbox::Limits;
 use crate::plugin::{Plugin, Registry, Runtime, builtin};
 use crate::render::{Format, render};
-use crate::roster::Roster;
-use crate::state::FileStore;
+use crate::roster::{Roster, StateConfig};
+use crate::state::{FileStore, PgStore, Store, check_state_url};
 use crate::timefmt;
 use crate::untrusted::Redactor;
 
@@ -31,6 +31,7 @@ mod login;
 mod plugins;
 mod release;
 mod rotate;
+mod state_cmd;
 mod status;
 mod wall;
 
@@ -49,6 +50,14 @@ pub struct Cli {
     /// Where compiled plugins are cached [env: ACCOUNTS_CACHE_DIR]
     #[arg(long, global = true, env = "ACCOUNTS_CACHE_DIR", value_name = "DIR", hide_env = true)]
     cache_dir: Option<PathBuf>,
+    /// Keep leases and walls in this PostgreSQL database, shared by a fleet
+    /// (overrides the roster's [state] url) [env: ACCOUNTS_STATE_URL]
+    #[arg(long, global = true, env = "ACCOUNTS_STATE_URL", value_name = "URL", hide_env = true)]
+    state_url: Option<String>,
+    /// The roster's namespace in that database (overrides [state] namespace)
+    /// [env: ACCOUNTS_STATE_NAMESPACE]
+    #[arg(long, global = true, env = "ACCOUNTS_STATE_NAMESPACE", value_name = "NAME", hide_env = true)]
+    state_namespace: Option<String>,
     /// Show plugins' own stderr and more detail on stderr
     #[arg(long, short, global = true)]
     verbose: bool,
@@ -93,6 +102,9 @@ enum Command {
     /// List and inspect agent plugins
     #[command(subcommand)]
     Plugins(plugins::Command),
+    /// Move walls and live leases between stores (files, a fleet's database)
+    #[command(subcommand)]
+    State(state_cmd::Command),
     /// Print shell completions: accounts completions bash|zsh|fish
     Completions(completions::Args),
 }
@@ -101,6 +113,9 @@ enum Command {
 pub struct Context {
     pub paths: Paths,
     pub verbose: bool,
+    /// `--state-url` / `ACCOUNTS_STATE_URL`, over the roster's.
+    pub state_url: Option<String>,
+    pub state_namespace: Option<String>,
 }
 
 impl Context {
@@ -150,8 +165,34 @@ impl Context {
         Redactor::new(&secrets, &plugin.spec().token_prefixes)
     }
 
-    pub fn store(&self) -> Result<FileStore> {
-        FileStore::open(&self.paths.state_dir)
+    /// Where leases and walls are kept: the database the flag, the
+    /// variable or the roster's `[state]` names, else the local files. The
+    /// database is dialled here, only by commands that need the state.
+    pub fn store(&self, roster: Option<&Roster>) -> Result<Store> {
+        let config = self.state_config(roster)?;
+        Ok(match &config.url {
+            None => Store::File(FileStore::open(&self.paths.state_dir)?),
+            Some(url) => Store::Postgres(Box::new(PgStore::open(url, &config)?)),
+        })
+    }
+
+    /// The roster's `[state]` with the flags and variables applied.
+    pub fn state_config(&self, roster: Option<&Roster>) -> Result<StateConfig> {
+        let mut config = roster.map(|r| r.state.clone()).unwrap_or_default();
+        if let Some(url) = self.state_url.as_deref().filter(|u| !u.is_empty()) {
+            check_state_url(url).map_err(|e| crate::error::usage(format!("--state-url (ACCOUNTS_STATE_URL): {e}")))?;
+            config.url = Some(url.to_owned());
+        }
+        if let Some(namespace) = self.state_namespace.as_deref().filter(|n| !n.is_empty()) {
+            if !crate::roster::valid_name(namespace) {
+                return Err(crate::error::usage(format!(
+                    "--state-namespace (ACCOUNTS_STATE_NAMESPACE) {namespace:?} is not allowed; {}",
+                    crate::roster::NAME_RULE
+                )));
+            }
+            config.namespace = namespace.to_owned();
+        }
+        Ok(config)
     }
 
     /// Resolve and load the plugin for `kind`.
@@ -266,6 +307,8 @@ pub fn main() -> std::process::ExitCode {
     let ctx = Context {
         paths: Paths::resolve(cli.roster, cli.state_dir, cli.plugin_dir, cli.cache_dir),
         verbose: cli.verbose,
+        state_url: cli.state_url,
+        state_namespace: cli.state_namespace,
     };
     let done = |result: Result<()>| result.map(|()| 0);
     let result = match cli.command {
@@ -283,6 +326,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Enroll(args) => done(enroll::run_enroll(&ctx, args)),
         Command::Forget(args) => done(enroll::run_forget(&ctx, args)),
         Command::Plugins(cmd) => done(plugins::run(&ctx, cmd)),
+        Command::State(cmd) => done(state_cmd::run(&ctx, cmd)),
         Command::Completions(args) => done(completions::run(args)),
     };
     match result {

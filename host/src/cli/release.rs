@@ -5,7 +5,6 @@ use crate::error::Result;
 use crate::holder;
 use crate::seats;
 use crate::state::StateStore;
-use crate::timefmt;
 
 #[derive(clap::Args)]
 #[group(required = true, multiple = false)]
@@ -26,9 +25,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
     if let Some(name) = &args.account {
         seats::account(&roster, name)?;
     }
-    let now = timefmt::now();
+    let store = ctx.store(Some(&roster))?;
+    let now = store.now();
     let host = holder::host_name();
-    let released = ctx.store()?.update(|state| {
+    let released = store.update(|state| {
         seats::prune(state, &host, now);
         Ok(match (&args.worker, &args.account) {
             (Some(w), _) => state.release(|l| &l.worker == w),

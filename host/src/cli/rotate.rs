@@ -32,12 +32,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
     let roster = ctx.roster()?;
     let registry = ctx.registry(Some(&roster));
     let runtime = ctx.runtime(Some(&roster))?;
-    let now = timefmt::now();
-    let explicit_until = args.time.resolve(now)?;
-    let host = holder::host_name();
     let ttl_secs = args.lease.ttl_secs()?;
     let explicit_holder = args.lease.holder_pid.map(|_| args.lease.holder()).transpose()?;
-    let store = ctx.store()?;
+    let store = ctx.store(Some(&roster))?;
+    let now = store.now();
+    let explicit_until = args.time.resolve(now)?;
+    let host = holder::host_name();
 
     // Find the worker's account first, to load its plugin outside the lock.
     let current = store.update(|state| {
@@ -53,33 +53,38 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
     let agent = seats::account(&roster, &current.account)?.agent.clone();
     let plugin = ctx.plugin(&registry, &runtime, &agent)?;
 
-    let outcome = store.update(|state| {
-        seats::prune(state, &host, now);
-        let Some(lease) = state.lease_of(&args.worker).cloned() else {
-            return Err(usage(format!("worker {:?} lost its lease meanwhile; launch it again", args.worker)));
-        };
-        let until = seats::wall_account(&roster, state, &lease.account, explicit_until, now, args.reason.clone()).until;
-        state.release(|l| l.worker == args.worker);
-        let holder = explicit_holder.unwrap_or_else(|| {
-            if lease.host == host && lease.holder.is_alive() { lease.holder } else { holder::default_holder() }
-        });
-        let claim = Claim { agent: &agent, worker: &args.worker, host: &host, holder, ttl_secs, now };
-        // The wall and the release stand even when no seat is left: they are
-        // facts about the account, and the worker must not stay on it.
-        match seats::lease_seat(&roster, state, &claim) {
-            Ok(account) => {
-                let launch = launch::launch_env(account, &plugin, Some(&args.worker), now)?;
-                // Printed before anything is written: when the env cannot
-                // reach the caller, the rotation changes nothing (the wall
-                // too; run it again).
-                print(&args.output.render(&launch)?)?;
-                Ok(Ok((launch.env.account, until)))
+    let outcome = store.update_and_publish(
+        |state| {
+            seats::prune(state, &host, now);
+            let Some(lease) = state.lease_of(&args.worker).cloned() else {
+                return Err(usage(format!("worker {:?} lost its lease meanwhile; launch it again", args.worker)));
+            };
+            let until =
+                seats::wall_account(&roster, state, &lease.account, explicit_until, now, args.reason.clone()).until;
+            state.release(|l| l.worker == args.worker);
+            let holder = explicit_holder.unwrap_or_else(|| {
+                if lease.host == host && lease.holder.is_alive() { lease.holder } else { holder::default_holder() }
+            });
+            let claim = Claim { agent: &agent, worker: &args.worker, host: &host, holder, ttl_secs, now };
+            // The wall and the release stand even when no seat is left: they are
+            // facts about the account, and the worker must not stay on it.
+            match seats::lease_seat(&roster, state, &claim) {
+                Ok(account) => {
+                    let launch = launch::launch_env(account, &plugin, Some(&args.worker), now)?;
+                    Ok(Ok((args.output.render(&launch)?, launch.env.account, until)))
+                }
+                Err(e @ Error::NoSeat { .. }) => Ok(Err(e)),
+                Err(e) => Err(e),
             }
-            Err(e @ Error::NoSeat { .. }) => Ok(Err(e)),
-            Err(e) => Err(e),
-        }
-    })?;
-    let (moved_to, until) = outcome.map_err(|e| no_seat_as_json(e, args.output.json()))?;
+        },
+        // When the env cannot reach the caller, the rotation changes nothing
+        // (the wall too; run it again).
+        |outcome| match outcome {
+            Ok((env, ..)) => print(env),
+            Err(_) => Ok(()),
+        },
+    )?;
+    let (_, moved_to, until) = outcome.map_err(|e| no_seat_as_json(e, args.output.json()))?;
     crate::notice::note(format!(
         "walled {} until {}; {} moved to {}",
         current.account,

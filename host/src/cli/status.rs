@@ -25,9 +25,10 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: Args) -> Result<()> {
     let roster = ctx.roster()?;
-    let now = timefmt::now();
+    let store = ctx.store(Some(&roster))?;
+    let now = store.now();
     let host = holder::host_name();
-    let state = ctx.store()?.update(|state| {
+    let state = store.update(|state| {
         seats::prune(state, &host, now);
         Ok(state.clone())
     })?;

@@ -68,7 +68,8 @@ pub struct UnwallArgs {
 pub fn run_wall(ctx: &Context, args: WallArgs) -> Result<()> {
     let roster = ctx.roster()?;
     let account = seats::account(&roster, &args.account)?;
-    let now = timefmt::now();
+    let store = ctx.store(Some(&roster))?;
+    let now = store.now();
     let (resets_at, reason) = match &args.from_output {
         Some(path) => {
             let (wall, redactor) = wall_in_output(ctx, &roster, &account.agent, path)?;
@@ -82,7 +83,7 @@ pub fn run_wall(ctx: &Context, args: WallArgs) -> Result<()> {
         }
     };
     let host = holder::host_name();
-    let end = ctx.store()?.update(|state| {
+    let end = store.update(|state| {
         seats::prune(state, &host, now);
         Ok(seats::wall_account(&roster, state, &account.name, resets_at, now, reason))
     })?;
@@ -143,9 +144,10 @@ fn wall_in_output(ctx: &Context, roster: &Roster, agent: &str, path: &Path) -> R
 pub fn run_unwall(ctx: &Context, args: UnwallArgs) -> Result<()> {
     let roster = ctx.roster()?;
     let account = seats::account(&roster, &args.account)?;
-    let now = timefmt::now();
+    let store = ctx.store(Some(&roster))?;
+    let now = store.now();
     let host = holder::host_name();
-    let removed = ctx.store()?.update(|state| {
+    let removed = store.update(|state| {
         seats::prune(state, &host, now);
         Ok(state.remove_wall(&account.name))
     })?;

@@ -36,12 +36,14 @@ use crate::notice;
 use crate::plugin::{Plugin, PluginError, Wall};
 use crate::roster::Roster;
 use crate::seats::{self, Claim};
-use crate::state::{FileStore, State, StateStore};
+use crate::state::{State, StateStore, Store};
 use crate::timefmt;
 use crate::untrusted::{Redactor, Untrusted};
 
 /// How often to look again when every seat is taken and no wall will lift.
 const FULL_RETRY: Duration = Duration::from_secs(15);
+/// How soon a failed lease renewal is tried again.
+const RENEW_RETRY: Duration = Duration::from_secs(5);
 
 /// What happens in and around the running child.
 pub enum Event {
@@ -82,7 +84,7 @@ pub struct Options {
 pub struct Supervisor<'a> {
     pub roster: &'a Roster,
     pub plugin: &'a Plugin<'a>,
-    pub store: &'a FileStore,
+    pub store: &'a Store,
     pub host: String,
     pub holder: Holder,
     /// Masks tokens in wall messages before they are stored or printed.
@@ -172,7 +174,7 @@ impl Supervisor<'_> {
         inbox: &Receiver<Event>,
     ) -> Result<std::result::Result<Launch, u8>> {
         loop {
-            let now = timefmt::now();
+            let now = self.store.now();
             let claim = Claim {
                 agent: &self.options.agent,
                 worker: &self.options.worker,
@@ -347,8 +349,7 @@ impl Supervisor<'_> {
                         kill_at = None;
                     }
                     if now >= next_renewal {
-                        self.renew();
-                        next_renewal = now + renew_every;
+                        next_renewal = now + if self.renew() { renew_every } else { renew_every.min(RENEW_RETRY) };
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => unreachable!("the supervisor holds a sender"),
@@ -368,7 +369,7 @@ impl Supervisor<'_> {
 
     /// Wall `account` after `wall`, outside a rotation (no seat is taken).
     fn record_wall(&self, account: &str, wall: &Wall) -> Result<i64> {
-        let now = timefmt::now();
+        let now = self.store.now();
         self.store.update(|state| {
             seats::prune(state, &self.host, now);
             Ok(self.wall_in(state, account, wall, now))
@@ -391,25 +392,34 @@ impl Supervisor<'_> {
     }
 
     /// Push the lease's expiry out by its TTL.
-    fn renew(&self) {
-        let now = timefmt::now();
+    fn renew(&self) -> bool {
+        let now = self.store.now();
         let renewed = self.store.update(|state| {
             let lease = state.leases.iter_mut().find(|l| l.worker == self.options.worker && l.holder == self.holder);
             Ok(lease.map(|l| l.expires_at = now + self.options.ttl_secs).is_some())
         });
         match renewed {
-            Ok(true) => {}
-            Ok(false) => notice::warn(format!(
-                "the lease of worker {} was released elsewhere; the agent runs on without a seat",
-                self.options.worker
-            )),
-            Err(e) => notice::warn(format!("renewing the lease: {e}")),
+            Ok(true) => true,
+            Ok(false) => {
+                notice::warn(format!(
+                    "the lease of worker {} was released elsewhere; the agent runs on without a seat",
+                    self.options.worker
+                ));
+                true
+            }
+            // The agent runs on: a store that is down for a while (a
+            // database restart) must not stop work. Retried soon; the lease
+            // lasts its TTL meanwhile.
+            Err(e) => {
+                notice::warn(format!("renewing the lease (retrying in {}s): {e}", RENEW_RETRY.as_secs()));
+                false
+            }
         }
     }
 
     /// Release our lease, whatever ended the run.
     fn release(&self) {
-        let now = timefmt::now();
+        let now = self.store.now();
         let released = self.store.update(|state| {
             seats::prune(state, &self.host, now);
             Ok(state.release(|l| l.worker == self.options.worker && l.holder == self.holder))

@@ -241,6 +241,23 @@ impl StateStore for FileStore {
         self.remove_stale_temp_file();
         Ok(result)
     }
+
+    /// Published before the write: a failure writes nothing.
+    fn update_and_publish<R>(
+        &self,
+        change: impl FnOnce(&mut State) -> Result<R>,
+        publish: impl FnOnce(&R) -> Result<()>,
+    ) -> Result<R> {
+        self.update(|state| {
+            let result = change(state)?;
+            publish(&result)?;
+            Ok(result)
+        })
+    }
+
+    fn now(&self) -> i64 {
+        crate::timefmt::now()
+    }
 }
 
 fn encode(value: &impl Serialize) -> Result<Vec<u8>> {

@@ -1,12 +1,15 @@
 //! Leases and walls: the data (`model`), and where it is kept (a small
-//! trait with a local file backend behind it).
+//! trait with two backends: local files, the embedded default, and
+//! PostgreSQL, shared by a fleet of hosts).
 
 mod file;
 pub mod model;
+mod pg;
 mod slots;
 
 pub use file::FileStore;
 pub use model::{Lease, State, WallRecord};
+pub use pg::{PgStore, check_state_url};
 
 use crate::error::Result;
 
@@ -16,4 +19,51 @@ pub trait StateStore {
     /// Lock, read, let `change` edit the state, write it back if it changed,
     /// unlock. When `change` fails, nothing is written.
     fn update<R>(&self, change: impl FnOnce(&mut State) -> Result<R>) -> Result<R>;
+
+    /// A change whose outcome must reach the caller (an env on stdout):
+    /// `publish` runs where its failure still leaves the state as it was,
+    /// so no lease is kept that nobody was told about.
+    fn update_and_publish<R>(
+        &self,
+        change: impl FnOnce(&mut State) -> Result<R>,
+        publish: impl FnOnce(&R) -> Result<()>,
+    ) -> Result<R>;
+
+    /// The clock that leases and walls are measured by, in epoch seconds:
+    /// this host's for the file store, the database's for a fleet.
+    fn now(&self) -> i64;
+}
+
+/// The store a roster uses.
+pub enum Store {
+    File(FileStore),
+    /// Boxed: a connection is large, and most calls use the file store.
+    Postgres(Box<PgStore>),
+}
+
+impl StateStore for Store {
+    fn update<R>(&self, change: impl FnOnce(&mut State) -> Result<R>) -> Result<R> {
+        match self {
+            Store::File(s) => s.update(change),
+            Store::Postgres(s) => s.update(change),
+        }
+    }
+
+    fn update_and_publish<R>(
+        &self,
+        change: impl FnOnce(&mut State) -> Result<R>,
+        publish: impl FnOnce(&R) -> Result<()>,
+    ) -> Result<R> {
+        match self {
+            Store::File(s) => s.update_and_publish(change, publish),
+            Store::Postgres(s) => s.update_and_publish(change, publish),
+        }
+    }
+
+    fn now(&self) -> i64 {
+        match self {
+            Store::File(s) => s.now(),
+            Store::Postgres(s) => s.now(),
+        }
+    }
 }

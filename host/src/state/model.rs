@@ -76,6 +76,28 @@ impl State {
         self.walls.push(wall);
     }
 
+    /// Undo the change that turned `before` into `after`, where nobody
+    /// changed the same lease or wall since: for a change that could not
+    /// be published after it was committed.
+    pub fn revert(&mut self, before: &State, after: &State) {
+        let workers: std::collections::BTreeSet<&str> =
+            before.leases.iter().chain(&after.leases).map(|l| l.worker.as_str()).collect();
+        for worker in workers {
+            if self.lease_of(worker) == after.lease_of(worker) && before.lease_of(worker) != after.lease_of(worker) {
+                self.leases.retain(|l| l.worker != worker);
+                self.leases.extend(before.lease_of(worker).cloned());
+            }
+        }
+        let accounts: std::collections::BTreeSet<&str> =
+            before.walls.iter().chain(&after.walls).map(|w| w.account.as_str()).collect();
+        for account in accounts {
+            if self.wall_of(account) == after.wall_of(account) && before.wall_of(account) != after.wall_of(account) {
+                self.walls.retain(|w| w.account != account);
+                self.walls.extend(before.wall_of(account).cloned());
+            }
+        }
+    }
+
     pub fn remove_wall(&mut self, account: &str) -> bool {
         let before = self.walls.len();
         self.walls.retain(|w| w.account != account);
@@ -118,6 +140,24 @@ mod tests {
         assert_eq!(workers, ["live", "other-host"], "another host's holder cannot be checked here");
         assert_eq!(s.walls.len(), 1);
         assert_eq!(s.walls[0].account, "a");
+    }
+
+    #[test]
+    fn revert_undoes_only_what_nobody_changed_since() {
+        let before = State { leases: vec![lease("kept", "a", "me", 1, 9)], ..State::default() };
+        let mut after = before.clone();
+        after.put_lease(lease("new", "a", "me", 1, 9));
+        after.put_lease(lease("kept", "b", "me", 1, 9));
+        after.put_wall(WallRecord { account: "a".into(), until: 5, since: 0, reason: None });
+        let mut now = after.clone();
+        now.put_lease(lease("other", "c", "me", 1, 9));
+        now.put_wall(WallRecord { account: "a".into(), until: 7, since: 0, reason: None });
+        now.revert(&before, &after);
+        let mut workers: Vec<(&str, &str)> =
+            now.leases.iter().map(|l| (l.worker.as_str(), l.account.as_str())).collect();
+        workers.sort();
+        assert_eq!(workers, [("kept", "a"), ("other", "c")]);
+        assert_eq!(now.wall_of("a").unwrap().until, 7, "changed since: kept");
     }
 
     #[test]

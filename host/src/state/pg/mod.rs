@@ -1,0 +1,339 @@
+//! The shared backend: leases and walls of one roster's namespace in
+//! PostgreSQL, for a fleet of hosts.
+//!
+//! Every change is the same read-modify-write as the file store's, made
+//! serial per namespace by a transaction-scoped advisory lock: the pure
+//! allocator needs the whole namespace (every lease, every wall), so row
+//! locks would have to lock all of it anyway, and rows that do not exist
+//! yet (a new lease) cannot be locked at all. The lock is taken in its own
+//! statement, so the read after it sees every change committed before.
+//!
+//! The database's clock is the fleet's one clock: this host's offset from
+//! it is measured on every round trip that reads it, and [`PgStore::now`]
+//! applies it, so a host whose clock drifts neither steals live leases nor
+//! lifts walls early.
+
+mod connect;
+mod schema;
+
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
+
+use postgres::Client;
+use serde::{Deserialize, Serialize};
+
+pub use connect::check_state_url;
+
+use super::StateStore;
+use super::model::{Lease, State, WallRecord};
+use crate::error::{Error, Result};
+use crate::holder::Holder;
+use crate::roster::StateConfig;
+
+pub struct PgStore {
+    target: connect::Target,
+    namespace: String,
+    /// Connected on open; dropped after a failure, so the next change dials
+    /// again (a restarted server, a long `exec`).
+    client: RefCell<Option<Client>>,
+    /// The database's clock minus this host's, in seconds.
+    clock_offset: Cell<f64>,
+}
+
+/// One namespace's rows, as one JSON document (one round trip).
+#[derive(Serialize, Deserialize, PartialEq, Eq, Clone, Default)]
+struct Rows {
+    leases: Vec<LeaseRow>,
+    walls: Vec<WallRow>,
+    last_leased: Vec<LastLeasedRow>,
+}
+
+#[derive(Serialize, Deserialize, PartialEq, Eq, Clone)]
+struct LeaseRow {
+    worker: String,
+    account: String,
+    host: String,
+    holder_pid: i64,
+    holder_start: Option<i64>,
+    acquired_at: i64,
+    expires_at: i64,
+}
+
+#[derive(Serialize, Deserialize, PartialEq, Eq, Clone)]
+struct WallRow {
+    account: String,
+    since: i64,
+    until: i64,
+    reason: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, PartialEq, Eq, Clone)]
+struct LastLeasedRow {
+    account: String,
+    at: i64,
+}
+
+const READ: &str = r#"SELECT extract(epoch FROM clock_timestamp())::float8, json_build_object(
+    'leases', coalesce((SELECT json_agg(json_build_object('worker', worker, 'account', account, 'host', host,
+        'holder_pid', holder_pid, 'holder_start', holder_start, 'acquired_at', acquired_at, 'expires_at', expires_at)
+        ORDER BY acquired_at, worker COLLATE "C") FROM accounts_leases WHERE namespace = $1), '[]'),
+    'walls', coalesce((SELECT json_agg(json_build_object('account', account, 'since', since, 'until', until,
+        'reason', reason) ORDER BY account COLLATE "C") FROM accounts_walls WHERE namespace = $1), '[]'),
+    'last_leased', coalesce((SELECT json_agg(json_build_object('account', account, 'at', at) ORDER BY account COLLATE "C")
+        FROM accounts_last_leased WHERE namespace = $1), '[]'))::text"#;
+
+/// Each table: how to replace a namespace's rows with a JSON array of them.
+const REPLACE_LEASES: [&str; 2] = [
+    "DELETE FROM accounts_leases WHERE namespace = $1",
+    "INSERT INTO accounts_leases SELECT $1, * FROM json_to_recordset($2::text::json) AS t(worker text,
+        account text, host text, holder_pid bigint, holder_start bigint, acquired_at bigint, expires_at bigint)",
+];
+const REPLACE_WALLS: [&str; 2] = [
+    "DELETE FROM accounts_walls WHERE namespace = $1",
+    "INSERT INTO accounts_walls SELECT $1, * FROM json_to_recordset($2::text::json)
+        AS t(account text, since bigint, until bigint, reason text)",
+];
+const REPLACE_LAST_LEASED: [&str; 2] = [
+    "DELETE FROM accounts_last_leased WHERE namespace = $1",
+    "INSERT INTO accounts_last_leased SELECT $1, * FROM json_to_recordset($2::text::json) AS t(account text, at bigint)",
+];
+
+impl PgStore {
+    /// Connect now (so a bad URL or a down server fails before anything
+    /// else), create or migrate the tables, and read the database's clock.
+    pub fn open(url: &str, config: &StateConfig) -> Result<PgStore> {
+        let target = connect::Target::new(
+            url,
+            Duration::from_millis(config.connect_timeout_ms),
+            Duration::from_millis(config.statement_timeout_ms),
+        )
+        .map_err(|e| crate::error::usage(format!("state database: {e}")))?;
+        let store = PgStore {
+            target,
+            namespace: config.namespace.clone(),
+            client: RefCell::new(None),
+            clock_offset: Cell::new(0.0),
+        };
+        store.client()?;
+        Ok(store)
+    }
+
+    /// Where the state is, for messages.
+    pub fn describe(&self) -> String {
+        format!("{} (namespace {})", self.target.server, self.namespace)
+    }
+
+    fn client(&self) -> Result<std::cell::RefMut<'_, Client>> {
+        let mut slot = self.client.borrow_mut();
+        if slot.as_ref().is_none_or(Client::is_closed) {
+            *slot = None;
+            let mut client = self.target.connect().map_err(|e| self.failure("cannot connect to", &e))?;
+            let db_clock = schema::ensure(&mut client).map_err(|e| self.failure("cannot use", &e))?;
+            self.clock_offset.set(db_clock - local_clock());
+            *slot = Some(client);
+        }
+        Ok(std::cell::RefMut::map(slot, |c| c.as_mut().expect("connected above")))
+    }
+
+    /// One line naming the server (never a password) and what failed.
+    fn failure(&self, what: &str, detail: &str) -> Error {
+        let detail = detail.lines().next().unwrap_or_default();
+        Error::Other(anyhow::anyhow!("{what} the state database {}: {detail}", self.target.server))
+    }
+
+    /// The change in one transaction, with the state before and after it;
+    /// `Ok(Err(..))` is `change`'s own error.
+    fn transaction<R>(
+        &self,
+        client: &mut Client,
+        change: impl FnOnce(&mut State) -> Result<R>,
+    ) -> std::result::Result<Result<Changed<R>>, postgres::Error> {
+        let mut tx = client.transaction()?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&format!("accounts:{}", self.namespace)],
+        )?;
+        let row = tx.query_one(READ, &[&self.namespace])?;
+        let db_clock: f64 = row.get(0);
+        self.clock_offset.set(db_clock - local_clock());
+        let before: Rows = match serde_json::from_str(row.get(1)) {
+            Ok(rows) => rows,
+            Err(e) => return Ok(Err(self.failure("cannot read", &format!("unexpected rows ({e})")))),
+        };
+        let old = before.to_state();
+        let mut state = old.clone();
+        let out = match change(&mut state) {
+            Ok(out) => out,
+            // Dropping `tx` rolls back: nothing is written.
+            Err(e) => return Ok(Err(e)),
+        };
+        let after = Rows::from_state(&state);
+        let tables = [
+            (before.leases != after.leases, REPLACE_LEASES, json(&after.leases)),
+            (before.walls != after.walls, REPLACE_WALLS, json(&after.walls)),
+            (before.last_leased != after.last_leased, REPLACE_LAST_LEASED, json(&after.last_leased)),
+        ];
+        for (changed, [delete, insert], rows) in tables {
+            if changed {
+                tx.execute(delete, &[&self.namespace])?;
+                tx.execute(insert, &[&self.namespace, &rows])?;
+            }
+        }
+        tx.commit()?;
+        Ok(Ok(Changed { out, before: old, after: state }))
+    }
+
+    fn run<R>(&self, change: impl FnOnce(&mut State) -> Result<R>) -> Result<Changed<R>> {
+        let mut client = self.client()?;
+        match self.transaction(&mut client, change) {
+            Ok(result) => result,
+            Err(e) => {
+                // The connection may be gone (a restarted server): dial anew
+                // next time. The transaction was not committed, or its
+                // commit was not confirmed; either way it is whole or absent.
+                drop(client);
+                *self.client.borrow_mut() = None;
+                Err(self.failure("the change failed at", &connect::explain(&e)))
+            }
+        }
+    }
+}
+
+/// What a committed transaction did.
+struct Changed<R> {
+    out: R,
+    before: State,
+    after: State,
+}
+
+impl StateStore for PgStore {
+    fn update<R>(&self, change: impl FnOnce(&mut State) -> Result<R>) -> Result<R> {
+        self.run(change).map(|changed| changed.out)
+    }
+
+    /// Published after the commit: printing before it would leave an env
+    /// on stdout when the commit then fails (a server killed in between).
+    /// When publishing fails, the change is undone where nobody changed
+    /// the same lease or wall since.
+    fn update_and_publish<R>(
+        &self,
+        change: impl FnOnce(&mut State) -> Result<R>,
+        publish: impl FnOnce(&R) -> Result<()>,
+    ) -> Result<R> {
+        let changed = self.run(change)?;
+        if let Err(e) = publish(&changed.out) {
+            let undone = self.update(|state| {
+                state.revert(&changed.before, &changed.after);
+                Ok(())
+            });
+            if let Err(undo) = undone {
+                crate::notice::warn(format!("undoing the change that could not be shown: {undo}"));
+            }
+            return Err(e);
+        }
+        Ok(changed.out)
+    }
+
+    fn now(&self) -> i64 {
+        (local_clock() + self.clock_offset.get()).floor() as i64
+    }
+}
+
+fn local_clock() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn json<T: Serialize>(rows: &T) -> String {
+    serde_json::to_string(rows).expect("rows serialise")
+}
+
+impl Rows {
+    fn to_state(&self) -> State {
+        State {
+            leases: self
+                .leases
+                .iter()
+                .map(|l| Lease {
+                    account: l.account.clone(),
+                    worker: l.worker.clone(),
+                    host: l.host.clone(),
+                    holder: Holder { pid: l.holder_pid as u32, start: l.holder_start.map(|s| s as u64) },
+                    acquired_at: l.acquired_at,
+                    expires_at: l.expires_at,
+                })
+                .collect(),
+            walls: self
+                .walls
+                .iter()
+                .map(|w| WallRecord {
+                    account: w.account.clone(),
+                    until: w.until,
+                    since: w.since,
+                    reason: w.reason.clone(),
+                })
+                .collect(),
+            last_leased: self.last_leased.iter().map(|l| (l.account.clone(), l.at)).collect(),
+        }
+    }
+
+    /// In the order [`READ`] returns them, so an unchanged table compares equal.
+    fn from_state(state: &State) -> Rows {
+        let mut leases: Vec<LeaseRow> = state
+            .leases
+            .iter()
+            .map(|l| LeaseRow {
+                worker: l.worker.clone(),
+                account: l.account.clone(),
+                host: l.host.clone(),
+                holder_pid: l.holder.pid.into(),
+                holder_start: l.holder.start.map(|s| s as i64),
+                acquired_at: l.acquired_at,
+                expires_at: l.expires_at,
+            })
+            .collect();
+        leases.sort_by(|a, b| (a.acquired_at, &a.worker).cmp(&(b.acquired_at, &b.worker)));
+        let mut walls: Vec<WallRow> = state
+            .walls
+            .iter()
+            .map(|w| WallRow { account: w.account.clone(), since: w.since, until: w.until, reason: w.reason.clone() })
+            .collect();
+        walls.sort_by(|a, b| a.account.cmp(&b.account));
+        let last_leased =
+            state.last_leased.iter().map(|(account, &at)| LastLeasedRow { account: account.clone(), at }).collect();
+        Rows { leases, walls, last_leased }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_through_the_state_in_read_order() {
+        let rows = Rows {
+            leases: vec![
+                LeaseRow {
+                    worker: "w1".into(),
+                    account: "a".into(),
+                    host: "h".into(),
+                    holder_pid: 7,
+                    holder_start: Some(99),
+                    acquired_at: 1,
+                    expires_at: 5,
+                },
+                LeaseRow {
+                    worker: "w0".into(),
+                    account: "b".into(),
+                    host: "h".into(),
+                    holder_pid: 8,
+                    holder_start: None,
+                    acquired_at: 2,
+                    expires_at: 5,
+                },
+            ],
+            walls: vec![WallRow { account: "a".into(), since: 1, until: 9, reason: Some("limit".into()) }],
+            last_leased: vec![LastLeasedRow { account: "a".into(), at: 1 }],
+        };
+        assert!(Rows::from_state(&rows.to_state()) == rows);
+    }
+}

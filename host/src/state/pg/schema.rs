@@ -1,0 +1,98 @@
+//! The tables, created on first use and migrated in one transaction.
+//!
+//! Version N of the schema is `MIGRATIONS[..N]` applied in order; the
+//! versions applied are rows of `accounts_schema`. A database at a version
+//! newer than this binary knows is refused: an older `accounts` must not
+//! write a state it does not understand.
+
+use postgres::Client;
+use postgres::error::SqlState;
+
+/// Serialises migrations of every `accounts` talking to one database
+/// (first use by many hosts at once).
+const MIGRATION_LOCK: i64 = 0x6163_636f_756e_7473; // "accounts"
+
+const MIGRATIONS: &[&str] = &[
+    // 1: leases, walls and last-lease times, each keyed by namespace. No
+    // token, credential or config dir ever goes here.
+    "CREATE TABLE accounts_leases (
+        namespace text NOT NULL,
+        worker text NOT NULL,
+        account text NOT NULL,
+        host text NOT NULL,
+        holder_pid bigint NOT NULL,
+        holder_start bigint,
+        acquired_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        PRIMARY KEY (namespace, worker)
+    );
+    CREATE TABLE accounts_walls (
+        namespace text NOT NULL,
+        account text NOT NULL,
+        since bigint NOT NULL,
+        until bigint NOT NULL,
+        reason text,
+        PRIMARY KEY (namespace, account)
+    );
+    CREATE TABLE accounts_last_leased (
+        namespace text NOT NULL,
+        account text NOT NULL,
+        at bigint NOT NULL,
+        PRIMARY KEY (namespace, account)
+    );",
+];
+
+pub const VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// Bring the schema up to [`VERSION`]; returns the database's clock (epoch
+/// seconds) read on the way. One round trip when the schema is current.
+pub fn ensure(client: &mut Client) -> Result<f64, String> {
+    match client.query_one(
+        "SELECT coalesce(max(version), 0), extract(epoch FROM clock_timestamp())::float8 FROM accounts_schema",
+        &[],
+    ) {
+        Ok(row) => {
+            let version: i32 = row.get(0);
+            if version == VERSION {
+                return Ok(row.get(1));
+            }
+            check_not_newer(version)?;
+        }
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => {}
+        Err(e) => return Err(super::connect::explain(&e)),
+    }
+    migrate(client).map_err(|e| format!("creating the tables: {}", super::connect::explain(&e)))?
+}
+
+fn check_not_newer(version: i32) -> Result<(), String> {
+    if version > VERSION {
+        return Err(format!(
+            "its tables are at schema version {version}, newer than this accounts knows ({VERSION}): \
+             another host runs a newer accounts; upgrade accounts on this host"
+        ));
+    }
+    Ok(())
+}
+
+fn migrate(client: &mut Client) -> Result<Result<f64, String>, postgres::Error> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS accounts_schema (
+            version integer PRIMARY KEY,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )",
+    )?;
+    let row = tx.query_one("SELECT coalesce(max(version), 0) FROM accounts_schema", &[])?;
+    let current: i32 = row.get(0);
+    if let Err(e) = check_not_newer(current) {
+        return Ok(Err(e));
+    }
+    for (done, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.batch_execute(sql)?;
+        tx.execute("INSERT INTO accounts_schema (version) VALUES ($1)", &[&(done as i32 + 1)])?;
+    }
+    let clock: f64 = tx.query_one("SELECT extract(epoch FROM clock_timestamp())::float8", &[])?.get(0);
+    tx.commit()?;
+    Ok(Ok(clock))
+}

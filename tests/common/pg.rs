@@ -1,0 +1,178 @@
+//! A throwaway PostgreSQL cluster for tests: `initdb` in a temp dir, the
+//! server listening on a Unix socket in that dir only (TCP off), run as an
+//! unprivileged user when the tests run as root (postgres refuses root),
+//! stopped and removed when dropped, or when the test process dies.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// The uid and gid the server runs as when the tests run as root (nobody).
+const UNPRIVILEGED: u32 = 65534;
+
+pub struct Cluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+}
+
+impl Cluster {
+    /// A new cluster, started; panics with the fix when PostgreSQL is missing.
+    pub fn start() -> Cluster {
+        let bin = server_bin_dir().unwrap_or_else(|| {
+            panic!(
+                "PostgreSQL's server binaries (initdb, pg_ctl) are not installed: run tests/run, which installs them"
+            )
+        });
+        let dir = tempfile::Builder::new().prefix("accounts-pg-").tempdir().unwrap();
+        if is_root() {
+            std::os::unix::fs::chown(dir.path(), Some(UNPRIVILEGED), Some(UNPRIVILEGED)).unwrap();
+        }
+        let cluster = Cluster { dir, bin };
+        std::fs::create_dir(cluster.socket_dir()).unwrap();
+        if is_root() {
+            std::os::unix::fs::chown(cluster.socket_dir(), Some(UNPRIVILEGED), Some(UNPRIVILEGED)).unwrap();
+        }
+        let data = cluster.data_dir();
+        cluster.run_ok(
+            "initdb",
+            &["-D", data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+        );
+        cluster.watch_for_our_death();
+        cluster.start_server();
+        cluster
+    }
+
+    /// The URL of the `postgres` database, as the `postgres` superuser.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@/postgres?host={}", self.socket_dir().display())
+    }
+
+    /// Start the server (again).
+    pub fn start_server(&self) {
+        let options = format!("-k {} -c listen_addresses= -F -c max_connections=200", self.socket_dir().display());
+        let (data, log) = (self.data_dir(), self.dir.path().join("server.log"));
+        self.run_ok(
+            "pg_ctl",
+            &["-D", data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-w", "-o", &options, "start"],
+        );
+    }
+
+    /// Stop the server the way a crash does: every session is cut mid-way
+    /// (`immediate`: no checkpoint, recovery on the next start).
+    pub fn crash_server(&self) {
+        let data = self.data_dir();
+        self.run_ok("pg_ctl", &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"]);
+    }
+
+    /// Run SQL with psql; returns its unaligned output.
+    pub fn psql(&self, sql: &str) -> String {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
+            .arg(self.socket_dir())
+            .args(["-U", "postgres", "-d", "postgres", "-c", sql])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "psql {sql:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn socket_dir(&self) -> PathBuf {
+        self.dir.path().join("sock")
+    }
+
+    /// Run one of the server's programs as the unprivileged user.
+    fn run_ok(&self, program: &str, args: &[&str]) {
+        let mut cmd = if is_root() {
+            let mut c = Command::new("setpriv");
+            let id = UNPRIVILEGED.to_string();
+            c.args(["--reuid", &id, "--regid", &id, "--clear-groups"]).arg(self.bin.join(program));
+            c
+        } else {
+            Command::new(self.bin.join(program))
+        };
+        let out = cmd.args(args).env("HOME", self.dir.path()).stdin(Stdio::null()).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{program} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A test process that panics in a static, or is killed, never drops
+    /// its cluster: a watcher stops the server and removes the dir then.
+    fn watch_for_our_death(&self) {
+        let script = r#"while kill -0 "$1" 2>/dev/null; do sleep 1; done
+            pid=$(head -1 "$2/data/postmaster.pid" 2>/dev/null) && kill -QUIT "$pid" 2>/dev/null
+            sleep 1; rm -rf "$2""#;
+        // Never waited for: it outlives us on purpose.
+        #[allow(clippy::zombie_processes)]
+        Command::new("sh")
+            .args(["-c", script, "watch", &std::process::id().to_string()])
+            .arg(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let pid_file = self.data_dir().join("postmaster.pid");
+        if let Some(pid) =
+            std::fs::read_to_string(pid_file).ok().and_then(|t| t.lines().next()?.trim().parse::<i32>().ok())
+        {
+            // SIGQUIT: immediate shutdown.
+            let _ = Command::new("kill").args(["-QUIT", &pid.to_string()]).status();
+            for _ in 0..50 {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// One cluster shared by the tests of a process that only read and write
+/// namespaces of their own.
+pub fn shared() -> &'static Cluster {
+    static SHARED: OnceLock<Cluster> = OnceLock::new();
+    SHARED.get_or_init(Cluster::start)
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe extern "C" {
+        fn geteuid() -> u32;
+    }
+    unsafe { geteuid() == 0 }
+}
+
+/// Where `initdb` and `pg_ctl` are: `PG_BIN`, `PATH`, or Debian's
+/// `/usr/lib/postgresql/<version>/bin` (the newest).
+pub fn server_bin_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("PG_BIN") {
+        return Some(dir.into());
+    }
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path).find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
+    });
+    if let Some(dir) = on_path {
+        // Debian links some of them into /usr/local/bin; psql may be elsewhere.
+        return Some(std::fs::canonicalize(dir.join("initdb")).ok()?.parent()?.to_owned());
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| Some(e.ok()?.path().join("bin")))
+        .filter(|d| d.join("initdb").is_file())
+        .collect();
+    versions.sort_by_key(|d| d.parent().and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok()));
+    versions.pop()
+}

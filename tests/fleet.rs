@@ -1,0 +1,370 @@
+//! The fleet: many hosts share one roster's seats and walls through a real
+//! PostgreSQL server that these tests start (a throwaway cluster on a Unix
+//! socket, see `common/pg.rs`). Hosts are played by `ACCOUNTS_HOST_ID`; a
+//! host with a wrong clock by libfaketime.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::pg::{self, Cluster};
+use common::*;
+
+/// A roster whose `[state]` points at `url`, in the fixture's own namespace.
+fn fleet(url: &str, accounts: &[(String, u32)]) -> Fixture {
+    let fx = Fixture::new("");
+    let mut r = format!(
+        "default_agent = \"claude\"\n[state]\nurl = \"{url}\"\nnamespace = \"{}\"\nconnect_timeout = \"2s\"\n",
+        fx.namespace()
+    );
+    for (name, seats) in accounts {
+        r += &format!(
+            "[[account]]\nname = \"{name}\"\nagent = \"claude\"\nconfig_dir = \"dirs/{name}\"\nseats = {seats}\ntoken_file = \"tokens/{name}\"\n"
+        );
+        fx.write(&format!("tokens/{name}"), CLAUDE_TOKEN);
+    }
+    fx.write_roster(&r);
+    fx
+}
+
+fn accounts(list: &[(&str, u32)]) -> Vec<(String, u32)> {
+    list.iter().map(|(n, s)| (n.to_string(), *s)).collect()
+}
+
+/// `accounts ARGS` as host `host`.
+fn on_host(fx: &Fixture, host: &str, args: &[&str]) -> Output {
+    fx.cmd(args).env("ACCOUNTS_HOST_ID", host).output().unwrap()
+}
+
+fn account_of(env_output: &str) -> String {
+    env_output
+        .lines()
+        .find_map(|l| l.strip_prefix("export ACCOUNTS_ACCOUNT='").map(|v| v.trim_end_matches('\'').to_owned()))
+        .expect("ACCOUNTS_ACCOUNT in output")
+}
+
+/// worker -> account, from `status --json`; panics on a worker with two.
+fn leases(status: &serde_json::Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for a in status["accounts"].as_array().unwrap() {
+        for l in a["leases"].as_array().unwrap() {
+            let prev = out.insert(l["worker"].as_str().unwrap().to_owned(), a["name"].as_str().unwrap().to_owned());
+            assert!(prev.is_none(), "worker {} holds two leases", l["worker"]);
+        }
+    }
+    out
+}
+
+fn status(fx: &Fixture) -> serde_json::Value {
+    serde_json::from_str(&fx.ok(&["status", "--json"])).unwrap()
+}
+
+#[test]
+fn twenty_processes_posing_as_ten_hosts_make_1000_claims_for_100_seats() {
+    let list: Vec<(String, u32)> = (0..25).map(|i| (format!("acct{i:02}"), 4)).collect();
+    let fx = fleet(&pg::shared().url(), &list);
+    let holder = Sleeper::new();
+    let start = Instant::now();
+    let results: Vec<(String, Option<i32>, String)> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..20)
+            .map(|p| {
+                let (fx, pid) = (&fx, holder.pid());
+                scope.spawn(move || {
+                    let host = format!("host-{}", p % 10);
+                    (0..50)
+                        .map(|c| {
+                            let worker = format!("{host}-p{p}-c{c}");
+                            let out = on_host(fx, &host, &["launch-env", "--worker", &worker, "--holder-pid", &pid]);
+                            assert!(out.status.code() != Some(0) || !out.stdout.is_empty(), "exit 0 with no env");
+                            (worker, out.status.code(), text(&out.stderr))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        threads.into_iter().flat_map(|t| t.join().unwrap()).collect()
+    });
+    eprintln!("1000 claims by 20 processes: {:?}", start.elapsed());
+    let granted: BTreeSet<&str> = results.iter().filter(|r| r.1 == Some(0)).map(|r| r.0.as_str()).collect();
+    for (worker, code, stderr) in &results {
+        assert!(matches!(code, Some(0 | 75)), "{worker} exited {code:?}: {stderr}");
+    }
+    assert_eq!((granted.len(), results.len() - granted.len()), (100, 900), "100 seats, 900 claims turned away");
+    let held = leases(&status(&fx));
+    assert_eq!(held.len(), 100);
+    assert_eq!(held.keys().map(String::as_str).collect::<BTreeSet<_>>(), granted, "the leases are the granted claims");
+    for (name, seats) in &list {
+        assert_eq!(held.values().filter(|a| *a == name).count(), *seats as usize, "{name} exactly full");
+    }
+}
+
+#[test]
+fn a_wall_written_on_one_host_is_obeyed_by_the_next_claim_on_another() {
+    let fx = fleet(&pg::shared().url(), &accounts(&[("a", 1), ("b", 1)]));
+    let holder = Sleeper::new();
+    let pid = holder.pid();
+    let out = on_host(&fx, "host-a", &["wall", "a", "--for", "1h", "--reason", "weekly limit"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = on_host(&fx, "host-b", &["launch-env", "--worker", "w1", "--holder-pid", &pid]);
+    assert_eq!(account_of(&text(&out.stdout)), "b", "host b skips the wall host a wrote");
+    let out = on_host(&fx, "host-b", &["launch-env", "--worker", "w2", "--holder-pid", &pid]);
+    assert_eq!(out.status.code(), Some(75), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("walled"), "{}", text(&out.stderr));
+    let out = on_host(&fx, "host-a", &["unwall", "a"]);
+    assert!(out.status.success());
+    let out = on_host(&fx, "host-b", &["launch-env", "--worker", "w2", "--holder-pid", &pid]);
+    assert_eq!(account_of(&text(&out.stdout)), "a", "and the lifted wall at once");
+}
+
+/// A command run with this host's clock shifted by `offset` (libfaketime).
+fn skewed(fx: &Fixture, offset: &str, host: &str, args: &[&str]) -> Output {
+    let mut cmd = Command::new("faketime");
+    cmd.args(["-f", offset, &*BIN]).args(args);
+    fx.point_at_fixture(&mut cmd);
+    cmd.env("ACCOUNTS_HOST_ID", host).output().unwrap()
+}
+
+fn have_faketime() -> bool {
+    let ok = Command::new("faketime").arg("-f").arg("+0").arg("true").status().is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("faketime is not installed (tests/run installs it): skipping the clock test");
+    }
+    ok
+}
+
+#[test]
+fn a_host_whose_clock_is_an_hour_off_neither_steals_leases_nor_lifts_walls() {
+    if !have_faketime() {
+        return;
+    }
+    let holder = Sleeper::new();
+    let pid = holder.pid();
+    // The control: with the local file store, an hour-fast host does see a
+    // 30-minute lease as expired. So the clock shift is real.
+    let local = Fixture::new(
+        "default_agent = \"claude\"\n[[account]]\nname = \"a\"\nagent = \"claude\"\nconfig_dir = \"dirs/a\"\n",
+    );
+    local.ok(&["launch-env", "--worker", "w1", "--holder-pid", &pid, "--ttl", "30m"]);
+    let out = skewed(&local, "+1h", "other", &["launch-env", "--worker", "w2", "--holder-pid", &pid]);
+    assert_eq!(out.status.code(), Some(0), "control: the skewed host took the seat: {}", text(&out.stderr));
+
+    let fx = fleet(&pg::shared().url(), &accounts(&[("a", 1), ("b", 1)]));
+    let out = on_host(&fx, "host-a", &["launch-env", "--worker", "w1", "--holder-pid", &pid, "--ttl", "30m"]);
+    assert_eq!(account_of(&text(&out.stdout)), "a");
+    assert!(on_host(&fx, "host-a", &["wall", "b", "--for", "30m"]).status.success());
+    for offset in ["+1h", "-1h"] {
+        let out = skewed(&fx, offset, "host-c", &["launch-env", "--worker", "w2", "--holder-pid", &pid]);
+        assert_eq!(out.status.code(), Some(75), "clock {offset}: {}", text(&out.stderr));
+        let st: serde_json::Value =
+            serde_json::from_slice(&skewed(&fx, offset, "host-c", &["status", "--json"]).stdout).unwrap();
+        assert_eq!(leases(&st)["w1"], "a", "clock {offset}: the live lease stays");
+        let wall = st["accounts"][1]["wall"]["in_seconds"].as_i64().unwrap();
+        assert!(
+            (1700..=1800).contains(&wall),
+            "clock {offset}: the wall lifts in 30m by the fleet's clock, got {wall}s"
+        );
+    }
+    // A wall set from a skewed host lasts what it says, on the fleet's clock.
+    assert!(skewed(&fx, "-1h", "host-c", &["wall", "a", "--for", "10m"]).status.success());
+    let wall = status(&fx)["accounts"][0]["wall"]["in_seconds"].as_i64().unwrap();
+    assert!((500..=600).contains(&wall), "got {wall}s");
+}
+
+/// One claim of the crash test.
+struct Call {
+    worker: String,
+    code: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: String,
+    /// Started after the server was stopped.
+    was_down: bool,
+}
+
+#[test]
+fn a_server_crash_in_the_middle_of_claims_leaves_whole_changes_only() {
+    let cluster = Cluster::start();
+    let list: Vec<(String, u32)> = (0..10).map(|i| (format!("acct{i}"), 10)).collect();
+    let fx = fleet(&cluster.url(), &list);
+    let holder = Sleeper::new();
+    let crashed = std::sync::atomic::AtomicBool::new(false);
+    let results: Vec<Call> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let (fx, pid, crashed) = (&fx, holder.pid(), &crashed);
+                scope.spawn(move || {
+                    let mut calls = Vec::new();
+                    let mut after_crash = 0;
+                    for c in 0.. {
+                        let worker = format!("t{t}-c{c}");
+                        let was_down = crashed.load(std::sync::atomic::Ordering::SeqCst);
+                        let out = fx.run(&["launch-env", "--worker", &worker, "--holder-pid", &pid]);
+                        let stderr = text(&out.stderr);
+                        calls.push(Call { worker, code: out.status.code(), stdout: out.stdout, stderr, was_down });
+                        after_crash += usize::from(was_down);
+                        if after_crash >= 5 || c > 200 {
+                            break;
+                        }
+                    }
+                    calls
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(700));
+        cluster.crash_server();
+        crashed.store(true, std::sync::atomic::Ordering::SeqCst);
+        threads.into_iter().flat_map(|t| t.join().unwrap()).collect()
+    });
+    let mut granted = BTreeSet::new();
+    for Call { worker, code, stdout, stderr, was_down } in &results {
+        match code {
+            Some(0) => {
+                assert!(text(stdout).contains("export CLAUDE_CONFIG_DIR="), "{worker}");
+                granted.insert(worker.clone());
+            }
+            Some(1) => {
+                assert!(stdout.is_empty(), "{worker} failed but printed: {}", text(stdout));
+                assert_eq!(stderr.lines().count(), 1, "{worker}: one line: {stderr}");
+                assert!(stderr.contains("the state database postgres@"), "{worker} names the server: {stderr}");
+            }
+            other => panic!("{worker} exited {other:?}: {stderr}"),
+        }
+        if *was_down {
+            assert_eq!(*code, Some(1), "{worker} ran against a stopped server: {stderr}");
+        }
+    }
+    eprintln!("{} claims: {} granted before the crash, the rest failed cleanly", results.len(), granted.len());
+    assert!(granted.len() >= 4, "claims succeeded before the crash: {}", granted.len());
+    cluster.start_server();
+    let held = leases(&status(&fx));
+    for worker in &granted {
+        assert!(held.contains_key(worker), "{worker} was told it has a seat; its lease must survive the crash");
+    }
+    let claimed: BTreeSet<&String> = results.iter().map(|r| &r.worker).collect();
+    assert!(held.keys().all(|w| claimed.contains(w)));
+    for (name, seats) in &list {
+        assert!(held.values().filter(|a| *a == name).count() <= *seats as usize, "{name} over its seats");
+    }
+    // And the fleet works on: the next claim gets a seat.
+    fx.ok(&["launch-env", "--worker", "after", "--holder-pid", &holder.pid()]);
+}
+
+#[test]
+fn exec_keeps_its_agent_running_while_the_server_is_down() {
+    let cluster = Cluster::start();
+    let fx = fleet(&cluster.url(), &accounts(&[("a", 1)]));
+    // Renewals every second (TTL / 3); the agent runs 5 s.
+    let child = fx
+        .cmd(&["exec", "--worker", "w", "--ttl", "3s", "--", "sh", "-c", "sleep 5; echo agent-finished"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    cluster.crash_server();
+    std::thread::sleep(Duration::from_millis(2500));
+    cluster.start_server();
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(text(&out.stdout).contains("agent-finished"), "the agent ran to its end: {stderr}");
+    assert!(stderr.contains("renewing the lease"), "the failed renewals were said: {stderr}");
+    assert!(leases(&status(&fx)).is_empty(), "released at the end, once the server was back");
+}
+
+#[test]
+fn the_database_never_holds_a_token() {
+    let cluster = pg::shared();
+    let fx = fleet(&cluster.url(), &accounts(&[("a", 1), ("b", 1)]));
+    let holder = Sleeper::new();
+    fx.ok(&["launch-env", "--worker", "w", "--holder-pid", &holder.pid()]);
+    let reset = 4102444800i64;
+    let log = fx.write("o.txt", &format!("Claude AI usage limit reached|{reset} {CLAUDE_TOKEN}\n"));
+    fx.ok(&["wall", "a", "--from-output", log.to_str().unwrap()]);
+    let dump = cluster.psql(&format!(
+        "SELECT l::text FROM accounts_leases l WHERE namespace = '{ns}' UNION ALL
+         SELECT w::text FROM accounts_walls w WHERE namespace = '{ns}' UNION ALL
+         SELECT x::text FROM accounts_last_leased x WHERE namespace = '{ns}'",
+        ns = fx.namespace()
+    ));
+    assert!(dump.contains("\"w\"") || dump.contains(",w,"), "the rows are there: {dump}");
+    assert!(dump.contains(&reset.to_string()), "the wall is there: {dump}");
+    assert!(!dump.contains("FIXTURE"), "a token reached the database: {dump}");
+    assert!(!dump.contains("dirs/"), "a config dir reached the database: {dump}");
+}
+
+#[test]
+fn bad_urls_and_unreachable_servers_fail_cleanly() {
+    // A password in the roster: refused where it stands, never echoed.
+    let fx = fleet("postgres://postgres:hunter2@db.invalid/x", &accounts(&[("a", 1)]));
+    let err = fx.fails(&["status"], 2);
+    assert!(err.contains("roster.toml:3:7") && err.contains("PGPASSWORD") && !err.contains("hunter2"), "{err}");
+    // On the command line too.
+    let fx = fleet(&pg::shared().url(), &accounts(&[("a", 1)]));
+    let err = fx.fails(&["status", "--state-url", "postgres://u:hunter2@db.invalid/x"], 2);
+    assert!(err.contains("--state-url") && !err.contains("hunter2"), "{err}");
+    // A server that is not there: one line naming it, exit 1.
+    let gone = tempfile::tempdir().unwrap();
+    let url = format!("postgres://postgres@/postgres?host={}", gone.path().display());
+    let err = fx.fails(&["launch-env", "--worker", "w", "--state-url", &url], 1);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&format!("cannot connect to the state database postgres@{}", gone.path().display())), "{err}");
+    // A user the server does not know.
+    let url = pg::shared().url().replace("postgres@", "nosuchuser@");
+    let err = fx.fails(&["status", "--state-url", &url], 1);
+    assert!(err.contains("nosuchuser") && err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn a_schema_newer_than_this_binary_is_refused() {
+    let cluster = pg::shared();
+    cluster.psql("CREATE DATABASE newer_schema");
+    let url = cluster.url().replace("/postgres?", "/newer_schema?");
+    let fx = fleet(&url, &accounts(&[("a", 1)]));
+    fx.ok(&["status"]);
+    cluster.psql("SELECT 1"); // the tables exist now in newer_schema
+    let out = Command::new(pg::server_bin_dir().unwrap().join("psql"))
+        .args(["-X", "-q", "-h"])
+        .arg(url.split("host=").nth(1).unwrap())
+        .args(["-U", "postgres", "-d", "newer_schema", "-c", "INSERT INTO accounts_schema (version) VALUES (99)"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = fx.fails(&["launch-env", "--worker", "w"], 1);
+    assert!(err.contains("schema version 99") && err.contains("upgrade accounts"), "{err}");
+}
+
+#[test]
+fn state_copy_moves_walls_and_live_leases_to_the_fleet_and_back() {
+    let holder = Sleeper::new();
+    let roster = "default_agent = \"claude\"\n[[account]]\nname = \"a\"\nagent = \"claude\"\nconfig_dir = \"dirs/a\"\nseats = 2\n[[account]]\nname = \"b\"\nagent = \"claude\"\nconfig_dir = \"dirs/b\"\n";
+    let local = Fixture::new(roster);
+    local.ok(&["launch-env", "--worker", "w1", "--holder-pid", &holder.pid()]);
+    local.ok(&["wall", "b", "--for", "7d", "--reason", "weekly"]);
+    let url = pg::shared().url();
+    let out = local.ok(&["state", "copy", "--to", &url, "--state-namespace", &local.namespace()]);
+    assert_eq!(out, format!("copied 1 wall and 1 lease to {}\n", describe(&url, &local.namespace())));
+    let namespace = local.namespace();
+    let on_fleet = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--state-url", &url, "--state-namespace", &namespace]);
+        local.ok(&all)
+    };
+    let st: serde_json::Value = serde_json::from_str(&on_fleet(&["status", "--json"])).unwrap();
+    assert_eq!(leases(&st)["w1"], "a");
+    assert_eq!(st["accounts"][1]["wall"]["reason"], "weekly");
+    // And back, into an empty state dir.
+    let back = tempfile::tempdir().unwrap();
+    let out = on_fleet(&["state", "copy", "--to", back.path().to_str().unwrap()]);
+    assert!(out.starts_with("copied 1 wall and 1 lease to "), "{out}");
+    let st: serde_json::Value =
+        serde_json::from_str(&local.ok(&["status", "--json", "--state-dir", back.path().to_str().unwrap()])).unwrap();
+    assert_eq!(leases(&st)["w1"], "a");
+    assert!(st["accounts"][1]["wall"]["in_seconds"].as_i64().unwrap() > 6 * 86400);
+}
+
+fn describe(url: &str, namespace: &str) -> String {
+    let socket = url.split("host=").nth(1).unwrap();
+    format!("postgres@{socket} (socket, port 5432)/postgres (namespace {namespace})")
+}
