@@ -368,3 +368,26 @@ fn describe(url: &str, namespace: &str) -> String {
     let socket = url.split("host=").nth(1).unwrap();
     format!("postgres@{socket} (socket, port 5432)/postgres (namespace {namespace})")
 }
+
+#[test]
+fn tls_checks_the_servers_certificate_and_name() {
+    let cluster = Cluster::start_tls();
+    let fx = fleet(&pg::shared().url(), &accounts(&[("a", 1)]));
+    let ca = cluster.ca_cert();
+    let ca = ca.to_str().unwrap();
+    // Encrypted and checked against the cluster's own CA: works.
+    let url = cluster.tcp_url("localhost", &format!("sslmode=require&sslrootcert={ca}"));
+    fx.ok(&["status", "--state-url", &url]);
+    // The server takes no plain TCP (hostnossl: reject), so that was TLS.
+    let err = fx.fails(&["status", "--state-url", &cluster.tcp_url("localhost", "sslmode=disable")], 1);
+    assert!(err.contains("no encryption") || err.contains("pg_hba.conf"), "{err}");
+    // A CA it does not know: refused, though libpq's require would go on.
+    let err = fx.fails(&["status", "--state-url", &cluster.tcp_url("localhost", "sslmode=require")], 1);
+    assert!(err.contains("certificate") && err.contains("UnknownIssuer"), "{err}");
+    // The right CA, the wrong name (the certificate is for localhost).
+    let err = fx.fails(
+        &["status", "--state-url", &cluster.tcp_url("127.0.0.1", &format!("sslmode=require&sslrootcert={ca}"))],
+        1,
+    );
+    assert!(err.contains("certificate not valid for name"), "{err}");
+}

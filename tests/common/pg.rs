@@ -13,11 +13,109 @@ const UNPRIVILEGED: u32 = 65534;
 pub struct Cluster {
     dir: tempfile::TempDir,
     bin: PathBuf,
+    /// The loopback TCP port, for a cluster that takes TLS connections.
+    tls_port: Option<u16>,
 }
 
 impl Cluster {
     /// A new cluster, started; panics with the fix when PostgreSQL is missing.
     pub fn start() -> Cluster {
+        let cluster = Cluster::init();
+        cluster.start_server();
+        cluster
+    }
+
+    /// A cluster that also listens on loopback TCP and takes only TLS
+    /// connections there, with a certificate for `localhost` signed by a CA
+    /// of its own (`ca_cert()`); made with the openssl command.
+    pub fn start_tls() -> Cluster {
+        let mut cluster = Cluster::init();
+        let data = cluster.data_dir();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(&data)
+                .output()
+                .expect("openssl (tests/run installs it)");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=accounts test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
+        std::fs::write(data.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.crt",
+        ]);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        if is_root() {
+            for file in ["server.key", "server.crt", "ca.crt"] {
+                std::os::unix::fs::chown(data.join(file), Some(UNPRIVILEGED), Some(UNPRIVILEGED)).unwrap();
+            }
+        }
+        let conf = "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n";
+        let mut text = std::fs::read_to_string(data.join("postgresql.conf")).unwrap();
+        text.push_str(conf);
+        std::fs::write(data.join("postgresql.conf"), text).unwrap();
+        // TCP only with TLS; the socket as before.
+        let hba = "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 0.0.0.0/0 reject\n";
+        std::fs::write(data.join("pg_hba.conf"), hba).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        cluster.tls_port = Some(port);
+        cluster.start_server();
+        cluster
+    }
+
+    /// The CA that signed a TLS cluster's certificate.
+    pub fn ca_cert(&self) -> PathBuf {
+        self.data_dir().join("ca.crt")
+    }
+
+    /// The TCP URL of a TLS cluster, with `query` appended.
+    pub fn tcp_url(&self, host: &str, query: &str) -> String {
+        format!("postgres://postgres@{host}:{}/postgres?{query}", self.tls_port.expect("a TLS cluster"))
+    }
+
+    /// initdb, not started.
+    fn init() -> Cluster {
         let bin = server_bin_dir().unwrap_or_else(|| {
             panic!(
                 "PostgreSQL's server binaries (initdb, pg_ctl) are not installed: run tests/run, which installs them"
@@ -27,7 +125,7 @@ impl Cluster {
         if is_root() {
             std::os::unix::fs::chown(dir.path(), Some(UNPRIVILEGED), Some(UNPRIVILEGED)).unwrap();
         }
-        let cluster = Cluster { dir, bin };
+        let cluster = Cluster { dir, bin, tls_port: None };
         std::fs::create_dir(cluster.socket_dir()).unwrap();
         if is_root() {
             std::os::unix::fs::chown(cluster.socket_dir(), Some(UNPRIVILEGED), Some(UNPRIVILEGED)).unwrap();
@@ -38,7 +136,6 @@ impl Cluster {
             &["-D", data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
         );
         cluster.watch_for_our_death();
-        cluster.start_server();
         cluster
     }
 
@@ -49,7 +146,11 @@ impl Cluster {
 
     /// Start the server (again).
     pub fn start_server(&self) {
-        let options = format!("-k {} -c listen_addresses= -F -c max_connections=200", self.socket_dir().display());
+        let listen = match self.tls_port {
+            Some(port) => format!("-c listen_addresses=127.0.0.1 -p {port}"),
+            None => "-c listen_addresses=".into(),
+        };
+        let options = format!("-k {} {listen} -F -c max_connections=200", self.socket_dir().display());
         let (data, log) = (self.data_dir(), self.dir.path().join("server.log"));
         self.run_ok(
             "pg_ctl",
