@@ -302,17 +302,17 @@ fn bad_urls_and_unreachable_servers_fail_cleanly() {
     assert!(err.contains("roster.toml:3:7") && err.contains("PGPASSWORD") && !err.contains("hunter2"), "{err}");
     // On the command line too.
     let fx = fleet(&pg::shared().url(), &accounts(&[("a", 1)]));
-    let err = fx.fails(&["status", "--state-url", "postgres://u:hunter2@db.invalid/x"], 2);
+    let err = fx.fails(&["--state-url", "postgres://u:hunter2@db.invalid/x", "status"], 2);
     assert!(err.contains("--state-url") && !err.contains("hunter2"), "{err}");
     // A server that is not there: one line naming it, exit 1.
     let gone = tempfile::tempdir().unwrap();
     let url = format!("postgres://postgres@/postgres?host={}", gone.path().display());
-    let err = fx.fails(&["launch-env", "--worker", "w", "--state-url", &url], 1);
+    let err = fx.fails(&["--state-url", &url, "launch-env", "--worker", "w"], 1);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains(&format!("cannot connect to the state database postgres@{}", gone.path().display())), "{err}");
     // A user the server does not know.
     let url = pg::shared().url().replace("postgres@", "nosuchuser@");
-    let err = fx.fails(&["status", "--state-url", &url], 1);
+    let err = fx.fails(&["--state-url", &url, "status"], 1);
     assert!(err.contains("nosuchuser") && err.contains("does not exist"), "{err}");
 }
 
@@ -343,12 +343,12 @@ fn state_copy_moves_walls_and_live_leases_to_the_fleet_and_back() {
     local.ok(&["launch-env", "--worker", "w1", "--holder-pid", &holder.pid()]);
     local.ok(&["wall", "b", "--for", "7d", "--reason", "weekly"]);
     let url = pg::shared().url();
-    let out = local.ok(&["state", "copy", "--to", &url, "--state-namespace", &local.namespace()]);
+    let out = local.ok(&["--state-namespace", &local.namespace(), "state", "copy", "--to", &url]);
     assert_eq!(out, format!("copied 1 wall and 1 lease to {}\n", describe(&url, &local.namespace())));
     let namespace = local.namespace();
     let on_fleet = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend(["--state-url", &url, "--state-namespace", &namespace]);
+        let mut all = vec!["--state-url", &url, "--state-namespace", &namespace];
+        all.extend(args);
         local.ok(&all)
     };
     let st: serde_json::Value = serde_json::from_str(&on_fleet(&["status", "--json"])).unwrap();
@@ -377,16 +377,16 @@ fn tls_checks_the_servers_certificate_and_name() {
     let ca = ca.to_str().unwrap();
     // Encrypted and checked against the cluster's own CA: works.
     let url = cluster.tcp_url("localhost", &format!("sslmode=require&sslrootcert={ca}"));
-    fx.ok(&["status", "--state-url", &url]);
+    fx.ok(&["--state-url", &url, "status"]);
     // The server takes no plain TCP (hostnossl: reject), so that was TLS.
-    let err = fx.fails(&["status", "--state-url", &cluster.tcp_url("localhost", "sslmode=disable")], 1);
+    let err = fx.fails(&["--state-url", &cluster.tcp_url("localhost", "sslmode=disable"), "status"], 1);
     assert!(err.contains("no encryption") || err.contains("pg_hba.conf"), "{err}");
     // A CA it does not know: refused, though libpq's require would go on.
-    let err = fx.fails(&["status", "--state-url", &cluster.tcp_url("localhost", "sslmode=require")], 1);
+    let err = fx.fails(&["--state-url", &cluster.tcp_url("localhost", "sslmode=require"), "status"], 1);
     assert!(err.contains("certificate") && err.contains("UnknownIssuer"), "{err}");
     // The right CA, the wrong name (the certificate is for localhost).
     let err = fx.fails(
-        &["status", "--state-url", &cluster.tcp_url("127.0.0.1", &format!("sslmode=require&sslrootcert={ca}"))],
+        &["--state-url", &cluster.tcp_url("127.0.0.1", &format!("sslmode=require&sslrootcert={ca}")), "status"],
         1,
     );
     assert!(err.contains("certificate not valid for name"), "{err}");

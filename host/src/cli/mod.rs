@@ -50,13 +50,17 @@ pub struct Cli {
     /// Where compiled plugins are cached [env: ACCOUNTS_CACHE_DIR]
     #[arg(long, global = true, env = "ACCOUNTS_CACHE_DIR", value_name = "DIR", hide_env = true)]
     cache_dir: Option<PathBuf>,
+    // The two fleet flags go before the subcommand: a global flag costs
+    // every call about 40,000 instructions (clap copies it into each
+    // subcommand at start-up), and the local path must not pay for the
+    // fleet. The variables work anywhere.
     /// Keep leases and walls in this PostgreSQL database, shared by a fleet
-    /// (overrides the roster's [state] url) [env: ACCOUNTS_STATE_URL]
-    #[arg(long, global = true, env = "ACCOUNTS_STATE_URL", value_name = "URL", hide_env = true)]
+    /// (overrides the roster's [state] url; before the subcommand) [env: ACCOUNTS_STATE_URL]
+    #[arg(long, env = "ACCOUNTS_STATE_URL", value_name = "URL", hide_env = true)]
     state_url: Option<String>,
-    /// The roster's namespace in that database (overrides [state] namespace)
-    /// [env: ACCOUNTS_STATE_NAMESPACE]
-    #[arg(long, global = true, env = "ACCOUNTS_STATE_NAMESPACE", value_name = "NAME", hide_env = true)]
+    /// The roster's namespace in that database (overrides [state] namespace;
+    /// before the subcommand) [env: ACCOUNTS_STATE_NAMESPACE]
+    #[arg(long, env = "ACCOUNTS_STATE_NAMESPACE", value_name = "NAME", hide_env = true)]
     state_namespace: Option<String>,
     /// Show plugins' own stderr and more detail on stderr
     #[arg(long, short, global = true)]
