@@ -105,8 +105,13 @@ fn a_wall_written_on_one_host_is_obeyed_by_the_next_claim_on_another() {
     let fx = fleet(&pg::shared().url(), &accounts(&[("a", 1), ("b", 1)]));
     let holder = Sleeper::new();
     let pid = holder.pid();
-    let out = on_host(&fx, "host-a", &["wall", "a", "--for", "1h", "--reason", "weekly limit"]);
+    // A reason with quotes, a backslash and placeholders goes in and comes
+    // out exactly (the rows travel as SQL literals).
+    let reason = r#"Bob's "weekly" limit \ $1 $2'); DROP TABLE accounts_walls; --"#;
+    let out = on_host(&fx, "host-a", &["wall", "a", "--for", "1h", "--reason", reason]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let st: serde_json::Value = serde_json::from_slice(&on_host(&fx, "host-b", &["status", "--json"]).stdout).unwrap();
+    assert_eq!(st["accounts"][0]["wall"]["reason"], reason);
     let out = on_host(&fx, "host-b", &["launch-env", "--worker", "w1", "--holder-pid", &pid]);
     assert_eq!(account_of(&text(&out.stdout)), "b", "host b skips the wall host a wrote");
     let out = on_host(&fx, "host-b", &["launch-env", "--worker", "w2", "--holder-pid", &pid]);

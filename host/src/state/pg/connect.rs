@@ -73,7 +73,10 @@ impl Target {
             .connect_timeout(connect_timeout)
             .tcp_user_timeout(statement_timeout)
             .keepalives_idle(statement_timeout.max(Duration::from_secs(1)))
-            .options(&format!("-c statement_timeout={ms} -c idle_in_transaction_session_timeout={}", ms * 2));
+            .options(&format!(
+                "-c statement_timeout={ms} -c idle_in_transaction_session_timeout={} -c standard_conforming_strings=on",
+                ms * 2
+            ));
         Ok(Target { config, root_cert, server })
     }
 

@@ -19,7 +19,7 @@ mod schema;
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
-use postgres::Client;
+use postgres::{Client, SimpleQueryMessage};
 use serde::{Deserialize, Serialize};
 
 pub use connect::check_state_url;
@@ -82,21 +82,16 @@ const READ: &str = r#"SELECT extract(epoch FROM clock_timestamp())::float8, json
     'last_leased', coalesce((SELECT json_agg(json_build_object('account', account, 'at', at) ORDER BY account COLLATE "C")
         FROM accounts_last_leased WHERE namespace = $1), '[]'))::text"#;
 
-/// Each table: how to replace a namespace's rows with a JSON array of them.
-const REPLACE_LEASES: [&str; 2] = [
-    "DELETE FROM accounts_leases WHERE namespace = $1",
-    "INSERT INTO accounts_leases SELECT $1, * FROM json_to_recordset($2::text::json) AS t(worker text,
-        account text, host text, holder_pid bigint, holder_start bigint, acquired_at bigint, expires_at bigint)",
-];
-const REPLACE_WALLS: [&str; 2] = [
-    "DELETE FROM accounts_walls WHERE namespace = $1",
-    "INSERT INTO accounts_walls SELECT $1, * FROM json_to_recordset($2::text::json)
-        AS t(account text, since bigint, until bigint, reason text)",
-];
-const REPLACE_LAST_LEASED: [&str; 2] = [
-    "DELETE FROM accounts_last_leased WHERE namespace = $1",
-    "INSERT INTO accounts_last_leased SELECT $1, * FROM json_to_recordset($2::text::json) AS t(account text, at bigint)",
-];
+/// Each table: how to replace a namespace's rows ($1) with a JSON array of
+/// them ($2).
+const REPLACE_LEASES: &str = "DELETE FROM accounts_leases WHERE namespace = $1;
+    INSERT INTO accounts_leases SELECT $1, * FROM json_to_recordset($2::json) AS t(worker text,
+        account text, host text, holder_pid bigint, holder_start bigint, acquired_at bigint, expires_at bigint);";
+const REPLACE_WALLS: &str = "DELETE FROM accounts_walls WHERE namespace = $1;
+    INSERT INTO accounts_walls SELECT $1, * FROM json_to_recordset($2::json)
+        AS t(account text, since bigint, until bigint, reason text);";
+const REPLACE_LAST_LEASED: &str = "DELETE FROM accounts_last_leased WHERE namespace = $1;
+    INSERT INTO accounts_last_leased SELECT $1, * FROM json_to_recordset($2::json) AS t(account text, at bigint);";
 
 impl PgStore {
     /// Connect now (so a bad URL or a down server fails before anything
@@ -143,20 +138,34 @@ impl PgStore {
 
     /// The change in one transaction, with the state before and after it;
     /// `Ok(Err(..))` is `change`'s own error.
+    ///
+    /// Two round trips: lock and read, then write and commit. The simple
+    /// query protocol runs several statements in one round trip, where the
+    /// extended one takes two per statement (prepare, then execute), so the
+    /// values go in as literals: the namespace is a checked name, the rows
+    /// JSON text, both quoted by [`literal`].
     fn transaction<R>(
         &self,
         client: &mut Client,
         change: impl FnOnce(&mut State) -> Result<R>,
     ) -> std::result::Result<Result<Changed<R>>, postgres::Error> {
-        let mut tx = client.transaction()?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            &[&format!("accounts:{}", self.namespace)],
-        )?;
-        let row = tx.query_one(READ, &[&self.namespace])?;
-        let db_clock: f64 = row.get(0);
+        let namespace = literal(&self.namespace);
+        let lock_key = literal(&format!("accounts:{}", self.namespace));
+        // The read is a statement of its own after the lock, so its snapshot
+        // is taken once the lock is held and sees every earlier commit.
+        let replies = client.simple_query(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended({lock_key}, 0)); {}",
+            READ.replace("$1", &namespace)
+        ))?;
+        let read = replies.iter().rev().find_map(|reply| match reply {
+            SimpleQueryMessage::Row(row) => Some((row.get(0)?.parse::<f64>().ok()?, row.get(1)?)),
+            _ => None,
+        });
+        let Some((db_clock, rows)) = read else {
+            return Ok(Err(self.failure("cannot read", "no rows came back")));
+        };
         self.clock_offset.set(db_clock - local_clock());
-        let before: Rows = match serde_json::from_str(row.get(1)) {
+        let before: Rows = match serde_json::from_str(rows) {
             Ok(rows) => rows,
             Err(e) => return Ok(Err(self.failure("cannot read", &format!("unexpected rows ({e})")))),
         };
@@ -164,22 +173,23 @@ impl PgStore {
         let mut state = old.clone();
         let out = match change(&mut state) {
             Ok(out) => out,
-            // Dropping `tx` rolls back: nothing is written.
-            Err(e) => return Ok(Err(e)),
+            Err(e) => {
+                client.batch_execute("ROLLBACK")?;
+                return Ok(Err(e));
+            }
         };
         let after = Rows::from_state(&state);
-        let tables = [
+        let mut write = String::new();
+        for (changed, sql, rows) in [
             (before.leases != after.leases, REPLACE_LEASES, json(&after.leases)),
             (before.walls != after.walls, REPLACE_WALLS, json(&after.walls)),
             (before.last_leased != after.last_leased, REPLACE_LAST_LEASED, json(&after.last_leased)),
-        ];
-        for (changed, [delete, insert], rows) in tables {
+        ] {
             if changed {
-                tx.execute(delete, &[&self.namespace])?;
-                tx.execute(insert, &[&self.namespace, &rows])?;
+                write += &sql.replace("$1", &namespace).replace("$2", &literal(&rows));
             }
         }
-        tx.commit()?;
+        client.batch_execute(&(write + "COMMIT"))?;
         Ok(Ok(Changed { out, before: old, after: state }))
     }
 
@@ -245,6 +255,13 @@ fn local_clock() -> f64 {
 
 fn json<T: Serialize>(rows: &T) -> String {
     serde_json::to_string(rows).expect("rows serialise")
+}
+
+/// A string literal for SQL: quotes doubled, which is the whole escape with
+/// `standard_conforming_strings` on (set for every connection); serde_json
+/// writes no NUL byte (it escapes control characters).
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 impl Rows {

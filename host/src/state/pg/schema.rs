@@ -5,8 +5,8 @@
 //! newer than this binary knows is refused: an older `accounts` must not
 //! write a state it does not understand.
 
-use postgres::Client;
 use postgres::error::SqlState;
+use postgres::{Client, SimpleQueryMessage};
 
 /// Serialises migrations of every `accounts` talking to one database
 /// (first use by many hosts at once).
@@ -47,14 +47,22 @@ pub const VERSION: i32 = MIGRATIONS.len() as i32;
 /// Bring the schema up to [`VERSION`]; returns the database's clock (epoch
 /// seconds) read on the way. One round trip when the schema is current.
 pub fn ensure(client: &mut Client) -> Result<f64, String> {
-    match client.query_one(
+    // The simple query protocol: one round trip (a prepared statement takes two).
+    match client.simple_query(
         "SELECT coalesce(max(version), 0), extract(epoch FROM clock_timestamp())::float8 FROM accounts_schema",
-        &[],
     ) {
-        Ok(row) => {
-            let version: i32 = row.get(0);
+        Ok(replies) => {
+            let row = replies.iter().find_map(|reply| match reply {
+                SimpleQueryMessage::Row(row) => {
+                    Some((row.get(0)?.parse::<i32>().ok()?, row.get(1)?.parse::<f64>().ok()?))
+                }
+                _ => None,
+            });
+            let Some((version, clock)) = row else {
+                return Err("accounts_schema gave no version".into());
+            };
             if version == VERSION {
-                return Ok(row.get(1));
+                return Ok(clock);
             }
             check_not_newer(version)?;
         }
