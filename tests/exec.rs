@@ -5,7 +5,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -276,18 +276,6 @@ fn output_passes_through_byte_for_byte() {
 /// Random bytes from the kernel.
 fn rand_fill(buf: &mut [u8]) {
     std::fs::File::open("/dev/urandom").unwrap().read_exact(buf).unwrap();
-}
-
-/// A pseudo-terminal for the test: the child's side and our reading side.
-fn open_pty() -> (OwnedFd, std::fs::File) {
-    use rustix::pty::OpenptFlags;
-    let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
-    rustix::pty::grantpt(&master).unwrap();
-    rustix::pty::unlockpt(&master).unwrap();
-    let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
-    let flags = rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY;
-    let slave = rustix::fs::open(name.as_c_str(), flags, rustix::fs::Mode::empty()).unwrap();
-    (master, std::fs::File::from(slave))
 }
 
 #[test]

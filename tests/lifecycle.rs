@@ -8,7 +8,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -166,18 +166,6 @@ fn codex_auth(email: &str, exp: i64, refreshable: bool) -> String {
 
 fn now() -> i64 {
     jiff::Timestamp::now().as_second()
-}
-
-/// A pseudo-terminal: the master (ours) and the slave (the command's).
-fn open_pty() -> (OwnedFd, std::fs::File) {
-    use rustix::pty::OpenptFlags;
-    let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
-    rustix::pty::grantpt(&master).unwrap();
-    rustix::pty::unlockpt(&master).unwrap();
-    let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
-    let flags = rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY;
-    let slave = rustix::fs::open(name.as_c_str(), flags, rustix::fs::Mode::empty()).unwrap();
-    (master, std::fs::File::from(slave))
 }
 
 /// Read the pty until `needle` shows up; everything read so far.

@@ -138,6 +138,18 @@ impl Fixture {
     }
 }
 
+/// A pseudo-terminal for the test: the child's side and our reading side.
+pub fn open_pty() -> (std::os::fd::OwnedFd, std::fs::File) {
+    use rustix::pty::OpenptFlags;
+    let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
+    rustix::pty::grantpt(&master).unwrap();
+    rustix::pty::unlockpt(&master).unwrap();
+    let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
+    let flags = rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY;
+    let slave = rustix::fs::open(name.as_c_str(), flags, rustix::fs::Mode::empty()).unwrap();
+    (master, std::fs::File::from(slave))
+}
+
 /// A process that stays alive (a lease holder) until dropped.
 pub struct Sleeper(pub std::process::Child);
 

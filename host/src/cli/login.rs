@@ -10,7 +10,6 @@ use super::{Context, health, print};
 use crate::credentials;
 use crate::error::{EXIT_SAME_LOGIN, Error, Result, usage};
 use crate::exec::child;
-use crate::holder;
 use crate::launch;
 use crate::login::session::{self, Ended};
 use crate::login::snapshot::Snapshot;
@@ -19,7 +18,6 @@ use crate::notice;
 use crate::plugin::CredentialStatus;
 use crate::roster::{Account, Roster};
 use crate::seats;
-use crate::state::StateStore;
 use crate::timefmt;
 
 #[derive(clap::Args)]
@@ -148,13 +146,7 @@ fn report_success(
 
 /// A login may replace credentials a running agent uses: say which workers.
 fn warn_about_leases(ctx: &Context, roster: &Roster, account: &Account) -> Result<()> {
-    let store = ctx.store(Some(roster))?;
-    let now = store.now();
-    let host = holder::host_name();
-    let state = store.update(|state| {
-        seats::prune(state, &host, now);
-        Ok(state.clone())
-    })?;
+    let (state, _) = ctx.current_state(roster)?;
     let workers: Vec<&str> =
         state.leases.iter().filter(|l| l.account == account.name).map(|l| l.worker.as_str()).collect();
     if !workers.is_empty() {

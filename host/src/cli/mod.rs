@@ -180,6 +180,20 @@ impl Context {
         })
     }
 
+    /// The state as it stands (dead holders, expired leases and lifted
+    /// walls pruned), and the store's clock it was read by.
+    pub fn current_state(&self, roster: &Roster) -> Result<(crate::state::State, i64)> {
+        use crate::state::StateStore;
+        let store = self.store(Some(roster))?;
+        let now = store.now();
+        let host = holder::host_name();
+        let state = store.update(|state| {
+            crate::seats::prune(state, &host, now);
+            Ok(state.clone())
+        })?;
+        Ok((state, now))
+    }
+
     /// The roster's `[state]` with the flags and variables applied.
     pub fn state_config(&self, roster: Option<&Roster>) -> Result<StateConfig> {
         let mut config = roster.map(|r| r.state.clone()).unwrap_or_default();

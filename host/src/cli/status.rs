@@ -9,11 +9,8 @@ use serde_json::json;
 use super::{Context, health, print};
 use crate::credentials::{self, Health};
 use crate::error::Result;
-use crate::holder;
 use crate::report::{self, TokenInfo};
 use crate::roster::Account;
-use crate::seats;
-use crate::state::StateStore;
 use crate::timefmt;
 
 #[derive(clap::Args)]
@@ -25,13 +22,7 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: Args) -> Result<()> {
     let roster = ctx.roster()?;
-    let store = ctx.store(Some(&roster))?;
-    let now = store.now();
-    let host = holder::host_name();
-    let state = store.update(|state| {
-        seats::prune(state, &host, now);
-        Ok(state.clone())
-    })?;
+    let (state, now) = ctx.current_state(&roster)?;
     let runtime = ctx.runtime(Some(&roster))?;
     let plugins = health::Plugins::load(ctx, &roster, &runtime);
     let healths = health::all(&roster, &plugins, now);
