@@ -51,7 +51,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "ACCOUNTS_CACHE_DIR", value_name = "DIR", hide_env = true)]
     cache_dir: Option<PathBuf>,
     // The two fleet flags go before the subcommand: a global flag costs
-    // every call about 40,000 instructions (clap copies it into each
+    // every call about 24,000 instructions (clap copies it into each
     // subcommand at start-up), and the local path must not pay for the
     // fleet. The variables work anywhere.
     /// Keep leases and walls in this PostgreSQL database, shared by a fleet
