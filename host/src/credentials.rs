@@ -200,12 +200,12 @@ mod tests {
     #[test]
     fn same_logins_are_per_agent_and_case_blind() {
         let same = same_logins([
-            ("w1", "claude", Some("A@b.com")),
-            ("w2", "claude", Some(" a@B.com")),
-            ("w3", "claude", Some("c@d")),
-            ("x1", "codex", Some("a@b.com")),
-            ("w4", "claude", None),
-            ("w5", "claude", Some("a@b.com")),
+            ("w1", "alpha", Some("A@b.com")),
+            ("w2", "alpha", Some(" a@B.com")),
+            ("w3", "alpha", Some("c@d")),
+            ("x1", "beta", Some("a@b.com")),
+            ("w4", "alpha", None),
+            ("w5", "alpha", Some("a@b.com")),
         ]);
         assert_eq!(same["w1"], ["w2", "w5"]);
         assert_eq!(same["w2"], ["w1", "w5"]);

@@ -176,13 +176,13 @@ fn home() -> Option<PathBuf> {
 mod tests {
     use super::*;
 
-    const ROSTER: &str = "# my accounts\ndefault_agent = \"claude\" # the usual one\n\n\
-                          [[account]]\n# the first\nname = \"a\"\nagent = \"claude\"\nconfig_dir = \"d/a\"\n";
+    const ROSTER: &str = "# my accounts\ndefault_agent = \"alpha\" # the usual one\n\n\
+                          [[account]]\n# the first\nname = \"a\"\nagent = \"alpha\"\nconfig_dir = \"d/a\"\n";
 
     fn account<'a>(name: &'a str) -> NewAccount<'a> {
         NewAccount {
             name,
-            agent: "claude",
+            agent: "alpha",
             config_dir: "/abs/b",
             seats: Some(2),
             priority: None,
@@ -204,7 +204,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with(ROSTER), "{text}");
         assert!(
-            text.ends_with("[[account]]\nname = \"b\"\nagent = \"claude\"\nconfig_dir = \"/abs/b\"\nseats = 2\n"),
+            text.ends_with("[[account]]\nname = \"b\"\nagent = \"alpha\"\nconfig_dir = \"/abs/b\"\nseats = 2\n"),
             "{text}"
         );
 

@@ -1,12 +1,12 @@
 //! Finding what an operator needs in a login command's output: the URL to
 //! open and the one-time code to enter there. Pure: bytes in, events out.
 //!
-//! What the agents print (from their bundles): Claude Code `If the browser
-//! didn't open, visit: <url>` then `Paste code here if prompted >`; Codex
-//! `1. Open this link in your browser and sign in to your account` /
-//! `<url>` / `2. Enter this one-time code (expires in 15 minutes)` /
-//! `<code>`. So: every `http(s)://` word is a URL; a code is a word like
-//! `ABCD-12345` on a line that mentions a code or on one of the next lines.
+//! The two shapes agents' logins print (the built-in plugins' agents, from
+//! their bundles): a URL on a `visit: <url>` line, then a prompt to paste a
+//! code; or a device flow, `Open this link ...` / `<url>` / `Enter this
+//! one-time code (expires in 15 minutes)` / `<code>`, coloured. So: every
+//! `http(s)://` word is a URL; a code is a word like `ABCD-12345` on a line
+//! that mentions a code or on one of the next lines.
 
 use serde::Serialize;
 
@@ -169,21 +169,24 @@ mod tests {
     }
 
     #[test]
-    fn codex_device_code() {
-        let out = "Follow these steps to sign in with ChatGPT using device code authorization:\n\n\
+    fn a_coloured_device_code_flow() {
+        let out = "Follow these steps to sign in using device code authorization:\n\n\
                    1. Open this link in your browser and sign in to your account\n   \
-                   \u{1b}[94mhttps://auth.openai.com/codex/device\u{1b}[0m\n\n\
+                   \u{1b}[94mhttps://auth.example.com/device\u{1b}[0m\n\n\
                    2. Enter this one-time code \u{1b}[90m(expires in 15 minutes)\u{1b}[0m\n   \
                    \u{1b}[94mABCD-12345\u{1b}[0m\n";
-        let url = "https://auth.openai.com/codex/device";
+        let url = "https://auth.example.com/device";
         assert_eq!(all(out), vec![pair(url, None), pair(url, Some("ABCD-12345"))]);
     }
 
     #[test]
-    fn claude_paste_prompt() {
+    fn a_url_then_a_paste_prompt() {
         let out = "Opening browser to sign in\u{2026}\r\nIf the browser didn't open, visit: \
-                   https://claude.ai/oauth/authorize?code=true&client_id=x&state=y.\r\nPaste code here if prompted > ";
-        assert_eq!(all(out), vec![pair("https://claude.ai/oauth/authorize?code=true&client_id=x&state=y", None)]);
+                   https://login.example.com/oauth/authorize?code=true&client_id=x&state=y.\r\nPaste code here if prompted > ";
+        assert_eq!(
+            all(out),
+            vec![pair("https://login.example.com/oauth/authorize?code=true&client_id=x&state=y", None)]
+        );
     }
 
     #[test]

@@ -13,9 +13,9 @@ pub const MAX_NAME_BYTES: usize = 128;
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 pub const MAX_SPEC_STRING_BYTES: usize = 4 * 1024;
 
-/// The longest wall a plugin's reset time can set: longer than any vendor's
-/// limit window (Claude's and Codex's weekly limits, Gemini's daily quota,
-/// monthly spend limits of up to 31 days).
+/// The longest wall a plugin's reset time can set: longer than any limit
+/// window the built-in plugins know (weekly limits, daily quotas, monthly
+/// spend limits of up to 31 days).
 pub const MAX_WALL_SECS: i64 = 35 * 86_400;
 
 /// Names no plugin may set, even when it declares them, each group with
