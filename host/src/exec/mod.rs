@@ -411,7 +411,7 @@ impl Supervisor<'_> {
             // database restart) must not stop work. Retried soon; the lease
             // lasts its TTL meanwhile.
             Err(e) => {
-                notice::warn(format!("renewing the lease (retrying in {}s): {e}", RENEW_RETRY.as_secs()));
+                notice::warn(format!("renewing the lease (retrying within {}s): {e}", RENEW_RETRY.as_secs()));
                 false
             }
         }
