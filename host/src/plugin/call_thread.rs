@@ -42,10 +42,14 @@ pub enum Failed {
 }
 
 impl CallThread {
-    /// Run `job` on the call thread; wait at most `limit` for its result.
+    /// Run `job` on the call thread and wait for its result. At `deadline`,
+    /// `interrupt` is called (it stops a job that is computing); a job still
+    /// running `grace` after that is abandoned.
     pub fn run<R: Send + 'static>(
         &self,
-        limit: Duration,
+        deadline: Duration,
+        grace: Duration,
+        interrupt: impl FnOnce(),
         job: impl FnOnce() -> R + Send + 'static,
     ) -> Result<R, Failed> {
         let (done, result) = channel();
@@ -62,7 +66,14 @@ impl CallThread {
         if sender.send(wrapped).is_err() {
             return Err(Failed::Panicked("the plugin call thread is gone".into()));
         }
-        match result.recv_timeout(limit) {
+        let outcome = match result.recv_timeout(deadline) {
+            Err(RecvTimeoutError::Timeout) => {
+                interrupt();
+                result.recv_timeout(grace)
+            }
+            outcome => outcome,
+        };
+        match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(message)) => Err(Failed::Panicked(message)),
             Err(RecvTimeoutError::Timeout) => {
@@ -129,22 +140,48 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 mod tests {
     use super::*;
 
+    const SECS_5: Duration = Duration::from_secs(5);
+    const NO_GRACE: Duration = Duration::ZERO;
+
     #[test]
     fn results_panics_and_stuck_calls() {
         let thread = CallThread::default();
-        assert_eq!(thread.run(Duration::from_secs(5), || 6 * 7), Ok(42));
+        assert_eq!(thread.run(SECS_5, NO_GRACE, || {}, || 6 * 7), Ok(42));
         assert_eq!(
-            thread.run(Duration::from_secs(5), || -> u8 { panic!("wasi broke") }),
+            thread.run(SECS_5, NO_GRACE, || {}, || -> u8 { panic!("wasi broke") }),
             Err(Failed::Panicked("wasi broke".into()))
         );
         let started = std::time::Instant::now();
         assert_eq!(
-            thread.run(Duration::from_millis(100), || std::thread::sleep(Duration::from_secs(30))),
+            thread.run(Duration::from_millis(100), NO_GRACE, || {}, || std::thread::sleep(Duration::from_secs(30))),
             Err(Failed::Stuck)
         );
         assert!(started.elapsed() < Duration::from_secs(2));
         // A new thread serves the next call.
-        assert_eq!(thread.run(Duration::from_secs(5), || "after"), Ok("after"));
+        assert_eq!(thread.run(SECS_5, NO_GRACE, || {}, || "after"), Ok("after"));
+    }
+
+    /// At the deadline the caller interrupts the job, and a job that stops
+    /// within the grace period gives its result; `interrupt` is not called
+    /// for a job that ends in time.
+    #[test]
+    fn the_deadline_interrupts_and_the_grace_period_waits_for_the_result() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let thread = CallThread::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::clone(&stop);
+        let spin = move || {
+            while !seen.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            "stopped"
+        };
+        let interrupt = || stop.store(true, Ordering::SeqCst);
+        assert_eq!(thread.run(Duration::from_millis(50), SECS_5, interrupt, spin), Ok("stopped"));
+        let called = AtomicBool::new(false);
+        assert_eq!(thread.run(SECS_5, SECS_5, || called.store(true, Ordering::SeqCst), || 1), Ok(1));
+        assert!(!called.load(Ordering::SeqCst));
     }
 
     /// The mechanism above needs unwinding panics in the builds users run.
@@ -162,9 +199,12 @@ mod tests {
     #[test]
     fn a_sleep_on_the_call_thread_waits_until_abandoned() {
         let thread = CallThread::default();
-        let slept = thread.run(Duration::from_millis(200), || {
-            tokio::runtime::Handle::current().block_on(tokio::time::sleep(Duration::from_millis(10)))
-        });
+        let slept = thread.run(
+            Duration::from_millis(200),
+            NO_GRACE,
+            || {},
+            || tokio::runtime::Handle::current().block_on(tokio::time::sleep(Duration::from_millis(10))),
+        );
         assert_eq!(slept, Err(Failed::Stuck));
     }
 }

@@ -1,20 +1,20 @@
 //! Plugins: where a kind's component comes from (registry), how it is
 //! compiled and cached (runtime, cache), the contract versions it may speak
 //! (bindings, converting into the host's own types in `spec`), the sandbox
-//! a call runs in (sandbox, call thread, ticker), what a plugin may declare
+//! a call runs in (sandbox, call thread), what a plugin may declare
 //! and return (policy), and how a failure is worded (failure).
 
 mod bindings;
 pub mod cache;
 mod call_thread;
 pub mod conformance;
+pub mod engine_config;
 mod failure;
 pub mod policy;
 pub mod registry;
 pub mod runtime;
 pub mod sandbox;
 pub mod spec;
-mod ticker;
 
 pub use bindings::ACCEPTED_VERSIONS;
 pub use registry::{Origin, PluginSource, Registry, ResolveError};

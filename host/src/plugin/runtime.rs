@@ -2,12 +2,13 @@
 //! cache, and for every call a fresh sandboxed instance on the call thread,
 //! under limits that turn a misbehaving plugin into an error naming it.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Engine, Store};
 
 use super::bindings::{self, Instance, Pre};
 use super::cache::ArtifactCache;
@@ -17,7 +18,6 @@ use super::policy;
 use super::registry::{Origin, PluginSource};
 use super::sandbox::{self, Limits, SandboxState};
 use super::spec::{self, AccountRequest, CredentialStatus, Spec, Wall};
-use super::ticker::Ticker;
 use crate::notice;
 use crate::untrusted::{Redactor, Untrusted, escape_controls};
 
@@ -46,7 +46,6 @@ pub struct Runtime {
     engine: Engine,
     /// Where calls run, so a call blocked in the host ends at its deadline.
     calls: CallThread,
-    ticker: Ticker,
     linker: Linker<SandboxState>,
     cache: Option<ArtifactCache>,
     limits: Limits,
@@ -57,26 +56,8 @@ impl Runtime {
     /// A runtime whose compiled artifacts live in `cache_dir`; without one
     /// (or when it cannot be created) every plugin is compiled in memory.
     pub fn new(cache_dir: Option<&Path>, verbose: bool) -> anyhow::Result<Runtime> {
-        let mut config = Config::new();
-        // Epoch interruption enforces the per-call deadline; it is part of the
-        // compiled code, so it is set identically for every artifact.
-        config.epoch_interruption(true);
-        config.max_wasm_stack(512 * 1024);
-        // Unwind tables for the system unwinder only help profilers and
-        // debuggers walk native stacks through wasm frames; wasmtime's own
-        // traps and backtraces do not use them, and a host panic crosses
-        // wasm frames by wasmtime's own trap unwinding, not the system's.
-        // Without them the artifact is smaller and a load registers nothing
-        // with the unwinder.
-        config.native_unwind_info(false);
-        // Winch, wasmtime's single-pass compiler (tier 1 on x86_64), compiles
-        // a plugin about 3x faster than Cranelift; a plugin call runs for
-        // microseconds, so the slower code it makes never shows. The first
-        // call after an install or upgrade is the one that pays for compiling.
-        if cfg!(target_arch = "x86_64") {
-            config.strategy(wasmtime::Strategy::Winch);
-        }
-        let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("starting wasmtime: {e}"))?;
+        let engine =
+            Engine::new(&super::engine_config::config()).map_err(|e| anyhow::anyhow!("starting wasmtime: {e}"))?;
         let mut linker = Linker::new(&engine);
         sandbox::link_granted_wasi(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
         bindings::link_host_imports(&mut linker).map_err(|e| anyhow::anyhow!("linking the host's imports: {e}"))?;
@@ -89,15 +70,7 @@ impl Runtime {
                 None
             }
         });
-        Ok(Runtime {
-            ticker: Ticker::new(engine.clone()),
-            engine,
-            calls: CallThread::default(),
-            linker,
-            cache,
-            limits: Limits::default(),
-            verbose,
-        })
+        Ok(Runtime { engine, calls: CallThread::default(), linker, cache, limits: Limits::default(), verbose })
     }
 
     pub fn with_limits(mut self, limits: Limits) -> Runtime {
@@ -192,11 +165,41 @@ impl Runtime {
             let to_cache = entry.spec.is_none().then_some(ToCache::Spec { key });
             return Ok(Compiled { component: entry.component, spec: entry.spec, to_cache });
         }
+        if let Some(artifact) = precompiled(&source.sha256) {
+            // SAFETY: the artifact is part of this binary, made by its build
+            // with this engine configuration (`engine_config`); one that does
+            // not fit this engine or CPU is refused by wasmtime's own checks.
+            if let Ok(component) = unsafe { Component::deserialize(&self.engine, artifact) } {
+                let artifact = Cow::Borrowed(artifact);
+                return Ok(Compiled { component, spec: None, to_cache: Some(ToCache::Entry { key, artifact }) });
+            }
+        }
         let artifact = self.engine.precompile_component(&source.bytes).map_err(compile_error)?;
         // SAFETY: `artifact` was produced just now by this engine.
         let component = unsafe { Component::deserialize(&self.engine, &artifact) }.map_err(compile_error)?;
-        Ok(Compiled { component, spec: None, to_cache: Some(ToCache::Entry { key, artifact }) })
+        Ok(Compiled { component, spec: None, to_cache: Some(ToCache::Entry { key, artifact: Cow::Owned(artifact) }) })
     }
+}
+
+/// Make `store` trap with `Trap::Interrupt` once `deadline` has passed and
+/// the engine's epoch moves: the caller moves it when it stops waiting
+/// ([`CallThread::run`]). No thread ticks in the meantime; a move made by
+/// another call, whose deadline came first, lets this one run on.
+fn interrupt_at(store: &mut Store<SandboxState>, deadline: Instant) {
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            Err(wasmtime::Trap::Interrupt.into())
+        } else {
+            Ok(wasmtime::UpdateDeadline::Continue(1))
+        }
+    });
+}
+
+/// The artifact `build.rs` precompiled for the component with this
+/// sha256, if it is a built-in.
+fn precompiled(sha256: &str) -> Option<&'static [u8]> {
+    super::builtin::PRECOMPILED.iter().find(|(digest, _)| *digest == sha256).map(|(_, artifact)| *artifact)
 }
 
 /// A compiled plugin, not yet checked.
@@ -209,8 +212,9 @@ struct Compiled {
 }
 
 enum ToCache {
-    /// Compiled by this call: the whole entry.
-    Entry { key: String, artifact: Vec<u8> },
+    /// Compiled by this call (or precompiled into the binary): the whole
+    /// entry.
+    Entry { key: String, artifact: Cow<'static, [u8]> },
     /// Loaded from an entry without a spec: the spec.
     Spec { key: String },
 }
@@ -339,8 +343,8 @@ impl Plugin<'_> {
 
     /// Run one export in a fresh store under the runtime's limits, on the
     /// call thread: a call that computes past its deadline is interrupted
-    /// by the epoch; one that waits in the host past it (plus a margin for
-    /// the interruption to land) is abandoned.
+    /// through the epoch; one that waits in the host past it (plus a margin
+    /// for the interruption to land) is abandoned.
     fn call<R: Send + 'static>(
         &self,
         what: &str,
@@ -351,26 +355,27 @@ impl Plugin<'_> {
         let rt = self.runtime;
         let (engine, pre, limits) = (rt.engine.clone(), self.pre.clone(), rt.limits);
         let mount = mount.map(Path::to_owned);
-        let ticks = Ticker::ticks_for(limits.deadline);
-        let _ticking = rt.ticker.start();
-        let ran = rt.calls.run(limits.deadline + ABANDON_MARGIN, move || {
-            let (state, stderr) = sandbox::sandbox(now, mount.as_deref(), &limits)?;
-            let mut store = Store::new(&engine, state);
-            store.limiter(|s| &mut s.limits);
-            store.set_epoch_deadline(ticks);
-            let result = pre.instantiate(&mut store).and_then(|instance| f(&mut store, &instance));
-            let stderr = stderr.contents().to_vec();
-            Ok::<_, std::io::Error>(Ran { result, memory_hit: store.data().limits.hit(), stderr })
-        });
+        let deadline = Instant::now() + limits.deadline;
+        let ran = rt.calls.run(
+            limits.deadline,
+            ABANDON_MARGIN,
+            || rt.engine.increment_epoch(),
+            move || {
+                let (state, stderr) = sandbox::sandbox(now, mount.as_deref(), &limits)?;
+                let mut store = Store::new(&engine, state);
+                store.limiter(|s| &mut s.limits);
+                interrupt_at(&mut store, deadline);
+                let result = pre.instantiate(&mut store).and_then(|instance| f(&mut store, &instance));
+                let stderr = stderr.contents().to_vec();
+                Ok::<_, std::io::Error>(Ran { result, memory_hit: store.data().limits.hit(), stderr })
+            },
+        );
         let ran = match ran {
             Ok(Ok(ran)) => ran,
             Ok(Err(setup)) => return Err(self.failed(setup.to_string())),
-            Err(Failed::Stuck) => {
-                // Should the abandoned call ever return to wasm, its deadline
-                // has passed: it traps at once instead of running on.
-                rt.ticker.expire(ticks);
-                return Err(self.failed(failure::abandoned(what, &limits)));
-            }
+            // Should the abandoned call ever return to wasm, its deadline
+            // has passed and the epoch moved: it traps at once.
+            Err(Failed::Stuck) => return Err(self.failed(failure::abandoned(what, &limits))),
             Err(Failed::Panicked(message)) => {
                 return Err(self.failed(failure::host_panic(what, &Untrusted::new(message).shown())));
             }
@@ -382,5 +387,25 @@ impl Plugin<'_> {
             }
         }
         ran.result.map_err(|e| self.failed(failure::describe_failure(what, &e, &limits, ran.memory_hit)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every built-in ships precompiled, and the artifacts load in the
+    /// runtime's engine: `build.rs` and the runtime share one configuration,
+    /// so a first call maps instead of compiling.
+    #[test]
+    fn every_builtin_is_precompiled_for_this_engine() {
+        let engine = Engine::new(&super::super::engine_config::config()).unwrap();
+        assert_eq!(super::super::builtin::PRECOMPILED.len(), super::super::builtin::BUILTINS.len());
+        for (kind, _, sha256) in super::super::builtin::BUILTINS {
+            let artifact = precompiled(sha256).unwrap_or_else(|| panic!("{kind} is not precompiled"));
+            // SAFETY: as in `Runtime::compile`.
+            let loaded = unsafe { Component::deserialize(&engine, artifact) };
+            assert!(loaded.is_ok(), "{kind}: {:?}", loaded.err());
+        }
     }
 }
