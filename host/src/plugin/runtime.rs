@@ -152,32 +152,33 @@ impl Runtime {
         Ok(plugin)
     }
 
-    /// The plugin's component, from the cache when it has a verified entry.
+    /// The plugin's component: from the cache when it has a verified entry,
+    /// else the artifact precompiled into the binary for a built-in, else
+    /// compiled now. The latter two are cached once the plugin passes its
+    /// checks.
     fn compile(&self, source: &PluginSource) -> Result<Compiled, String> {
         let compile_error = |e: wasmtime::Error| format!("is not a valid component: {}", failure::one_line(&e));
-        let Some(cache) = &self.cache else {
-            let component = Component::new(&self.engine, &source.bytes).map_err(compile_error)?;
-            return Ok(Compiled { component, spec: None, to_cache: None });
-        };
-        let key = ArtifactCache::key(&self.engine, &source.sha256);
-        if let Some(entry) = cache.load(&self.engine, &key) {
+        let key = self.cache.as_ref().map(|_| ArtifactCache::key(&self.engine, &source.sha256));
+        if let (Some(cache), Some(key)) = (&self.cache, &key)
+            && let Some(entry) = cache.load(&self.engine, key)
+        {
             // An entry written by an older host has no spec yet.
-            let to_cache = entry.spec.is_none().then_some(ToCache::Spec { key });
+            let to_cache = entry.spec.is_none().then(|| ToCache::Spec { key: key.clone() });
             return Ok(Compiled { component: entry.component, spec: entry.spec, to_cache });
         }
+        let entry = |artifact| key.map(|key| ToCache::Entry { key, artifact });
         if let Some(artifact) = precompiled(&source.sha256) {
             // SAFETY: the artifact is part of this binary, made by its build
             // with this engine configuration (`engine_config`); one that does
             // not fit this engine or CPU is refused by wasmtime's own checks.
             if let Ok(component) = unsafe { Component::deserialize(&self.engine, artifact) } {
-                let artifact = Cow::Borrowed(artifact);
-                return Ok(Compiled { component, spec: None, to_cache: Some(ToCache::Entry { key, artifact }) });
+                return Ok(Compiled { component, spec: None, to_cache: entry(Cow::Borrowed(artifact)) });
             }
         }
         let artifact = self.engine.precompile_component(&source.bytes).map_err(compile_error)?;
         // SAFETY: `artifact` was produced just now by this engine.
         let component = unsafe { Component::deserialize(&self.engine, &artifact) }.map_err(compile_error)?;
-        Ok(Compiled { component, spec: None, to_cache: Some(ToCache::Entry { key, artifact: Cow::Owned(artifact) }) })
+        Ok(Compiled { component, spec: None, to_cache: entry(Cow::Owned(artifact)) })
     }
 }
 
