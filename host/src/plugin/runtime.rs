@@ -54,7 +54,8 @@ pub struct Runtime {
 
 impl Runtime {
     /// A runtime whose compiled artifacts live in `cache_dir`; without one
-    /// (or when it cannot be created) every plugin is compiled in memory.
+    /// (or when it cannot be created) every plugin is compiled in memory on
+    /// each load, but for the built-ins, which come precompiled.
     pub fn new(cache_dir: Option<&Path>, verbose: bool) -> anyhow::Result<Runtime> {
         let engine =
             Engine::new(&super::engine_config::config()).map_err(|e| anyhow::anyhow!("starting wasmtime: {e}"))?;
@@ -158,15 +159,15 @@ impl Runtime {
     /// checks.
     fn compile(&self, source: &PluginSource) -> Result<Compiled, String> {
         let compile_error = |e: wasmtime::Error| format!("is not a valid component: {}", failure::one_line(&e));
-        let key = self.cache.as_ref().map(|_| ArtifactCache::key(&self.engine, &source.sha256));
-        if let (Some(cache), Some(key)) = (&self.cache, &key)
+        let cached = self.cache.as_ref().map(|cache| (cache, ArtifactCache::key(&self.engine, &source.sha256)));
+        if let Some((cache, key)) = &cached
             && let Some(entry) = cache.load(&self.engine, key)
         {
             // An entry written by an older host has no spec yet.
             let to_cache = entry.spec.is_none().then(|| ToCache::Spec { key: key.clone() });
             return Ok(Compiled { component: entry.component, spec: entry.spec, to_cache });
         }
-        let entry = |artifact| key.map(|key| ToCache::Entry { key, artifact });
+        let entry = |artifact| cached.map(|(_, key)| ToCache::Entry { key, artifact });
         if let Some(artifact) = precompiled(&source.sha256) {
             // SAFETY: the artifact is part of this binary, made by its build
             // with this engine configuration (`engine_config`); one that does
@@ -394,15 +395,16 @@ impl Plugin<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin::{builtin, engine_config};
 
     /// Every built-in ships precompiled, and the artifacts load in the
     /// runtime's engine: `build.rs` and the runtime share one configuration,
     /// so a first call maps instead of compiling.
     #[test]
     fn every_builtin_is_precompiled_for_this_engine() {
-        let engine = Engine::new(&super::super::engine_config::config()).unwrap();
-        assert_eq!(super::super::builtin::PRECOMPILED.len(), super::super::builtin::BUILTINS.len());
-        for (kind, _, sha256) in super::super::builtin::BUILTINS {
+        let engine = Engine::new(&engine_config::config()).unwrap();
+        assert_eq!(builtin::PRECOMPILED.len(), builtin::BUILTINS.len());
+        for (kind, _, sha256) in builtin::BUILTINS {
             let artifact = precompiled(sha256).unwrap_or_else(|| panic!("{kind} is not precompiled"));
             // SAFETY: as in `Runtime::compile`.
             let loaded = unsafe { Component::deserialize(&engine, artifact) };
