@@ -366,3 +366,31 @@ fn every_subcommand_help_opens_with_its_own_summary() {
         assert_eq!(help.lines().next(), Some(about.as_str()), "accounts {name} --help:\n{help}");
     }
 }
+
+/// `ACCOUNTS_CLOCK_SKEW` shifts what this process believes the time is
+/// (the fleet's clock test rests on it), and a bad value is refused before
+/// anything runs.
+#[test]
+fn a_clock_skew_shifts_this_process_and_a_bad_one_is_refused() {
+    let fx = Fixture::new(&roster_with("claude", "dirs/a", ""));
+    fx.ok(&["wall", "acct", "--for", "30m"]);
+    let wall_in = |skew: &str| -> Option<i64> {
+        let out = fx.cmd(&["status", "--json"]).env("ACCOUNTS_CLOCK_SKEW", skew).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        st["accounts"][0]["wall"]["in_seconds"].as_i64()
+    };
+    for bad in ["soon", "+", "--1h"] {
+        let out = fx.cmd(&["launch-env", "--account", "acct"]).env("ACCOUNTS_CLOCK_SKEW", bad).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(out.stdout.is_empty());
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("ACCOUNTS_CLOCK_SKEW") && stderr.contains("+1h or -30m"), "{stderr}");
+    }
+    let unskewed = wall_in("").expect("the refused calls changed nothing: still walled");
+    assert!((1700..=1800).contains(&unskewed), "{unskewed}");
+    let behind = wall_in("-10m").expect("walled");
+    assert!((2300..=2400).contains(&behind), "ten minutes behind, the wall is further off: {behind}");
+    // Last: an hour ahead, the wall has run out (and the file store drops it).
+    assert_eq!(wall_in("+1h"), None, "an hour ahead, the wall has lifted");
+}

@@ -9,6 +9,7 @@ pub mod alloc;
 pub mod atomic_file;
 pub mod bounded;
 pub mod cli;
+pub mod clock;
 pub mod credentials;
 pub mod error;
 pub mod exec;

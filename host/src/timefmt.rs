@@ -55,11 +55,6 @@ pub fn format_span(secs: i64) -> String {
     }
 }
 
-/// The current time in epoch seconds.
-pub fn now() -> i64 {
-    Timestamp::now().as_second()
-}
-
 /// The host's IANA zone name for plugins, `UTC` when it has none.
 pub fn local_zone_name() -> String {
     jiff::tz::TimeZone::system().iana_name().unwrap_or("UTC").to_owned()

@@ -7,7 +7,6 @@ use crate::holder;
 use crate::launch;
 use crate::seats::{self, Claim};
 use crate::state::StateStore;
-use crate::timefmt;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -34,7 +33,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
         Some(name) => {
             let account = seats::account(&roster, name)?;
             let plugin = ctx.plugin(&registry, &runtime, &account.agent)?;
-            print(&args.output.render(&launch::launch_env(account, &plugin, None, timefmt::now())?)?)
+            print(&args.output.render(&launch::launch_env(account, &plugin, None, crate::clock::now())?)?)
         }
         None => {
             let agent = seats::agent_for(&roster, args.agent.as_deref())?;

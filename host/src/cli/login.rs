@@ -56,7 +56,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<u8> {
     };
     warn_about_leases(ctx, &roster, account)?;
     launch::ensure_config_dir(account)?;
-    let env = login::login_env(account, &plugin, timefmt::now())?;
+    let env = login::login_env(account, &plugin, crate::clock::now())?;
     let ignore = login::host_files(account, spec.token_file_name.as_deref());
     let before = Snapshot::take(&account.config_dir, &ignore);
     let shown = argv.join(" ");
@@ -77,7 +77,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<u8> {
         }
         Ended::Exited(_) => {
             let changed = before.changed(&Snapshot::take(&account.config_dir, &ignore));
-            let now = timefmt::now();
+            let now = crate::clock::now();
             let status = plugin.credential_status(&launch::request(account, None, now))?;
             let failed = login::verify(&account.config_dir, &spec.label, &changed, status.as_ref());
             match status {
@@ -106,7 +106,7 @@ fn report_success(
     status: &CredentialStatus,
     headless: bool,
 ) -> Result<u8> {
-    let now = timefmt::now();
+    let now = crate::clock::now();
     let runtime = ctx.runtime(Some(roster))?;
     let plugins = health::Plugins::load(ctx, roster, &runtime);
     let healths = health::all(roster, &plugins, now);

@@ -328,24 +328,10 @@ pub fn main() -> std::process::ExitCode {
         state_url: cli.state_url,
         state_namespace: cli.state_namespace,
     };
-    let done = |result: Result<()>| result.map(|()| 0);
-    let result = match cli.command {
-        Command::Exec(args) => exec::run(&ctx, args),
-        Command::LaunchEnv(args) => done(launch_env::run(&ctx, args)),
-        Command::Wall(args) => done(wall::run_wall(&ctx, args)),
-        Command::Unwall(args) => done(wall::run_unwall(&ctx, args)),
-        Command::Rotate(args) => done(rotate::run(&ctx, args)),
-        Command::Release(args) => done(release::run(&ctx, args)),
-        Command::Allocate(args) => done(allocate::run(&ctx, args)),
-        Command::Status(args) => done(status::run(&ctx, args)),
-        Command::Add(args) => done(add::run_add(&ctx, args)),
-        Command::Remove(args) => done(add::run_remove(&ctx, args)),
-        Command::Login(args) => login::run(&ctx, args),
-        Command::Enroll(args) => done(enroll::run_enroll(&ctx, args)),
-        Command::Forget(args) => done(enroll::run_forget(&ctx, args)),
-        Command::Plugins(cmd) => done(plugins::run(&ctx, cmd)),
-        Command::State(cmd) => done(state_cmd::run(&ctx, cmd)),
-        Command::Completions(args) => done(completions::run(args)),
+    // Before anything reads the clock.
+    let result = match crate::clock::init_from_env() {
+        Err(why) => Err(crate::error::usage(why)),
+        Ok(()) => run(&ctx, cli.command),
     };
     match result {
         Ok(code) => std::process::ExitCode::from(code),
@@ -353,6 +339,29 @@ pub fn main() -> std::process::ExitCode {
             report(&error);
             std::process::ExitCode::from(error.exit_code())
         }
+    }
+}
+
+/// Run one subcommand; `Ok` is the exit code.
+fn run(ctx: &Context, command: Command) -> Result<u8> {
+    let done = |result: Result<()>| result.map(|()| 0);
+    match command {
+        Command::Exec(args) => exec::run(ctx, args),
+        Command::LaunchEnv(args) => done(launch_env::run(ctx, args)),
+        Command::Wall(args) => done(wall::run_wall(ctx, args)),
+        Command::Unwall(args) => done(wall::run_unwall(ctx, args)),
+        Command::Rotate(args) => done(rotate::run(ctx, args)),
+        Command::Release(args) => done(release::run(ctx, args)),
+        Command::Allocate(args) => done(allocate::run(ctx, args)),
+        Command::Status(args) => done(status::run(ctx, args)),
+        Command::Add(args) => done(add::run_add(ctx, args)),
+        Command::Remove(args) => done(add::run_remove(ctx, args)),
+        Command::Login(args) => login::run(ctx, args),
+        Command::Enroll(args) => done(enroll::run_enroll(ctx, args)),
+        Command::Forget(args) => done(enroll::run_forget(ctx, args)),
+        Command::Plugins(cmd) => done(plugins::run(ctx, cmd)),
+        Command::State(cmd) => done(state_cmd::run(ctx, cmd)),
+        Command::Completions(args) => done(completions::run(args)),
     }
 }
 

@@ -435,7 +435,7 @@ impl Supervisor<'_> {
 pub fn detect(plugin: &Plugin<'_>, pieces: Vec<String>, zone: &str) -> Result<Option<Wall>, PluginError> {
     let mut first = None;
     for piece in pieces {
-        match plugin.detect_wall(&piece, timefmt::now(), zone)? {
+        match plugin.detect_wall(&piece, crate::clock::now(), zone)? {
             Some(wall) if wall.resets_at.is_some() => return Ok(Some(wall)),
             Some(wall) => {
                 first.get_or_insert(wall);

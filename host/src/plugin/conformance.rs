@@ -106,7 +106,7 @@ pub fn check(plugin: &Plugin<'_>, wasm_bytes: Option<usize>, wall_samples: &[Str
             name: "check".into(),
             config_dir: dir.path().to_owned(),
             token: token.clone().map(Secret::new),
-            now: crate::timefmt::now(),
+            now: crate::clock::now(),
         };
         let started = Instant::now();
         let result = plugin.launch_env(&request);
@@ -138,7 +138,7 @@ pub fn check(plugin: &Plugin<'_>, wasm_bytes: Option<usize>, wall_samples: &[Str
         name: "check".into(),
         config_dir: dir.path().to_owned(),
         token: None,
-        now: crate::timefmt::now(),
+        now: crate::clock::now(),
     };
     let started = Instant::now();
     match plugin.credential_status(&request) {
@@ -170,7 +170,7 @@ pub fn check(plugin: &Plugin<'_>, wasm_bytes: Option<usize>, wall_samples: &[Str
 
     // detect-wall finds nothing in ordinary output...
     let zone = crate::timefmt::local_zone_name();
-    let now = crate::timefmt::now();
+    let now = crate::clock::now();
     let started = Instant::now();
     let false_walls: Vec<String> = ORDINARY_OUTPUT
         .iter()

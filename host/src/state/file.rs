@@ -256,7 +256,7 @@ impl StateStore for FileStore {
     }
 
     fn now(&self) -> i64 {
-        crate::timefmt::now()
+        crate::clock::now()
     }
 }
 

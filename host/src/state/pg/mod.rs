@@ -250,7 +250,7 @@ impl StateStore for PgStore {
 }
 
 fn local_clock() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    crate::clock::now_precise()
 }
 
 fn json<T: Serialize>(rows: &T) -> String {
