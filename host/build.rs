@@ -23,7 +23,6 @@ use build_plugins::WASM_TARGET;
 const GUEST_PROFILE: &str = "plugin";
 
 fn main() {
-    link_position_dependent();
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest_dir.parent().unwrap().to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
@@ -147,19 +146,4 @@ fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(bytes);
     digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Link the `accounts` binary as a position-dependent executable on Linux.
-/// A PIE of this size carries about 13,500 relative relocations: at every
-/// start the dynamic loader reads 330 KB of them and writes 56 pages of
-/// pointers, 0.6 to 0.8 ms of a 3.5 ms `launch-env` on the benchmark
-/// machine. The trade: the host's own code sits at a fixed address, while
-/// libraries, stack, heap, and every plugin's code and memory stay
-/// randomised (README, Performance). Set ACCOUNTS_PIE=1 to build a PIE.
-fn link_position_dependent() {
-    println!("cargo:rerun-if-env-changed=ACCOUNTS_PIE");
-    let linux = env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux");
-    if linux && env::var_os("ACCOUNTS_PIE").is_none_or(|v| v != "1") {
-        println!("cargo:rustc-link-arg-bins=-no-pie");
-    }
 }
