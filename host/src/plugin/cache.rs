@@ -21,7 +21,6 @@ use std::hash::{Hash, Hasher};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -55,12 +54,11 @@ impl ArtifactCache {
 
     /// The cache key of a plugin for this engine and host build.
     pub fn key(engine: &Engine, wasm_sha256: &str) -> String {
-        let mut hasher = DigestHasher(Sha256::new());
-        "accounts-artifact-v1".hash(&mut hasher);
+        let mut hasher = DigestHasher(blake3::Hasher::new_derive_key("accounts compiled-plugin cache key v2"));
         wasm_sha256.hash(&mut hasher);
         env!("CARGO_PKG_VERSION").hash(&mut hasher);
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        hasher.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        hasher.0.finalize().to_hex().to_string()
     }
 
     pub fn artifact_path(&self, key: &str) -> PathBuf {
@@ -233,16 +231,18 @@ fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     atomic_file::replace(dir, path, bytes)
 }
 
-/// Feeds `Hash` output into sha256, giving a digest that is stable across
-/// processes (std's `DefaultHasher` is not promised to be).
-struct DigestHasher(Sha256);
+/// Feeds `Hash` output into BLAKE3, giving a digest that is stable across
+/// processes (std's `DefaultHasher` is not promised to be). BLAKE3, not
+/// SHA-256, because the cache already uses it: each hash crate probes the
+/// CPU once per process, and on a VM every CPUID is a trap (about 4 µs).
+struct DigestHasher(blake3::Hasher);
 
 impl Hasher for DigestHasher {
     fn write(&mut self, bytes: &[u8]) {
         self.0.update(bytes);
     }
     fn finish(&self) -> u64 {
-        unreachable!("only the sha256 digest is used")
+        unreachable!("only the BLAKE3 digest is used")
     }
 }
 
