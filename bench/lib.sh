@@ -8,10 +8,24 @@ need() { command -v "$1" >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=n
 # configured target (.cargo/config.toml names the host tuple since 0.2.0;
 # an older revision, built as a baseline, puts it in target/release).
 release_bin() {
-    cargo build --release --quiet --message-format=json-render-diagnostics | python3 -c '
+    cargo build --release --quiet --message-format=json-render-diagnostics | executable accounts bin
+}
+
+# Build the benchmark NAME and print its path, to run it directly: under
+# `cargo bench` its children inherit cargo's LD_LIBRARY_PATH (the target and
+# toolchain dirs), which slows every dynamically linked one (/bin/true, a
+# dynamic baseline) by about 0.25 ms here and a static one not at all.
+bench_bin() {
+    cargo bench --no-run --quiet --bench "$1" --message-format=json-render-diagnostics | executable "$1" bench
+}
+
+# The executable of target NAME of KIND from cargo's JSON messages on stdin.
+executable() {
+    python3 -c '
 import json, sys
+name, kind = sys.argv[1], sys.argv[2]
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "accounts" and "bin" in m["target"]["kind"]:
-        print(m["executable"])'
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == name and kind in m["target"]["kind"]:
+        print(m["executable"])' "$1" "$2"
 }

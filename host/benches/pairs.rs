@@ -1,5 +1,8 @@
-//! Interleaved whole-process timings: `cargo bench --bench pairs -- SPEC...`
-//! (part of `bench/run`).
+//! Interleaved whole-process timings (part of `bench/run`, which builds this
+//! with `cargo bench --no-run` and runs the binary directly: under `cargo
+//! bench` the children would inherit cargo's LD_LIBRARY_PATH, which slows
+//! each dynamically linked one, `/bin/true` or a dynamic baseline, by about
+//! 0.25 ms here and a static one not at all; so this refuses to run there).
 //!
 //! hyperfine runs one command's 300 runs, then the next command's; this
 //! machine's speed drifts between them by more than the differences being
@@ -25,7 +28,16 @@ struct Bench {
 }
 
 fn main() {
-    let (rounds, mut benches) = parse(std::env::args().skip(1).filter(|a| a != "--bench"));
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    if args.is_empty() {
+        println!("pairs: nothing to time (bench/run passes the commands)");
+        return;
+    }
+    assert!(
+        std::env::var_os("CARGO").is_none() || std::env::var_os("LD_LIBRARY_PATH").is_none(),
+        "run this binary directly, not through cargo: cargo's LD_LIBRARY_PATH slows dynamically linked children"
+    );
+    let (rounds, mut benches) = parse(args.into_iter());
     let count = benches.len();
     for round in 0..rounds {
         for i in 0..count {
