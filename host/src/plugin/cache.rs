@@ -233,8 +233,9 @@ fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Feeds `Hash` output into BLAKE3, giving a digest that is stable across
 /// processes (std's `DefaultHasher` is not promised to be). BLAKE3, not
-/// SHA-256, because the cache already uses it: each hash crate probes the
-/// CPU once per process, and on a VM every CPUID is a trap (about 4 µs).
+/// SHA-256: SHA-256 would probe the CPU for its instructions at every start
+/// (on a VM each CPUID is a trap, about 4 µs), and the host builds BLAKE3
+/// portable, with no probe (host/Cargo.toml).
 struct DigestHasher(blake3::Hasher);
 
 impl Hasher for DigestHasher {
