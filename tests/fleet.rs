@@ -126,10 +126,7 @@ fn a_wall_written_on_one_host_is_obeyed_by_the_next_claim_on_another() {
 
 /// A command run with this host's clock shifted by `offset`.
 fn skewed(fx: &Fixture, offset: &str, host: &str, args: &[&str]) -> Output {
-    let mut cmd = Command::new(&*BIN);
-    cmd.args(args);
-    fx.point_at_fixture(&mut cmd);
-    cmd.env("ACCOUNTS_HOST_ID", host).env("ACCOUNTS_CLOCK_SKEW", offset).output().unwrap()
+    fx.cmd(args).env("ACCOUNTS_HOST_ID", host).env("ACCOUNTS_CLOCK_SKEW", offset).output().unwrap()
 }
 
 #[test]
