@@ -5,8 +5,9 @@ need() { command -v "$1" >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=n
 
 # Build the release `accounts` binary of the crate in the current directory
 # and print its path, as cargo reports it: where it lands depends on the
-# configured target (.cargo/config.toml names the host tuple since 0.2.0;
-# an older revision, built as a baseline, puts it in target/release).
+# configured target (.cargo/config.toml names the host tuple, so it lands in
+# target/<tuple>/release; a revision from before that, built as a baseline,
+# puts it in target/release).
 release_bin() {
     cargo build --release --quiet --message-format=json-render-diagnostics | executable accounts bin
 }
