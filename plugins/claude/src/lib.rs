@@ -16,6 +16,8 @@
 //!   in `$HOME/.config/anthropic/` (the `ant` CLI's), shared by every
 //!   account: `ANTHROPIC_CONFIG_DIR` points it at the account's own dir.
 
+use accounts_plugin::clock::{Precision, Reset};
+use accounts_plugin::messages::{self, Walls};
 use accounts_plugin::{Account, Agent, CredentialStatus, Env, LoginState, Spec, Wall, clock, json, text};
 
 const CONFIG_DIR_ENV: &str = "CLAUDE_CONFIG_DIR";
@@ -28,6 +30,21 @@ const PROFILE_DIR_ENV: &str = "ANTHROPIC_CONFIG_DIR";
 /// Picks a profile by name; cleared so an inherited one cannot.
 const PROFILE_ENV: &str = "ANTHROPIC_PROFILE";
 const PROFILE_SUBDIR: &str = "anthropic-profiles";
+/// Inherited, each of these wins over the account's own login in `claude
+/// auth status` (2.1.332): a provider switch (the account then runs on
+/// Bedrock, Vertex, ... with whatever cloud credentials the shell has) or a
+/// token read from a file descriptor. Declared, so the host clears them at
+/// every launch unless the roster sets one for the account.
+const BEATS_THE_LOGIN: [&str; 8] = [
+    "CLAUDE_CODE_USE_BEDROCK",
+    "CLAUDE_CODE_USE_VERTEX",
+    "CLAUDE_CODE_USE_FOUNDRY",
+    "CLAUDE_CODE_USE_ANTHROPIC_AWS",
+    "CLAUDE_CODE_USE_ANTHROPIC_GOOGLE_CLOUD",
+    "CLAUDE_CODE_USE_MANTLE",
+    "CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR",
+    "CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR",
+];
 const OAUTH_PREFIX: &str = "sk-ant-oat01-";
 const API_KEY_PREFIX: &str = "sk-ant-api03-";
 const CREDENTIALS_FILE: &str = ".credentials.json";
@@ -41,6 +58,7 @@ impl Agent for Claude {
             .config_dir_env(CONFIG_DIR_ENV)
             .token_env(OAUTH_TOKEN_ENV)
             .also_sets([API_KEY_ENV, AUTH_TOKEN_ENV, PROFILE_DIR_ENV, PROFILE_ENV])
+            .also_sets(BEATS_THE_LOGIN)
             .token_file(".oauth-token")
             .credential_file(CREDENTIALS_FILE)
             .token_prefixes([OAUTH_PREFIX, API_KEY_PREFIX])
@@ -92,71 +110,144 @@ fn login_state(refreshable: bool, expires_at: Option<i64>, now: i64) -> LoginSta
     if refreshable || expires_at.is_some_and(|at| at > now) { LoginState::Live } else { LoginState::Expired }
 }
 
-/// Phrases that start a usage-limit message (claude-code 2.1.197: the
-/// rejection messages of `xfp`/`kfp`, built as "You've hit your <kind>"
-/// plus " · resets <time>" when the limit has one).
+/// Messages that stop work on the account, each matched where the message
+/// starts (claude-code 2.1.332; the same texts in 2.1.197 where they were
+/// there): the rejections built as "You've hit your <kind>" plus
+/// " · resets <time>" when the limit has one, and the ones without a reset.
 const WALL_PHRASES: &[&str] = &[
-    "You've hit your ",
     "You're out of usage credits",
     "Your org is out of usage",
     "Your seat type doesn't include usage",
     "This service is disabled for your org",
     "Your usage allocation has been disabled by your admin",
     "Your group's usage limit is set to $0",
+    // The 429 with anthropic-ratelimit-unified-overage-daily-cap-paused
+    // (2.1.332; 2.1.197 printed a spend-limit line for it).
+    "Usage is paused for your organization",
+    // /goal's pause notes for the same walls.
+    "Goal paused · usage is paused for your organization",
+    "Goal paused · usage limit reached",
 ];
 
-/// Older versions: "5-hour limit reached ∙ resets 3pm", "Weekly limit
-/// reached · resets 10am (Asia/Seoul)".
-const OLD_PHRASE: &str = "limit reached";
+/// The epoch form of older versions: `Claude AI usage limit reached|<epoch>`.
+const EPOCH_FORM: &str = "Claude AI usage limit reached|";
+
+/// The wrap-up note shown when usage credits take over after a limit
+/// ("Usage limit reached · brief included wrap-up, then usage credits"):
+/// work goes on, so not a wall.
+const CREDITS_TAKE_OVER: &str = "then usage credits";
 
 /// Cooldowns of fast mode, not account limits: "You've hit your fast limit
 /// · resets in 5m", "Fast limit reached and temporarily disabled · resets
 /// in 5m 30s", "Fast mode overloaded and is temporarily unavailable".
-fn is_fast_mode(line: &str) -> bool {
-    let lower = line.to_ascii_lowercase();
+fn is_fast_mode(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
     lower.contains("fast limit") || lower.contains("fast mode")
 }
 
-/// Claude's wall messages, newest line first: the stream-json
-/// `rate_limit_event` with `"status":"rejected"`, the epoch form of older
-/// versions (`Claude AI usage limit reached|<epoch>`), and the lines above,
-/// whose reset ("resets 3pm (Europe/Paris)", "resets Nov 27, 10am (...)")
-/// is in the named zone or else the host's `zone`.
+/// Claude's walls in `output`, the best of them (`messages::Walls`): the
+/// stream-json `rate_limit_event` with `"status":"rejected"`, and the
+/// messages above, in plain text or inside JSON strings (`-p
+/// --output-format json` puts the message in `"result"`). Resets printed
+/// as "resets 3pm (Europe/Paris)" or "resets Nov 27, 10am (...)" are in the
+/// named zone, else in the host's `zone`.
 fn detect(output: &str, now: i64, zone: &str) -> Option<Wall> {
-    const EPOCH_FORM: &str = "Claude AI usage limit reached";
-    for line in output.lines().rev() {
-        let line = &line.replace('\u{2019}', "'");
-        if line.contains("\"rate_limit_event\"") {
-            if let Some(reset) = rejected_event(line) {
-                return Some(Wall::new(reset, line));
+    let mut walls = Walls::new();
+    for line in output.lines() {
+        if let Some((_, event)) = messages::json_in(line)
+            && json::str(&event, &["type"]) == Some("rate_limit_event")
+        {
+            if let Some(reset) = rejected_event(&event) {
+                walls.offer(reset.map(exact), line);
             }
             continue;
         }
-        if let Some(at) = line.find(EPOCH_FORM) {
-            let reset = text::number_after(&line[at..], EPOCH_FORM).map(text::epoch_seconds);
-            return Some(Wall::new(reset, line));
-        }
-        if is_fast_mode(line) {
-            continue;
-        }
-        let current = WALL_PHRASES.iter().any(|p| line.contains(p));
-        let old = line.contains(OLD_PHRASE) && line.contains("resets");
-        if current || old {
-            return Some(Wall::new(clock::reset_after(line, "resets", now, zone), line));
+        for message in messages::messages(line) {
+            offer_message(&mut walls, &message, now, zone);
         }
     }
-    None
+    walls.best()
+}
+
+fn exact(at: i64) -> Reset {
+    Reset { at, precision: Precision::Exact }
+}
+
+/// Offer `message` to `walls` when it is one of Claude's walls.
+fn offer_message(walls: &mut Walls, message: &str, now: i64, zone: &str) {
+    let body = messages::body(message).replace('\u{2019}', "'");
+    if is_fast_mode(&body) || body.contains(CREDITS_TAKE_OVER) {
+        return;
+    }
+    if let Some(epoch) = body.strip_prefix(EPOCH_FORM) {
+        let epoch = epoch.trim();
+        if !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_digit()) {
+            walls.offer(epoch.parse().ok().map(|e| exact(text::epoch_seconds(e))), &body);
+        }
+        return;
+    }
+    if let Some(reset) = retry_banner(&body, now, zone) {
+        walls.offer(reset, &body);
+        return;
+    }
+    if hit_your_limit(&body) || WALL_PHRASES.iter().any(|p| body.starts_with(p)) || is_limit_reached(&body) {
+        walls.offer_all(&clock::resets_after(&body, "resets", now, zone), &body);
+    }
+}
+
+/// "You've hit your <kind>" where the kind names a limit or a budget
+/// ("weekly limit", "org's monthly spend limit", "team's pooled group
+/// budget"), up to the first " ·", full stop, dash or comma.
+fn hit_your_limit(body: &str) -> bool {
+    let Some(rest) = body.strip_prefix("You've hit your ") else { return false };
+    let kind = rest.split([' ', '.', ',']).take_while(|w| !matches!(*w, "\u{00b7}" | "\u{2014}" | "")).last();
+    kind.is_some_and(|last| last == "limit" || last == "budget")
+}
+
+/// "5-hour limit reached", "Weekly limit reached · resets 10am (Asia/Seoul)",
+/// "Usage limit reached · limit resets 12:13pm", "Usage limit reached ·
+/// wrapping up": a limit's name, then "reached", at the start.
+fn is_limit_reached(body: &str) -> bool {
+    limit_name_before(body, " reached").is_some_and(|rest| {
+        rest.is_empty() || [" \u{00b7} ", " \u{2219} ", ". "].iter().any(|sep| rest.starts_with(sep))
+    })
+}
+
+/// What follows `<name> limit<suffix>` (or `budget`) at the start of
+/// `body`, when the name is a few words of letters, digits and hyphens.
+fn limit_name_before<'a>(body: &'a str, suffix: &str) -> Option<&'a str> {
+    let end = body.find(suffix)?;
+    let name = &body[..end];
+    let words_only = name.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '\''));
+    let is_limit = name.ends_with("limit") || name.ends_with("budget");
+    // Claude writes the name capitalised ("Weekly limit", "5-hour limit").
+    let starts_right = name.starts_with(|c: char| c.is_ascii_uppercase() || c.is_ascii_digit());
+    (words_only && is_limit && starts_right && name.len() <= 40).then(|| &body[end + suffix.len()..])
+}
+
+/// The banner Claude shows while it waits out a limit itself (2.1.332):
+/// "5-hour limit reached · retrying in 2h 5m (3pm) · attempt 1/10", or
+/// "... · retrying… · attempt 1/10" at first. The reset is the time in
+/// parentheses when it agrees with the countdown (the agent's zone is
+/// ours), else the countdown from now. `Some(None)`: a wall, no reset yet.
+fn retry_banner(body: &str, now: i64, zone: &str) -> Option<Option<Reset>> {
+    let rest = limit_name_before(body, " reached \u{00b7} retrying")?;
+    let Some(countdown) = rest.strip_prefix(" in ") else { return Some(None) };
+    let Some(secs) = text::duration_seconds(countdown) else { return Some(None) };
+    let by_countdown = now + secs;
+    let by_clock = countdown
+        .find('(')
+        .and_then(|open| clock::reset_at_with_precision(&countdown[open + 1..], now, zone))
+        .filter(|r| (r.at - by_countdown).abs() <= 30 * 60);
+    Some(Some(by_clock.map_or(exact(by_countdown), |r| exact(r.at))))
 }
 
 /// A stream-json `rate_limit_event` that rejects the request: its reset,
 /// if it gives one. `None` for any other event (allowed, warnings, or a
 /// rejection the account's usage credits take over).
-fn rejected_event(line: &str) -> Option<Option<i64>> {
-    let event = json::parse(line.trim())?;
+fn rejected_event(event: &json::Value) -> Option<Option<i64>> {
     let info = &event["rate_limit_info"];
-    let rejected = json::str(&event, &["type"]) == Some("rate_limit_event")
-        && info["status"] == "rejected"
-        && info["isUsingOverage"] != true;
+    let rejected = info["status"] == "rejected" && info["isUsingOverage"] != true;
     rejected.then(|| json::int(info, &["resetsAt"]).map(text::epoch_seconds))
 }
 

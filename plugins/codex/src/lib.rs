@@ -13,12 +13,16 @@
 //!   no credential at all), so a static key goes in `CODEX_API_KEY`, only
 //!   when the account has no login of its own.
 
+use accounts_plugin::clock::{Precision, Reset};
+use accounts_plugin::messages::{self, Walls};
 use accounts_plugin::{Account, Agent, CredentialStatus, LoginState, Spec, Wall, clock, json, text};
 
 const TOKEN_PREFIX: &str = "sk-";
 /// Anthropic keys also start with `sk-`; one in an OpenAI slot is a mix-up.
 const FOREIGN_PREFIX: &str = "sk-ant-";
 const AUTH_FILE: &str = "auth.json";
+/// An access token from the environment, which codex takes over its login.
+const ACCESS_TOKEN_ENV: &str = "CODEX_ACCESS_TOKEN";
 /// Where the id token keeps the ChatGPT plan.
 const PLAN_CLAIM: &[&str] = &["https://api.openai.com/auth", "chatgpt_plan_type"];
 
@@ -32,6 +36,9 @@ impl Agent for Codex {
             // Not read for auth by codex 0.169; cleared so another account's
             // key does not reach the tools the agent runs.
             .also_sets(["OPENAI_API_KEY"])
+            // Inherited, it beats the account's login and key (0.169 and
+            // 0.171 then send no credential at all): cleared at launch.
+            .also_sets([ACCESS_TOKEN_ENV])
             .credential_file(AUTH_FILE)
             .token_prefixes([TOKEN_PREFIX])
             .login(["codex", "login"])
@@ -80,38 +87,69 @@ fn status(auth: &json::Value, now: i64) -> CredentialStatus {
         .plan(claims.as_ref().and_then(|c| json::str(c, PLAN_CLAIM)))
 }
 
-/// Messages that stop Codex for the account (codex 0.169.0), each matched
-/// anywhere in a line; the reset follows "try again" when there is one.
+/// Messages that stop Codex for the account (codex 0.169.0 and 0.171.0),
+/// each matched where the message starts (after codex's `ERROR: ` or `■ `);
+/// the reset follows "try again" when there is one.
 const WALL_PHRASES: &[&str] = &[
-    "hit your usage limit",
-    "Usage limit reached",
+    "You've hit your usage limit",
+    "Usage limit reached.",
     "You're out of credits",
-    "is out of credits",
+    "Your workspace is out of credits",
     "You hit your spend cap",
-    "reached your workspace credit limit",
+    "You've reached your workspace credit limit",
     "Quota exceeded. Check your plan and billing details",
-    "organization_usage_limit_exceeded",
+    // 0.171.0's TUI: "Usage limit reached" over this line, and /goal's note.
+    "Your included usage is exhausted",
+    "Goal hit usage limits",
 ];
 
-/// Codex's wall messages, newest line first: the 429 body with
-/// `usage_limit_reached` (and `resets_at` or `resets_in_seconds`), and the
-/// lines above; "You've hit your usage limit. ... try again at 3:28 PM."
-/// (today) or "... at Aug 8th, 2026 12:30 PM." (later), in the host's zone,
-/// or, from older versions, "try again in 3 days 6 hours 57 minutes".
+/// The codes codex's API gives in `x-openai-authorization-error` for an
+/// organisation's limits, shown inside codex's "unexpected status" error.
+const LIMIT_AUTH_ERRORS: &[&str] = &["organization_usage_limit_exceeded", "organization_spend_limit_exceeded"];
+
+/// What codex prints when its API answered 429 on every retry and the body
+/// was not one it names a usage limit for (codex-rs `RetryLimitReachedError`:
+/// "exceeded retry limit, last status: 429 Too Many Requests", with ", request
+/// id: ..." when there is one). The account is being refused: a wall, with
+/// no reset (the host's cooldown). The same text with a 5xx status is an
+/// outage, not a wall.
+const RETRY_LIMIT_429: &str = "exceeded retry limit, last status: 429";
+
+/// The error types of a 429 body that name the account's own limit.
+const LIMIT_ERROR_TYPES: &[&str] = &["usage_limit_reached", "organization_usage_limit_exceeded"];
+
+/// Codex's walls in `output`, the best of them (`messages::Walls`): a 429
+/// body whose `error.type` names a usage limit (with `resets_at` or
+/// `resets_in_seconds`), and the messages above, in plain text or inside
+/// JSON strings (`codex exec --json` puts them in `"message"`): "You've hit
+/// your usage limit. ... try again at 3:28 PM." (today) or "... at Aug 8th,
+/// 2026 12:30 PM." (later), in the host's zone, or, from older versions,
+/// "try again in 3 days 6 hours 57 minutes".
 fn detect(output: &str, now: i64, zone: &str) -> Option<Wall> {
-    for line in output.lines().rev() {
-        let line = &line.replace('\u{2019}', "'");
-        if line.contains("usage_limit_reached") {
-            let reset = text::number_after(line, "\"resets_at\"")
+    let mut walls = Walls::new();
+    for line in output.lines() {
+        if let Some((_, body)) = messages::json_in(line)
+            && LIMIT_ERROR_TYPES.iter().any(|t| json::str(&body, &["error", "type"]) == Some(*t))
+        {
+            let error = &body["error"];
+            let reset = json::int(error, &["resets_at"])
                 .map(text::epoch_seconds)
-                .or_else(|| text::number_after(line, "\"resets_in_seconds\"").map(|s| now + s));
-            return Some(Wall::new(reset, line));
+                .or_else(|| json::int(error, &["resets_in_seconds"]).map(|s| now + s));
+            walls.offer(reset.map(|at| Reset { at, precision: Precision::Exact }), line);
+            continue;
         }
-        if WALL_PHRASES.iter().any(|p| line.contains(p)) {
-            return Some(Wall::new(clock::reset_after(line, "try again", now, zone), line));
+        for message in messages::messages(line) {
+            let body = messages::body(&message).replace('\u{2019}', "'");
+            let auth_error =
+                body.starts_with("unexpected status") && LIMIT_AUTH_ERRORS.iter().any(|c| body.contains(c));
+            if WALL_PHRASES.iter().any(|p| body.starts_with(p)) || body == "Usage limit reached" || auth_error {
+                walls.offer_all(&clock::resets_after(&body, "try again", now, zone), &body);
+            } else if body.starts_with(RETRY_LIMIT_429) {
+                walls.offer(None, &body);
+            }
         }
     }
-    None
+    walls.best()
 }
 
 #[cfg(test)]

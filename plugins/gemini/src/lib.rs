@@ -15,6 +15,8 @@
 //!   type, the key selects `gemini-api-key` itself.
 //! - No login subcommand: the login happens inside the app (`/auth`).
 
+use accounts_plugin::clock::{Precision, Reset};
+use accounts_plugin::messages::{self, Walls};
 use accounts_plugin::{Account, Agent, CredentialStatus, Env, LoginState, Spec, Wall, clock, json, text};
 
 const TOKEN_ENV: &str = "GEMINI_API_KEY";
@@ -34,6 +36,9 @@ impl Agent for Gemini {
             .token_env(TOKEN_ENV)
             .credential_file(CREDENTIALS_FILE)
             .token_prefixes(["AIza"])
+            // Each wins over GEMINI_API_KEY in gemini's own choice of auth
+            // type (0.61.0): cleared at launch unless the roster sets one.
+            .also_sets(["GOOGLE_GENAI_USE_GCA", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GEMINI_BASE_URL"])
             .enroll_hint(
                 "log in inside the app: `GEMINI_CLI_HOME=<config_dir> gemini`, then /auth and Login with Google; \
                  or enroll an API key (`accounts enroll <name> --token-stdin`) for an account whose \
@@ -96,29 +101,52 @@ accounts_plugin::export!(Gemini);
 /// The same "Access resets at" follows "We are currently experiencing high
 /// demand", a capacity message: not a wall.
 fn detect(output: &str, now: i64, zone: &str) -> Option<Wall> {
-    let lines: Vec<&str> = output.lines().collect();
-    for (i, line) in lines.iter().enumerate().rev() {
-        if line.contains("Usage limit reached for") {
+    let lines = messages::messages(output);
+    let mut walls = Walls::new();
+    for (i, line) in lines.iter().enumerate() {
+        let body = messages::body(line);
+        let next = |n: usize| lines[i..(i + n).min(lines.len())].join("\n");
+        if body.starts_with("Usage limit reached for") {
             // The reset is on one of the next lines, when it is known.
-            let reset = lines[i..].iter().take(3).find_map(|l| clock::reset_after(l, "access resets at", now, zone));
-            return Some(Wall::new(reset, &lines[i..(i + 3).min(lines.len())].join("\n")));
+            let resets: Vec<_> = lines[i..]
+                .iter()
+                .take(3)
+                .filter(|l| messages::body(l).starts_with("Access resets at"))
+                .flat_map(|l| clock::resets_after(l, "access resets at", now, zone))
+                .collect();
+            walls.offer_all(&resets, &next(3));
+        } else if body.starts_with("Suggested retry after") && i > 0 && is_quota_error(&lines[i - 1]) {
+            let reset = text::duration_seconds(&body["Suggested retry after".len()..]).map(|s| now + s);
+            walls.offer(reset.map(exact), &lines[i - 1..=i].join("\n"));
+        } else if body.starts_with("You have exhausted your daily quota") {
+            walls.offer(None, line);
+        } else if body.starts_with("Resource has been exhausted") && body.contains("(Status: RESOURCE_EXHAUSTED)") {
+            walls.offer(None, line);
         }
-        if let Some(at) = line.find("Suggested retry after") {
-            let reset = text::duration_seconds(&line[at + "Suggested retry after".len()..]).map(|s| now + s);
-            return Some(Wall::new(reset, &lines[i.saturating_sub(1)..=i].join("\n")));
-        }
-        if line.contains("exhausted your daily quota") {
-            return Some(Wall::new(None, line));
-        }
-        if line.contains("RESOURCE_EXHAUSTED") {
+    }
+    // A 429 body: {"error":{"status":"RESOURCE_EXHAUSTED", ... "retryDelay":"34s"}}.
+    for line in output.lines() {
+        if let Some((_, body)) = messages::json_in(line)
+            && json::str(&body, &["error", "status"]) == Some("RESOURCE_EXHAUSTED")
+        {
             let reset = line.find("\"retryDelay\"").and_then(|at| {
                 let rest = line[at + "\"retryDelay\"".len()..].trim_start_matches([':', ' ', '"']);
                 text::duration_seconds(rest).map(|secs| now + secs)
             });
-            return Some(Wall::new(reset, line));
+            walls.offer(reset.map(exact), line);
         }
     }
-    None
+    walls.best()
+}
+
+/// The quota errors "Suggested retry after" follows.
+fn is_quota_error(line: &str) -> bool {
+    let body = messages::body(line);
+    body.starts_with("Resource has been exhausted") || body.starts_with("Quota exceeded for quota metric")
+}
+
+fn exact(at: i64) -> Reset {
+    Reset { at, precision: Precision::Exact }
 }
 
 #[cfg(test)]

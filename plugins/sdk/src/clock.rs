@@ -7,21 +7,63 @@
 //! sandbox has no zone of its own). Fixed offsets (GMT+9, PST) are computed
 //! here; the rules of named zones (Europe/Paris) come from the host's
 //! time-zone database through the contract's `time-zones` import.
+//!
+//! Whatever follows a time (JSON's `","type":...`, a full stop, a closing
+//! parenthesis, a `·`) ends it: words are runs of the characters a date,
+//! time or zone is written with, so `PM."}` reads as `PM` and
+//! `(Europe/Paris)","type"` as `Europe/Paris`.
 
 use crate::civil::{Date, Time};
 use crate::zones;
 
+/// A reset read from a message, and how sure we are of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reset {
+    /// Seconds since the Unix epoch.
+    pub at: i64,
+    pub precision: Precision,
+}
+
+/// How a reset was written, least certain first: a wall-clock time with no
+/// zone depends on the agent's zone being ours; a zone, an offset, an epoch
+/// number or a duration does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Precision {
+    /// A clock time read in the host's zone ("3pm", "3:28 PM").
+    Zoneless,
+    /// A clock time in a zone the message names, an epoch number, or a
+    /// duration from now.
+    Exact,
+}
+
 /// The reset written after `keyword` (lower case, matched in any case) in
 /// `line`: a duration ("in 3 days 6 hours 57 minutes") or a clock time
-/// ("at 3:28 PM", "3pm (Europe/Paris)").
+/// ("at 3:28 PM", "3pm (Europe/Paris)"). The first occurrence of `keyword`
+/// that is followed by a reset counts.
 pub fn reset_after(line: &str, keyword: &str, now: i64, local_zone: &str) -> Option<i64> {
-    // ASCII lower-casing keeps byte offsets, so `at` indexes `line` too.
-    let at = line.to_ascii_lowercase().find(keyword)? + keyword.len();
-    let rest = line[at..].trim_start();
-    match rest.strip_prefix("in ") {
-        Some(duration) => crate::text::duration_seconds(duration).map(|secs| now + secs),
-        None => reset_at(rest.strip_prefix("at ").unwrap_or(rest), now, local_zone),
+    resets_after(line, keyword, now, local_zone).first().map(|r| r.at)
+}
+
+/// Every reset written after an occurrence of `keyword` in `line`, in
+/// order: "resets Jan 1, 12am (UTC) · your 5-hour limit resets 3pm" gives
+/// two.
+pub fn resets_after(line: &str, keyword: &str, now: i64, local_zone: &str) -> Vec<Reset> {
+    // ASCII lower-casing keeps byte offsets, so offsets index `line` too.
+    let lower = line.to_ascii_lowercase();
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find(keyword) {
+        let after = from + at + keyword.len();
+        from = after;
+        let rest = line[after..].trim_start();
+        let reset = match rest.strip_prefix("in ") {
+            Some(duration) => crate::text::duration_seconds(duration)
+                .map(|secs| Reset { at: now + secs, precision: Precision::Exact }),
+            None => reset_at_with_precision(rest.strip_prefix("at ").unwrap_or(rest), now, local_zone),
+        };
+        found.extend(reset);
     }
+    found
 }
 
 /// Words looked at after the keyword; a reset time never needs more.
@@ -40,20 +82,33 @@ enum Zone {
 /// the start of `text`, or `None` when `text` does not start with one, names
 /// an impossible time, or names a full date that has already passed.
 pub fn reset_at(text: &str, now: i64, local_zone: &str) -> Option<i64> {
-    let words: Vec<&str> = text
-        .split_whitespace()
-        .take(MAX_WORDS)
-        .map(|w| w.trim_matches([',', '.', ';', '(', ')']))
-        .filter(|w| !w.is_empty())
-        .collect();
+    reset_at_with_precision(text, now, local_zone).map(|r| r.at)
+}
+
+/// [`reset_at`], saying whether the zone was named.
+pub fn reset_at_with_precision(text: &str, now: i64, local_zone: &str) -> Option<Reset> {
+    let words = words(text);
     let mut at = 0;
     let day = month_day(&words, &mut at);
     if words.get(at).is_some_and(|w| w.eq_ignore_ascii_case("at")) {
         at += 1;
     }
     let time = clock_time(&words, &mut at)?;
-    let zone = words.get(at).and_then(|w| named_zone(w)).unwrap_or_else(|| local(local_zone, now));
-    resolve(day, time, &zone, now)
+    let (zone, precision) = match words.get(at).and_then(|w| named_zone(w)) {
+        Some(zone) => (zone, Precision::Exact),
+        None => (local(local_zone, now), Precision::Zoneless),
+    };
+    resolve(day, time, &zone, now).map(|at| Reset { at, precision })
+}
+
+/// The first [`MAX_WORDS`] words of `text`: runs of letters, digits and the
+/// marks dates, times and zones are written with (`:` in 3:28, `/` in
+/// Europe/Paris, `+` and `-` in GMT+9 and UTC-03:30, `_` in
+/// America/New_York). Anything else (spaces, quotes, brackets, commas, full
+/// stops, `·`, a narrow no-break space) separates words.
+fn words(text: &str) -> Vec<&str> {
+    let is_word = |c: char| c.is_alphanumeric() || matches!(c, ':' | '/' | '+' | '-' | '_' | '\u{2212}');
+    text.split(|c: char| !is_word(c)).filter(|w| !w.is_empty()).take(MAX_WORDS).collect()
 }
 
 /// The host's zone, or UTC when the host names one it cannot resolve.

@@ -33,9 +33,11 @@
 //!
 //! What the trait's defaults do, and what each method must promise, is in
 //! [`Agent`]. The helpers for the usual chores are [`json`] (credential
-//! files, JWT expiry), [`text`] (numbers and durations in messages) and
+//! files, JWT expiry), [`text`] (numbers and durations in messages),
 //! [`clock`] (reset times such as "3pm (Europe/Paris)", with the host's
-//! time-zone rules). The contract itself, `wit/account-auth.wit`, is
+//! time-zone rules), and [`messages`] (output as messages, JSON strings
+//! included; matching a message by how it starts; the best of several
+//! walls). The contract itself, `wit/account-auth.wit`, is
 //! `accounts:auth@0.2.0`.
 
 extern crate self as accounts_plugin;
@@ -45,6 +47,7 @@ pub mod clock;
 #[cfg(all(feature = "corpus", not(target_arch = "wasm32")))]
 pub mod corpus;
 pub mod json;
+pub mod messages;
 mod spec;
 pub mod text;
 mod zones;
