@@ -170,7 +170,7 @@ fn detect(output: &str, now: i64, zone: &str) -> Option<Wall> {
 }
 
 fn exact(at: i64) -> Reset {
-    Reset { at, precision: Precision::Exact }
+    Reset { at, precision: Precision::Instant }
 }
 
 /// Offer `message` to `walls` when it is one of Claude's walls.
@@ -239,7 +239,8 @@ fn retry_banner(body: &str, now: i64, zone: &str) -> Option<Option<Reset>> {
         .find('(')
         .and_then(|open| clock::reset_at_with_precision(&countdown[open + 1..], now, zone))
         .filter(|r| (r.at - by_countdown).abs() <= 30 * 60);
-    Some(Some(by_clock.map_or(exact(by_countdown), |r| exact(r.at))))
+    let at = by_clock.map_or(by_countdown, |r| r.at);
+    Some(Some(Reset { at, precision: Precision::Minute }))
 }
 
 /// A stream-json `rate_limit_event` that rejects the request: its reset,

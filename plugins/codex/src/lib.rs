@@ -135,7 +135,7 @@ fn detect(output: &str, now: i64, zone: &str) -> Option<Wall> {
             let reset = json::int(error, &["resets_at"])
                 .map(text::epoch_seconds)
                 .or_else(|| json::int(error, &["resets_in_seconds"]).map(|s| now + s));
-            walls.offer(reset.map(|at| Reset { at, precision: Precision::Exact }), line);
+            walls.offer(reset.map(|at| Reset { at, precision: Precision::Instant }), line);
             continue;
         }
         for message in messages::messages(line) {

@@ -146,7 +146,7 @@ fn is_quota_error(line: &str) -> bool {
 }
 
 fn exact(at: i64) -> Reset {
-    Reset { at, precision: Precision::Exact }
+    Reset { at, precision: Precision::Instant }
 }
 
 #[cfg(test)]

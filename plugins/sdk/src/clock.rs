@@ -25,15 +25,17 @@ pub struct Reset {
 }
 
 /// How a reset was written, least certain first: a wall-clock time with no
-/// zone depends on the agent's zone being ours; a zone, an offset, an epoch
-/// number or a duration does not.
+/// zone depends on the agent's zone being ours; a zone, an offset or a
+/// duration does not, but is rounded to the minute; an epoch number is the
+/// instant itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Precision {
     /// A clock time read in the host's zone ("3pm", "3:28 PM").
     Zoneless,
-    /// A clock time in a zone the message names, an epoch number, or a
-    /// duration from now.
-    Exact,
+    /// A clock time in a zone the message names, or a duration from now.
+    Minute,
+    /// An epoch number.
+    Instant,
 }
 
 /// The reset written after `keyword` (lower case, matched in any case) in
@@ -58,7 +60,7 @@ pub fn resets_after(line: &str, keyword: &str, now: i64, local_zone: &str) -> Ve
         let rest = line[after..].trim_start();
         let reset = match rest.strip_prefix("in ") {
             Some(duration) => crate::text::duration_seconds(duration)
-                .map(|secs| Reset { at: now + secs, precision: Precision::Exact }),
+                .map(|secs| Reset { at: now + secs, precision: Precision::Minute }),
             None => reset_at_with_precision(rest.strip_prefix("at ").unwrap_or(rest), now, local_zone),
         };
         found.extend(reset);
@@ -95,7 +97,7 @@ pub fn reset_at_with_precision(text: &str, now: i64, local_zone: &str) -> Option
     }
     let time = clock_time(&words, &mut at)?;
     let (zone, precision) = match words.get(at).and_then(|w| named_zone(w)) {
-        Some(zone) => (zone, Precision::Exact),
+        Some(zone) => (zone, Precision::Minute),
         None => (local(local_zone, now), Precision::Zoneless),
     };
     resolve(day, time, &zone, now).map(|at| Reset { at, precision })
@@ -386,6 +388,34 @@ mod tests {
         assert_eq!(reset_after("limit · resets 3pm", "resets", now, "UTC"), Some(at("2026-11-22T15:00:00Z")));
         assert_eq!(reset_after("limit · resets soon", "resets", now, "UTC"), None);
         assert_eq!(reset_after("no keyword", "resets", now, "UTC"), None);
+    }
+
+    #[test]
+    fn punctuation_and_json_after_a_reset_end_it() {
+        let now = at(NOW);
+        let json = r#"resets Dec 7, 9am (Europe/Paris)","type":"result","is_error":true}"#;
+        assert_eq!(reset_after(json, "resets", now, "UTC"), Some(at("2026-12-07T08:00:00Z")));
+        assert_eq!(reset_at(r#"7:33 PM."}"#, now, "UTC"), Some(at("2026-11-22T19:33:00Z")));
+        assert_eq!(reset_at(r#"7:33 PM.\"}"#, now, "UTC"), Some(at("2026-11-22T19:33:00Z")));
+        assert_eq!(reset_at("3pm (Europe/Paris) · progress saved", now, "UTC"), Some(at("2026-11-22T14:00:00Z")));
+        assert_eq!(reset_at("3pm;", now, "UTC"), Some(at("2026-11-22T15:00:00Z")));
+        assert_eq!(reset_at("[3pm]", now, "UTC"), Some(at("2026-11-22T15:00:00Z")));
+    }
+
+    #[test]
+    fn every_reset_after_a_keyword_with_its_precision() {
+        let now = at(NOW);
+        let line = "budget · resets Jan 1, 2027, 12am (UTC) · your 5-hour limit resets 3pm";
+        let resets = resets_after(line, "resets", now, "UTC");
+        assert_eq!(
+            resets,
+            [
+                Reset { at: at("2027-01-01T00:00:00Z"), precision: Precision::Minute },
+                Reset { at: at("2026-11-22T15:00:00Z"), precision: Precision::Zoneless },
+            ]
+        );
+        let resets = resets_after("resets in 5m, then resets soon", "resets", now, "UTC");
+        assert_eq!(resets, [Reset { at: now + 300, precision: Precision::Minute }]);
     }
 
     #[test]

@@ -164,7 +164,7 @@ mod tests {
 
     #[test]
     fn the_most_certain_then_earliest_reset_wins() {
-        let exact = |at| Some(Reset { at, precision: Precision::Exact });
+        let exact = |at| Some(Reset { at, precision: Precision::Instant });
         let zoneless = |at| Some(Reset { at, precision: Precision::Zoneless });
         let mut walls = Walls::new();
         walls.offer(exact(100), "zoned");
