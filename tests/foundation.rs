@@ -189,7 +189,15 @@ fn all_formats() {
             "CLAUDE_CODE_OAUTH_TOKEN",
             "ANTHROPIC_API_KEY",
             "ANTHROPIC_AUTH_TOKEN",
-            "ANTHROPIC_PROFILE"
+            "ANTHROPIC_PROFILE",
+            "CLAUDE_CODE_USE_BEDROCK",
+            "CLAUDE_CODE_USE_VERTEX",
+            "CLAUDE_CODE_USE_FOUNDRY",
+            "CLAUDE_CODE_USE_ANTHROPIC_AWS",
+            "CLAUDE_CODE_USE_ANTHROPIC_GOOGLE_CLOUD",
+            "CLAUDE_CODE_USE_MANTLE",
+            "CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR",
+            "CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR"
         ])
     );
     assert_eq!(
@@ -233,7 +241,7 @@ fn builtin_set_is_exactly_the_declared_plugins() {
     let kinds: Vec<(&str, &str)> =
         list.as_array().unwrap().iter().map(|p| (p["kind"].as_str().unwrap(), p["source"].as_str().unwrap())).collect();
     assert_eq!(kinds, [("claude", "built-in"), ("codex", "built-in"), ("gemini", "built-in")]);
-    assert!(list.as_array().unwrap().iter().all(|p| p["contract"] == "0.2.0"), "{list}");
+    assert!(list.as_array().unwrap().iter().all(|p| p["contract"] == "0.3.0"), "{list}");
     let inspect: serde_json::Value = serde_json::from_str(&fx.ok(&["plugins", "inspect", "codex", "--json"])).unwrap();
     assert_eq!(inspect["config_dir_env"], "CODEX_HOME");
     assert_eq!(inspect["kind"], "codex");

@@ -1,4 +1,4 @@
-//! Contract 0.2.0 and the SDK, as a plugin author meets them: a plugin
+//! Contract 0.3.0 and the SDK, as a plugin author meets them: a plugin
 //! scaffolded by `plugins new`, built out of tree, checked, installed and
 //! launched; `plugins check` catching each kind of defect; the contract's
 //! versions (0.1.0 still loads, an unknown one is refused); and the docs
@@ -58,7 +58,7 @@ fn a_scaffolded_plugin_builds_out_of_tree_checks_installs_and_launches() {
     assert_eq!(env["DEMO_HOME"], fx.path("d").to_str().unwrap());
     assert_eq!(env["DEMO_API_KEY"], "demo-key-123");
     let list = fx.ok(&["plugins", "list"]);
-    assert!(list.lines().any(|l| l.starts_with("demo") && l.contains("0.2.0")), "{list}");
+    assert!(list.lines().any(|l| l.starts_with("demo") && l.contains("0.3.0")), "{list}");
 
     fx.ok(&["plugins", "remove", "demo"]);
     assert!(!fx.plugin_dir().join("demo.wasm").exists());
@@ -136,13 +136,24 @@ fn a_0_1_0_plugin_still_loads_and_launches() {
 }
 
 #[test]
+fn a_0_2_0_plugin_still_loads_and_launches() {
+    let fx = Fixture::new("[[account]]\nname = \"f\"\nagent = \"frozen020\"\nconfig_dir = \"d/f\"\n");
+    std::fs::copy(test_plugin("frozen020"), fx.plugin_dir().join("frozen020.wasm")).unwrap();
+    let list: serde_json::Value = serde_json::from_str(&fx.ok(&["plugins", "list", "--json"])).unwrap();
+    let frozen = list.as_array().unwrap().iter().find(|p| p["kind"] == "frozen020").unwrap();
+    assert_eq!(frozen["contract"], "0.2.0");
+    let env = eval_env("dash", &fx.ok(&["launch-env", "--account", "f"]), &[]);
+    assert_eq!(env["FROZEN_HOME"], fx.path("d/f").to_str().unwrap());
+}
+
+#[test]
 fn a_plugin_of_an_unknown_contract_version_is_refused_naming_both() {
     let fx = Fixture::new("[[account]]\nname = \"f\"\nagent = \"future\"\nconfig_dir = \"d/f\"\n");
     std::fs::copy(test_plugin("future"), fx.plugin_dir().join("future.wasm")).unwrap();
     let err = fx.fails(&["launch-env", "--account", "f"], 2);
     assert!(
         err.contains(
-            "exports accounts:auth/account-auth version 0.9.0, but this host accepts versions 0.1.0 and 0.2.0"
+            "exports accounts:auth/account-auth version 0.9.0, but this host accepts versions 0.1.0, 0.2.0 and 0.3.0"
         ),
         "{err}"
     );
@@ -161,9 +172,9 @@ fn the_reference_example_is_short_and_has_no_copied_files() {
 
 #[test]
 fn the_sdk_carries_the_contract_and_is_publish_ready() {
-    let host = std::fs::read(workspace().join("wit/v0.2.0/account-auth.wit")).unwrap();
+    let host = std::fs::read(workspace().join("wit/v0.3.0/account-auth.wit")).unwrap();
     let sdk = std::fs::read(sdk_dir().join("wit/account-auth.wit")).unwrap();
-    assert_eq!(sdk, host, "plugins/sdk/wit/account-auth.wit must be wit/v0.2.0 byte for byte");
+    assert_eq!(sdk, host, "plugins/sdk/wit/account-auth.wit must be wit/v0.3.0 byte for byte");
     let manifest = std::fs::read_to_string(sdk_dir().join("Cargo.toml")).unwrap();
     assert!(!manifest.contains(".workspace"), "no workspace inheritance");
     for key in ["version = ", "license = ", "description = ", "readme = "] {
@@ -186,7 +197,7 @@ fn the_sdk_carries_the_contract_and_is_publish_ready() {
 #[test]
 fn the_authors_guide_covers_the_contract_and_the_deny_list() {
     let guide = std::fs::read_to_string(workspace().join("PLUGINS.md")).unwrap();
-    let wit = std::fs::read_to_string(workspace().join("wit/v0.2.0/account-auth.wit")).unwrap();
+    let wit = std::fs::read_to_string(workspace().join("wit/v0.3.0/account-auth.wit")).unwrap();
     let mut missing = Vec::new();
     for line in wit.lines().map(str::trim).filter(|l| !l.starts_with("//") && !l.starts_with("package ")) {
         let name = if let Some((name, _)) = line.split_once(": func(") {

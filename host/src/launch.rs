@@ -45,6 +45,17 @@ pub fn launch_env(account: &Account, plugin: &Plugin<'_>, worker: Option<&str>, 
     })
 }
 
+/// `launch` for a run the host rotates at walls: the plugin's
+/// `rotation-env` on top (the agent's switches that would make it wait out
+/// a limit itself), replacing any value of the same name.
+pub fn for_rotation(mut launch: Launch, plugin: &Plugin<'_>) -> Launch {
+    for (name, value) in &plugin.spec().rotation_env {
+        launch.env.env.retain(|(n, _)| n != name);
+        launch.env.env.push((name.clone(), value.clone()));
+    }
+    launch
+}
+
 /// The account's static token, checked by its plugin, and a description
 /// of its source.
 pub fn read_token(account: &Account, plugin: &Plugin<'_>) -> Result<Option<(Secret, String)>> {

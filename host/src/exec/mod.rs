@@ -198,6 +198,7 @@ impl Supervisor<'_> {
             })?;
             wall = None;
             let (message, first_reset) = match outcome {
+                Ok(launch) if self.options.rotate => return Ok(Ok(launch::for_rotation(launch, self.plugin))),
                 Ok(launch) => return Ok(Ok(launch)),
                 Err(Error::NoSeat { message, first_reset, .. }) if self.options.wait => (message, first_reset),
                 Err(no_seat) => return Err(no_seat),

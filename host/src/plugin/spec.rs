@@ -25,6 +25,11 @@ pub struct Spec {
     pub login: Option<LoginCommands>,
     pub enroll_hint: String,
     pub env_keys: Vec<String>,
+    /// Set only for runs the host rotates across accounts (0.3.0; empty
+    /// before). Never declared among `env_keys`: a plain launch leaves them
+    /// alone.
+    #[serde(default)]
+    pub rotation_env: Vec<(String, String)>,
 }
 
 /// The agent's own login commands (argv).
@@ -81,6 +86,30 @@ impl Spec {
     }
 }
 
+/// The most variables a spec's `rotation-env` may hold.
+pub const MAX_ROTATION_ENV: usize = 16;
+
+/// `rotation-env` obeys the same deny list as `env-keys`, holds each name
+/// once, and never names a variable the launch sets (the rotated run's
+/// account comes from `launch-env`, not from a constant).
+fn check_rotation_env(spec: &Spec) -> Result<(), String> {
+    if spec.rotation_env.len() > MAX_ROTATION_ENV {
+        return Err(format!(
+            "its spec's rotation-env has {} variables; at most {MAX_ROTATION_ENV} are allowed",
+            spec.rotation_env.len()
+        ));
+    }
+    let names: Vec<String> = spec.rotation_env.iter().map(|(n, _)| n.clone()).collect();
+    let unique = policy::check_declared(&names).map_err(|e| format!("its spec's rotation-env {e}"))?;
+    if unique.len() != names.len() {
+        return Err("its spec's rotation-env names a variable twice".into());
+    }
+    if let Some(name) = names.iter().find(|n| spec.env_keys.contains(n)) {
+        return Err(format!("its spec's rotation-env sets {name}, which is also a launch variable (env-keys)"));
+    }
+    Ok(())
+}
+
 /// A spec the host can use for `resolved_kind`, or why not. Run on every
 /// load, the cached spec included, so the rules live in one place.
 pub fn check(spec: Spec, resolved_kind: &str) -> Result<Spec, String> {
@@ -97,6 +126,9 @@ pub fn check(spec: Spec, resolved_kind: &str) -> Result<Spec, String> {
         }
     }
     strings.extend(spec.token_prefixes.iter().map(|p| ("token-prefixes", p.as_str())));
+    strings.extend(
+        spec.rotation_env.iter().flat_map(|(n, v)| [("rotation-env", n.as_str()), ("rotation-env", v.as_str())]),
+    );
     if let Some(login) = &spec.login {
         strings.extend(login.interactive.iter().map(|a| ("login", a.as_str())));
         strings.extend(login.headless.iter().flatten().map(|a| ("login", a.as_str())));
@@ -129,6 +161,7 @@ pub fn check(spec: Spec, resolved_kind: &str) -> Result<Spec, String> {
             return Err(format!("its spec names the file {name:?}; a file inside the config dir must be relative"));
         }
     }
+    check_rotation_env(&spec)?;
     if spec.login.as_ref().is_some_and(|l| l.interactive.is_empty() || l.headless.as_ref().is_some_and(Vec::is_empty)) {
         return Err("its spec gives an empty login command".into());
     }
@@ -153,6 +186,7 @@ pub(crate) mod tests {
             login: Some(LoginCommands { interactive: vec!["k".into(), "login".into()], headless: None }),
             enroll_hint: String::new(),
             env_keys: vec!["K_HOME".into()],
+            rotation_env: vec![("K_NO_WAIT".into(), "1".into())],
         }
     }
 
@@ -166,6 +200,16 @@ pub(crate) mod tests {
         assert!(check(escaping, "k").unwrap_err().contains("must be relative"));
         let control = Spec { label: "K\u{1b}[2J".into(), ..spec() };
         assert!(check(control, "k").unwrap_err().contains("control character"));
+        let rotation = |pairs: &[(&str, &str)]| Spec {
+            rotation_env: pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect(),
+            ..spec()
+        };
+        assert!(check(rotation(&[("LD_PRELOAD", "x")]), "k").unwrap_err().contains("rotation-env"));
+        assert!(check(rotation(&[("K_HOME", "x")]), "k").unwrap_err().contains("also a launch variable"));
+        assert!(check(rotation(&[("A", "1"), ("A", "2")]), "k").unwrap_err().contains("twice"));
+        assert!(check(rotation(&[("A", "\u{1b}")]), "k").unwrap_err().contains("control character"));
+        let many: Vec<(String, String)> = (0..17).map(|i| (format!("V{i}"), String::new())).collect();
+        assert!(check(Spec { rotation_env: many, ..spec() }, "k").unwrap_err().contains("at most 16"));
         let empty = Spec { login: Some(LoginCommands { interactive: vec![], headless: None }), ..spec() };
         assert!(check(empty, "k").unwrap_err().contains("empty login"));
         assert_eq!(

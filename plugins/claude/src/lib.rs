@@ -45,6 +45,8 @@ const BEATS_THE_LOGIN: [&str; 8] = [
     "CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR",
     "CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR",
 ];
+/// The longest Claude waits out a usage limit by itself, in milliseconds.
+const USAGE_LIMIT_WAIT_ENV: &str = "CLAUDE_CODE_RETRY_WATCHDOG_MAX_USAGE_LIMIT_WAIT_MS";
 const OAUTH_PREFIX: &str = "sk-ant-oat01-";
 const API_KEY_PREFIX: &str = "sk-ant-api03-";
 const CREDENTIALS_FILE: &str = ".credentials.json";
@@ -59,6 +61,11 @@ impl Agent for Claude {
             .token_env(OAUTH_TOKEN_ENV)
             .also_sets([API_KEY_ENV, AUTH_TOKEN_ENV, PROFILE_DIR_ENV, PROFILE_ENV])
             .also_sets(BEATS_THE_LOGIN)
+            // Claude waits out a usage limit itself under its retry
+            // watchdog (2.1.332; CLAUDE_CODE_RETRY_WATCHDOG), for hours. A
+            // rotated run caps the wait at 1 ms, so Claude stops with its
+            // wall and the host moves it (0 counts as unset in Claude).
+            .when_rotating(USAGE_LIMIT_WAIT_ENV, "1")
             .token_file(".oauth-token")
             .credential_file(CREDENTIALS_FILE)
             .token_prefixes([OAUTH_PREFIX, API_KEY_PREFIX])

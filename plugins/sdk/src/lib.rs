@@ -38,7 +38,7 @@
 //! time-zone rules), and [`messages`] (output as messages, JSON strings
 //! included; matching a message by how it starts; the best of several
 //! walls). The contract itself, `wit/account-auth.wit`, is
-//! `accounts:auth@0.2.0`.
+//! `accounts:auth@0.3.0`.
 
 extern crate self as accounts_plugin;
 

@@ -21,6 +21,7 @@ pub struct Spec {
     pub headless_login: Option<Vec<String>>,
     pub enroll_hint: String,
     pub also_sets: Vec<String>,
+    pub rotation_env: Vec<(String, String)>,
 }
 
 impl Spec {
@@ -39,6 +40,7 @@ impl Spec {
             headless_login: None,
             enroll_hint: String::new(),
             also_sets: Vec::new(),
+            rotation_env: Vec::new(),
         }
     }
 
@@ -98,6 +100,16 @@ impl Spec {
         self
     }
 
+    /// A variable set only when the host rotates the agent across accounts
+    /// at a wall (`accounts exec --rotate`): the agent's switch that would
+    /// otherwise make it wait out a usage limit by itself. Not declared
+    /// among the launch variables, so a plain launch neither sets nor
+    /// clears it.
+    pub fn when_rotating(mut self, name: &str, value: &str) -> Spec {
+        self.rotation_env.push((name.into(), value.into()));
+        self
+    }
+
     /// Every variable the plugin may set, derived from the ones named.
     pub fn env_keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = Vec::new();
@@ -123,6 +135,7 @@ impl Spec {
             login,
             enroll_hint: self.enroll_hint,
             env_keys,
+            rotation_env: self.rotation_env,
         }
     }
 }

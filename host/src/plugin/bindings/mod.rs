@@ -1,11 +1,14 @@
 //! Host bindings, one module per frozen contract version (the Zed
 //! extension-host layout): `since_v0_1_0` for `wit/v0.1.0`, `since_v0_2_0`
-//! for `wit/v0.2.0`. Each converts its generated types into the host's own
+//! for `wit/v0.2.0`, `since_v0_3_0` for `wit/v0.3.0` (0.2.0 and 0.3.0 share
+//! their calls through `since_v0_2_shared`). Each converts its generated types into the host's own
 //! (`super::spec`), so nothing outside this module names a version, and a
 //! 0.3.0 is a new file plus one arm in each `match` below.
 
 mod since_v0_1_0;
 mod since_v0_2_0;
+mod since_v0_2_shared;
+mod since_v0_3_0;
 
 use wasmtime::component::{Component, InstancePre, Linker, types::ComponentItem};
 use wasmtime::{Engine, Store};
@@ -17,27 +20,30 @@ use super::spec::{AccountRequest, CredentialStatus, Spec, Wall};
 pub const INTERFACE_UNVERSIONED: &str = "accounts:auth/account-auth";
 
 /// The contract versions this host accepts, oldest first.
-pub const ACCEPTED_VERSIONS: &[&str] = &[since_v0_1_0::VERSION, since_v0_2_0::VERSION];
+pub const ACCEPTED_VERSIONS: &[&str] = &[since_v0_1_0::VERSION, since_v0_2_0::VERSION, since_v0_3_0::VERSION];
 
 /// The interfaces the host itself provides to plugins (beyond WASI).
-pub const HOST_INTERFACES: &[&str] = &[since_v0_2_0::TIME_ZONES];
+pub const HOST_INTERFACES: &[&str] = &[since_v0_2_0::TIME_ZONES, since_v0_3_0::TIME_ZONES];
 
 /// A plugin ready to instantiate, in the version it exports.
 #[derive(Clone)]
 pub enum Pre {
     V0_1(since_v0_1_0::PluginPre<SandboxState>),
     V0_2(since_v0_2_0::PluginPre<SandboxState>),
+    V0_3(since_v0_3_0::PluginPre<SandboxState>),
 }
 
 /// A live instance of a plugin.
 pub enum Instance {
     V0_1(since_v0_1_0::Plugin),
     V0_2(since_v0_2_0::Plugin),
+    V0_3(since_v0_3_0::Plugin),
 }
 
 /// Define the host's own imports (time zones) in `linker`.
 pub fn link_host_imports(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
-    since_v0_2_0::link_host_imports(linker)
+    since_v0_2_0::link_host_imports(linker)?;
+    since_v0_3_0::link_host_imports(linker)
 }
 
 /// The contract version `component` exports, or why it is not a plugin
@@ -49,14 +55,16 @@ pub fn exported_version(engine: &Engine, component: &Component) -> Result<&'stat
         .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
         .map(|(name, _)| name.to_owned())
         .collect();
-    for (interface, version) in
-        [(since_v0_2_0::INTERFACE, since_v0_2_0::VERSION), (since_v0_1_0::INTERFACE, since_v0_1_0::VERSION)]
-    {
+    for (interface, version) in [
+        (since_v0_3_0::INTERFACE, since_v0_3_0::VERSION),
+        (since_v0_2_0::INTERFACE, since_v0_2_0::VERSION),
+        (since_v0_1_0::INTERFACE, since_v0_1_0::VERSION),
+    ] {
         if exports.iter().any(|e| e == interface) {
             return Ok(version);
         }
     }
-    let accepted = ACCEPTED_VERSIONS.join(" and ");
+    let accepted = accepted_list();
     match exports.iter().find(|e| e.starts_with(INTERFACE_UNVERSIONED)) {
         Some(other) => {
             let version = other.rsplit('@').next().unwrap_or("?");
@@ -77,7 +85,9 @@ impl Pre {
     pub fn new(pre: InstancePre<SandboxState>, version: &str) -> wasmtime::Result<Pre> {
         Ok(match version {
             since_v0_1_0::VERSION => Pre::V0_1(since_v0_1_0::PluginPre::new(pre)?),
-            _ => Pre::V0_2(since_v0_2_0::PluginPre::new(pre)?),
+            since_v0_2_0::VERSION => Pre::V0_2(since_v0_2_0::PluginPre::new(pre)?),
+            since_v0_3_0::VERSION => Pre::V0_3(since_v0_3_0::PluginPre::new(pre)?),
+            other => wasmtime::bail!("contract version {other} is not one this host accepts ({})", accepted_list()),
         })
     }
 
@@ -85,6 +95,7 @@ impl Pre {
         Ok(match self {
             Pre::V0_1(pre) => Instance::V0_1(pre.instantiate(&mut *store)?),
             Pre::V0_2(pre) => Instance::V0_2(pre.instantiate(&mut *store)?),
+            Pre::V0_3(pre) => Instance::V0_3(pre.instantiate(&mut *store)?),
         })
     }
 }
@@ -94,6 +105,7 @@ impl Instance {
         match self {
             Instance::V0_1(p) => since_v0_1_0::spec(p, store),
             Instance::V0_2(p) => since_v0_2_0::spec(p, store),
+            Instance::V0_3(p) => since_v0_3_0::spec(p, store),
         }
     }
 
@@ -102,6 +114,7 @@ impl Instance {
         match self {
             Instance::V0_1(p) => since_v0_1_0::validate_token(p, store, token),
             Instance::V0_2(p) => since_v0_2_0::validate_token(p, store, token),
+            Instance::V0_3(p) => since_v0_3_0::validate_token(p, store, token),
         }
     }
 
@@ -113,6 +126,7 @@ impl Instance {
         match self {
             Instance::V0_1(p) => since_v0_1_0::launch_env(p, store, account),
             Instance::V0_2(p) => since_v0_2_0::launch_env(p, store, account),
+            Instance::V0_3(p) => since_v0_3_0::launch_env(p, store, account),
         }
     }
 
@@ -125,6 +139,7 @@ impl Instance {
         match self {
             Instance::V0_1(_) => Ok(None),
             Instance::V0_2(p) => since_v0_2_0::credential_status(p, store, account).map(Some),
+            Instance::V0_3(p) => since_v0_3_0::credential_status(p, store, account).map(Some),
         }
     }
 
@@ -138,7 +153,17 @@ impl Instance {
         match self {
             Instance::V0_1(p) => since_v0_1_0::detect_wall(p, store, output, now, zone),
             Instance::V0_2(p) => since_v0_2_0::detect_wall(p, store, output, now, zone),
+            Instance::V0_3(p) => since_v0_3_0::detect_wall(p, store, output, now, zone),
         }
+    }
+}
+
+/// "0.1.0, 0.2.0 and 0.3.0".
+fn accepted_list() -> String {
+    match ACCEPTED_VERSIONS.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
     }
 }
 

@@ -28,6 +28,7 @@ pub fn spec(p: &Plugin, store: &mut Store<SandboxState>) -> wasmtime::Result<Spe
         login: None,
         enroll_hint: raw.enroll_hint,
         env_keys: raw.env_keys,
+        rotation_env: Vec::new(),
     })
 }
 

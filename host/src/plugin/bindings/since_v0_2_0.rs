@@ -22,41 +22,6 @@ pub fn link_host_imports(linker: &mut Linker<SandboxState>) -> wasmtime::Result<
     time_zones::add_to_linker::<SandboxState, HasSelf<SandboxState>>(linker, |state| state)
 }
 
-/// Answered from the host's time-zone database (the system's, else the
-/// copy built into accounts).
-impl time_zones::Host for SandboxState {
-    fn instant_of(&mut self, zone: String, civil: CivilTime) -> Option<i64> {
-        let zone = jiff::tz::TimeZone::get(&zone).ok()?;
-        let (month, day, hour, minute, second) = (civil.month, civil.day, civil.hour, civil.minute, civil.second);
-        let datetime = jiff::civil::DateTime::new(
-            civil.year,
-            i8::try_from(month).ok()?,
-            i8::try_from(day).ok()?,
-            i8::try_from(hour).ok()?,
-            i8::try_from(minute).ok()?,
-            i8::try_from(second).ok()?,
-            0,
-        )
-        .ok()?;
-        // "Compatible": a time skipped by a jump moves forward, a repeated
-        // time takes its first instant (documented in the WIT).
-        Some(datetime.to_zoned(zone).ok()?.timestamp().as_second())
-    }
-
-    fn civil_at(&mut self, zone: String, instant: i64) -> Option<CivilTime> {
-        let zone = jiff::tz::TimeZone::get(&zone).ok()?;
-        let dt = jiff::Timestamp::from_second(instant).ok()?.to_zoned(zone).datetime();
-        Some(CivilTime {
-            year: dt.year(),
-            month: dt.month() as u8,
-            day: dt.day() as u8,
-            hour: dt.hour() as u8,
-            minute: dt.minute() as u8,
-            second: dt.second() as u8,
-        })
-    }
-}
-
 pub fn spec(p: &Plugin, store: &mut Store<SandboxState>) -> wasmtime::Result<Spec> {
     let raw = p.accounts_auth_account_auth().call_spec(store)?;
     Ok(Spec {
@@ -71,59 +36,8 @@ pub fn spec(p: &Plugin, store: &mut Store<SandboxState>) -> wasmtime::Result<Spe
         login: raw.login.map(|l| LoginCommands { interactive: l.interactive, headless: l.headless }),
         enroll_hint: raw.enroll_hint,
         env_keys: raw.env_keys,
+        rotation_env: Vec::new(),
     })
 }
 
-pub fn validate_token(
-    p: &Plugin,
-    store: &mut Store<SandboxState>,
-    token: &str,
-) -> wasmtime::Result<Result<(), String>> {
-    p.accounts_auth_account_auth().call_validate_token(store, token)
-}
-
-fn account(req: &AccountRequest) -> wasmtime::Result<api::Account> {
-    Ok(api::Account {
-        name: req.name.to_owned(),
-        config_dir: config_dir_str(req)?,
-        token: req.token.as_ref().map(|t| t.expose().to_owned()),
-        now: req.now,
-    })
-}
-
-pub fn launch_env(
-    p: &Plugin,
-    store: &mut Store<SandboxState>,
-    req: &AccountRequest,
-) -> wasmtime::Result<Result<Vec<(String, String)>, String>> {
-    p.accounts_auth_account_auth().call_launch_env(store, &account(req)?)
-}
-
-pub fn credential_status(
-    p: &Plugin,
-    store: &mut Store<SandboxState>,
-    req: &AccountRequest,
-) -> wasmtime::Result<CredentialStatus> {
-    let raw = p.accounts_auth_account_auth().call_credential_status(store, &account(req)?)?;
-    Ok(CredentialStatus {
-        state: match raw.state {
-            api::LoginState::Live => LoginState::Live,
-            api::LoginState::Expired => LoginState::Expired,
-            api::LoginState::Missing => LoginState::Missing,
-        },
-        expires_at: raw.expires_at,
-        identity: raw.identity.map(Untrusted::new),
-        plan: raw.plan.map(Untrusted::new),
-    })
-}
-
-pub fn detect_wall(
-    p: &Plugin,
-    store: &mut Store<SandboxState>,
-    output: &str,
-    now: i64,
-    zone: &str,
-) -> wasmtime::Result<Option<Wall>> {
-    let wall = p.accounts_auth_account_auth().call_detect_wall(store, output, now, zone)?;
-    Ok(wall.map(|w| Wall { resets_at: w.resets_at, matched: Untrusted::new(w.matched) }))
-}
+super::since_v0_2_shared::since_v0_2_calls!();
