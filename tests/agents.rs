@@ -10,6 +10,8 @@
 //! (about 750 MB).
 
 mod common;
+#[path = "agents/standin.rs"]
+mod standin;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -23,23 +25,40 @@ use std::time::Duration;
 use common::*;
 
 /// The agents, pinned. Facts in plugins/*/src and the corpora were checked
-/// against these.
+/// against these (the corpora of older versions stay: users run them).
+/// `tests/agents-latest` runs this file against the newest versions.
 const AGENTS: &[(&str, &str)] =
-    &[("@anthropic-ai/claude-code", "2.1.197"), ("@openai/codex", "0.169.0"), ("@google/gemini-cli", "0.61.0")];
+    &[("@anthropic-ai/claude-code", "2.1.332"), ("@openai/codex", "0.171.0"), ("@google/gemini-cli", "0.61.0")];
+
+/// The pins, or the versions `tests/agents-latest` asks for in
+/// `ACCOUNTS_TEST_AGENTS` ("pkg@version pkg@version ...").
+fn agents() -> Vec<(String, String)> {
+    match std::env::var("ACCOUNTS_TEST_AGENTS") {
+        Ok(list) if !list.trim().is_empty() => list
+            .split_whitespace()
+            .map(|p| {
+                let at = p.rfind('@').filter(|&i| i > 0).unwrap_or_else(|| panic!("ACCOUNTS_TEST_AGENTS: {p:?}"));
+                (p[..at].to_owned(), p[at + 1..].to_owned())
+            })
+            .collect(),
+        _ => AGENTS.iter().map(|(p, v)| ((*p).to_owned(), (*v).to_owned())).collect(),
+    }
+}
 
 /// The `node_modules/.bin` of the pinned agents, installed on first use.
 fn agents_bin() -> PathBuf {
     static READY: OnceLock<PathBuf> = OnceLock::new();
     READY
         .get_or_init(|| {
+            let agents = agents();
             let tag: Vec<String> =
-                AGENTS.iter().map(|(p, v)| format!("{}-{v}", p.rsplit('/').next().unwrap())).collect();
+                agents.iter().map(|(p, v)| format!("{}-{v}", p.rsplit('/').next().unwrap())).collect();
             let dir = target_dir().join(format!("agents-{}", tag.join("-")));
             let bin = dir.join("node_modules/.bin");
             let _lock = FileLock::take(&target_dir().join("agents.lock"));
             if !dir.join("ready").exists() {
                 std::fs::create_dir_all(&dir).unwrap();
-                let packages: Vec<String> = AGENTS.iter().map(|(p, v)| format!("{p}@{v}")).collect();
+                let packages: Vec<String> = agents.iter().map(|(p, v)| format!("{p}@{v}")).collect();
                 let status = Command::new("npm")
                     .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
                     .arg(&dir)
@@ -130,6 +149,26 @@ fn claude_status(scene: &Scene, account: &str, extra_env: &[(&str, &str)]) -> se
         .unwrap_or_else(|e| panic!("claude auth status: {e}: {} {}", text(&out.stdout), text(&out.stderr)))
 }
 
+/// Inherited, each wins over the account's login in `claude auth status`
+/// (claude-code 2.1.332): the plugin declares and so clears them.
+const BEATS_THE_CLAUDE_LOGIN: [&str; 8] = [
+    "CLAUDE_CODE_USE_BEDROCK",
+    "CLAUDE_CODE_USE_VERTEX",
+    "CLAUDE_CODE_USE_FOUNDRY",
+    "CLAUDE_CODE_USE_ANTHROPIC_AWS",
+    "CLAUDE_CODE_USE_ANTHROPIC_GOOGLE_CLOUD",
+    "CLAUDE_CODE_USE_MANTLE",
+    "CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR",
+    "CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR",
+];
+
+/// `cmd`'s output, with a token waiting on its stdin.
+fn with_token_on_stdin(cmd: &mut Command) -> Output {
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"sk-ant-oat01-FROM-A-DESCRIPTOR").unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// A Claude login as `claude auth login` leaves it: an expired access token
 /// with a refresh token, and the account's identity.
 fn write_claude_login(scene: &Scene, dir: &str) {
@@ -167,6 +206,21 @@ fn claude_uses_the_env_and_files_the_plugin_gives_it() {
     assert_eq!(status["authMethod"], "claude.ai", "{status}");
     assert_eq!(status["email"], "a@example.com", "{status}");
     assert!(status["apiKeySource"].is_null(), "an inherited API key would shadow the login: {status}");
+    // Each of these, inherited, beats the login when Claude runs directly
+    // (a provider switch, a token from a file descriptor)...
+    // A descriptor variable names fd 0 here, a pipe holding a token.
+    for var in BEATS_THE_CLAUDE_LOGIN {
+        let value = if var.ends_with("FILE_DESCRIPTOR") { "0" } else { "1" };
+        let mut direct = scene.agent("claude");
+        direct.args(["auth", "status"]).env("CLAUDE_CONFIG_DIR", scene.fx.path("d/c")).env(var, value);
+        let direct: serde_json::Value = serde_json::from_slice(&with_token_on_stdin(&mut direct).stdout).unwrap();
+        assert_ne!(direct["authMethod"], "claude.ai", "{var} no longer beats the login: drop it from the plugin");
+        // ...but not through accounts, which clears it.
+        let mut through = scene.accounts(&["exec", "--account", "c", "--", "claude", "auth", "status"]);
+        through.env(var, value);
+        let status: serde_json::Value = serde_json::from_slice(&with_token_on_stdin(&mut through).stdout).unwrap();
+        assert_eq!(status["authMethod"], "claude.ai", "{var} inherited: {status}");
+    }
 
     // The shared Anthropic profile in ~/.config/anthropic logs in any Claude
     // without a login of its own...
@@ -305,6 +359,24 @@ fn codex_uses_the_env_and_files_the_plugin_gives_it() {
     assert!(text(&status.stderr).contains("API key configured - sk-proj-***"), "{}", text(&status.stderr));
     assert!(!text(&status.stderr).contains("STORED-0123456789"));
     assert_eq!(codex_credential(&scene, "x", &[]), "authorization: Bearer sk-proj-STORED-0123456789");
+    // An inherited CODEX_ACCESS_TOKEN beats that login when codex runs
+    // directly (it then sends no credential at all); launched by accounts,
+    // the account's own key goes.
+    let recorder = Recorder::start();
+    let base = format!("openai_base_url=\"http://127.0.0.1:{}/v1\"", recorder.port);
+    let mut direct = scene.agent("codex");
+    direct
+        .args(["exec", "-c", &base, "--skip-git-repo-check", "say hi"])
+        .env("CODEX_HOME", scene.fx.path("d/x"))
+        .env("CODEX_ACCESS_TOKEN", "inherited-access-token")
+        .current_dir(scene.fx.path("."))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let running = Killed(direct.spawn().unwrap());
+    let stored = "authorization: Bearer sk-proj-STORED-0123456789";
+    assert_ne!(recorder.first(), stored, "CODEX_ACCESS_TOKEN no longer beats the login: drop it from the plugin");
+    drop(running);
+    assert_eq!(codex_credential(&scene, "x", &[("CODEX_ACCESS_TOKEN", "inherited-access-token")]), stored);
 
     assert_eq!(scene.home_files(), home_before, "codex wrote into HOME");
 
@@ -315,25 +387,41 @@ fn codex_uses_the_env_and_files_the_plugin_gives_it() {
     assert!(text(&run(scene.agent("codex").args(["login", "status", "--help"])).stdout).contains("status"));
 }
 
-/// What `gemini -p` sends as its credential when launched on `account`.
-fn gemini_credential(scene: &Scene, account: &str) -> Option<String> {
-    let recorder = Recorder::start();
-    let out = run(scene
-        .accounts(&["exec", "--account", account, "--", "gemini", "--skip-trust", "-p", "say hi"])
-        .env("GOOGLE_GEMINI_BASE_URL", format!("http://127.0.0.1:{}", recorder.port))
-        .current_dir(scene.fx.path(".")));
-    let _ = out;
+/// The Gemini roster: GOOGLE_GEMINI_BASE_URL, which the plugin clears when
+/// inherited, set on purpose for the account by the roster's `env`.
+fn gemini_roster(port: u16) -> String {
+    format!(
+        "[[account]]\nname = \"g\"\nagent = \"gemini\"\nconfig_dir = \"d/g\"\ntoken_file = \"t\"\n\
+         env = {{ GOOGLE_GEMINI_BASE_URL = \"http://127.0.0.1:{port}\" }}\n"
+    )
+}
+
+/// What `gemini -p` sends as its credential when launched on `account`,
+/// with `extra_env` inherited.
+fn gemini_credential(scene: &Scene, account: &str, recorder: &Recorder, extra_env: &[(&str, &str)]) -> Option<String> {
+    let mut cmd = scene.accounts(&["exec", "--account", account, "--", "gemini", "--skip-trust", "-p", "say hi"]);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let _ = run(cmd.current_dir(scene.fx.path(".")));
     recorder.seen.recv_timeout(Duration::from_secs(2)).ok()
 }
 
 #[test]
 fn gemini_uses_the_env_and_files_the_plugin_gives_it() {
-    let scene = Scene::new("[[account]]\nname = \"g\"\nagent = \"gemini\"\nconfig_dir = \"d/g\"\ntoken_file = \"t\"\n");
+    let recorder = Recorder::start();
+    let scene = Scene::new(&gemini_roster(recorder.port));
     scene.fx.write("t", GEMINI_TOKEN);
     scene.fx.write("d/g/.gemini/settings.json", r#"{"security":{"auth":{"selectedType":"gemini-api-key"}}}"#);
     let home_before = scene.home_files();
 
-    assert_eq!(gemini_credential(&scene, "g"), Some(format!("x-goog-api-key: {GEMINI_TOKEN}")));
+    assert_eq!(gemini_credential(&scene, "g", &recorder, &[]), Some(format!("x-goog-api-key: {GEMINI_TOKEN}")));
+    // Inherited switches that beat GEMINI_API_KEY in gemini's choice of
+    // auth type are cleared: the key still goes out.
+    for var in ["GOOGLE_GENAI_USE_GCA", "GOOGLE_GENAI_USE_VERTEXAI"] {
+        let sent = gemini_credential(&scene, "g", &recorder, &[(var, "true")]);
+        assert_eq!(sent, Some(format!("x-goog-api-key: {GEMINI_TOKEN}")), "{var} inherited");
+    }
 
     // Another auth type selected: the CLI ignores the key. Run directly, it
     // makes no request at all; through accounts, the launch is refused.
@@ -355,4 +443,167 @@ fn gemini_uses_the_env_and_files_the_plugin_gives_it() {
     // Gemini kept its files inside GEMINI_CLI_HOME.
     assert_eq!(scene.home_files(), home_before, "gemini wrote into HOME");
     assert!(scene.fx.path("d/g/.gemini").is_dir());
+}
+
+/// A Claude login whose access token is `access` and still valid, as
+/// `claude auth login` leaves it.
+fn write_live_claude_login(scene: &Scene, dir: &str, access: &str, email: &str) {
+    let future_ms = (jiff::Timestamp::now().as_second() + 86_400) * 1000;
+    scene.fx.write(
+        &format!("{dir}/.credentials.json"),
+        &format!(
+            r#"{{"claudeAiOauth":{{"accessToken":"{access}","refreshToken":"sk-ant-ort01-FIXTURE-refresh","expiresAt":{future_ms},"scopes":["user:inference","user:profile"],"subscriptionType":"max"}}}}"#
+        ),
+    );
+    scene.fx.write(&format!("{dir}/.claude.json"), &format!(r#"{{"oauthAccount":{{"emailAddress":"{email}"}}}}"#));
+}
+
+const CLAUDE_ONE: &str = "sk-ant-oat01-FIXTURE-account-one";
+const CLAUDE_TWO: &str = "sk-ant-oat01-FIXTURE-account-two";
+
+/// Two logged-in Claude accounts, `c1` then `c2`.
+fn two_claude_accounts() -> Scene {
+    let scene = Scene::new(
+        "default_agent = \"claude\"\nwall_cooldown = \"45m\"\n\
+         [[account]]\nname = \"c1\"\nagent = \"claude\"\nconfig_dir = \"d/c1\"\n\
+         [[account]]\nname = \"c2\"\nagent = \"claude\"\nconfig_dir = \"d/c2\"\n",
+    );
+    write_live_claude_login(&scene, "d/c1", CLAUDE_ONE, "one@example.com");
+    write_live_claude_login(&scene, "d/c2", CLAUDE_TWO, "two@example.com");
+    scene
+}
+
+/// `accounts exec --rotate --account c1 -- claude -p ... --output-format
+/// json` against `api`, with Claude's retry watchdog on (so Claude would
+/// wait out a limit itself unless the rotation env stops it).
+fn claude_rotated(scene: &Scene, api: &standin::StandIn) -> Output {
+    let mut cmd = scene.accounts(&[
+        "exec",
+        "--rotate",
+        "--account",
+        "c1",
+        "--",
+        "claude",
+        "-p",
+        "say hi",
+        "--output-format",
+        "json",
+    ]);
+    cmd.env("ANTHROPIC_BASE_URL", api.url())
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("CLAUDE_CODE_RETRY_WATCHDOG", "1")
+        .env("TZ", "Europe/Paris")
+        .current_dir(scene.fx.path("."));
+    run(&mut cmd)
+}
+
+fn wall_of(scene: &Scene, name: &str) -> serde_json::Value {
+    let status: serde_json::Value =
+        serde_json::from_slice(&run(&mut scene.accounts(&["status", "--json"])).stdout).unwrap();
+    status["accounts"].as_array().unwrap().iter().find(|a| a["name"] == name).unwrap()["wall"].clone()
+}
+
+fn rfc3339(epoch: i64) -> String {
+    jiff::Timestamp::from_second(epoch).unwrap().to_string()
+}
+
+#[test]
+fn claude_json_output_walls_until_the_reset_claude_printed_and_rotates() {
+    let scene = two_claude_accounts();
+    let reset = jiff::Timestamp::now().as_second() + 4 * 86_400 + 1_234;
+    let api = standin::StandIn::start(&[
+        (CLAUDE_ONE, standin::Answer::ClaudeQuota { claim: "seven_day", reset, paused: false }),
+        (CLAUDE_TWO, standin::Answer::ClaudeReply("hello from account two")),
+    ]);
+    let out = claude_rotated(&scene, &api);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("hello from account two"), "{stdout}");
+    assert!(stderr.contains("moving worker"), "{stderr}");
+    // Claude printed the reset to the minute, in Paris time, at the end of
+    // a JSON string: the wall lasts until then, not the 45 m cooldown.
+    let wall = wall_of(&scene, "c1");
+    assert_eq!(wall["until"], rfc3339(reset - reset % 60), "{wall}");
+    assert!(wall["reason"].as_str().unwrap().starts_with("You've hit your weekly limit · resets"), "{wall}");
+    assert!(wall_of(&scene, "c2").is_null());
+    // One account's credential, then the other's.
+    let posts: Vec<String> = api.posts().into_iter().map(|p| p.credential).collect();
+    let first_two = posts.iter().position(|c| c == CLAUDE_TWO).expect("account two was never used");
+    assert!(posts[..first_two].iter().all(|c| c == CLAUDE_ONE), "{posts:?}");
+}
+
+#[test]
+fn claude_usage_paused_for_the_organization_walls_and_rotates() {
+    let scene = two_claude_accounts();
+    let reset = jiff::Timestamp::now().as_second() + 3_600;
+    let api = standin::StandIn::start(&[
+        (CLAUDE_ONE, standin::Answer::ClaudeQuota { claim: "five_hour", reset, paused: true }),
+        (CLAUDE_TWO, standin::Answer::ClaudeReply("hello from account two")),
+    ]);
+    let before = jiff::Timestamp::now().as_second();
+    let out = claude_rotated(&scene, &api);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("hello from account two"), "{stdout}");
+    let wall = wall_of(&scene, "c1");
+    assert!(wall["reason"].as_str().unwrap().starts_with("Usage is paused for your organization"), "{wall}");
+    // No reset in the message: the roster's cooldown.
+    let until: jiff::Timestamp = wall["until"].as_str().unwrap().parse().unwrap();
+    let secs = until.as_second() - before;
+    assert!((45 * 60 - 5..=45 * 60 + 60).contains(&secs), "walled {secs} s: {wall}");
+
+    // Claude's wait cap is for rotated runs only: a plain launch neither
+    // sets nor clears it.
+    let plain = run(&mut scene.accounts(&["launch-env", "--account", "c2", "--format", "json"]));
+    let plain: serde_json::Value = serde_json::from_slice(&plain.stdout).unwrap();
+    let cap = "CLAUDE_CODE_RETRY_WATCHDOG_MAX_USAGE_LIMIT_WAIT_MS";
+    assert!(plain["env"].get(cap).is_none() && !plain["unset"].as_array().unwrap().iter().any(|k| k == cap), "{plain}");
+}
+
+const CODEX_ONE: &str = "sk-proj-FIXTURE-account-one";
+const CODEX_TWO: &str = "sk-proj-FIXTURE-account-two";
+
+#[test]
+fn codex_exec_json_walls_until_the_time_codex_printed() {
+    let scene = Scene::new(
+        "default_agent = \"codex\"\n\
+         [[account]]\nname = \"x1\"\nagent = \"codex\"\nconfig_dir = \"d/x1\"\ntoken_file = \"t1\"\n\
+         [[account]]\nname = \"x2\"\nagent = \"codex\"\nconfig_dir = \"d/x2\"\ntoken_file = \"t2\"\n",
+    );
+    scene.fx.write("t1", CODEX_ONE);
+    scene.fx.write("t2", CODEX_TWO);
+    // Both accounts are out: 7 h and 9 h from now. In New York, a reset
+    // 7 h away is printed "at H:MM PM" or "AM": either way one half-day
+    // wrong if the meridiem were misread at the end of a JSON string.
+    let now = jiff::Timestamp::now().as_second();
+    let (one, two) = (now + 7 * 3_600 + 120, now + 9 * 3_600 + 120);
+    let api = standin::StandIn::start(&[
+        (CODEX_ONE, standin::Answer::CodexUsageLimit { resets_at: one }),
+        (CODEX_TWO, standin::Answer::CodexUsageLimit { resets_at: two }),
+    ]);
+    let base = format!("openai_base_url=\"{}/v1\"", api.url());
+    let mut cmd = scene.accounts(&[
+        "exec",
+        "--rotate",
+        "--account",
+        "x1",
+        "--",
+        "codex",
+        "exec",
+        "--json",
+        "-c",
+        &base,
+        "--skip-git-repo-check",
+        "say hi",
+    ]);
+    cmd.env("TZ", "America/New_York").current_dir(scene.fx.path("."));
+    let out = run(&mut cmd);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(75), "every account walled: stdout: {stdout}\nstderr: {stderr}");
+    // The wall came inside codex's JSON events (the run is stopped there).
+    assert!(stdout.contains(r#"{"type":"error","message":"You’ve hit your usage limit."#), "{stdout}");
+    // codex prints the local time to the minute.
+    assert_eq!(wall_of(&scene, "x1")["until"], rfc3339(one - one % 60));
+    assert_eq!(wall_of(&scene, "x2")["until"], rfc3339(two - two % 60));
+    assert!(api.wait_for(CODEX_TWO, Duration::from_secs(1)).is_some(), "rotated to x2");
 }

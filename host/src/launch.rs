@@ -28,6 +28,7 @@ pub fn launch_env(account: &Account, plugin: &Plugin<'_>, worker: Option<&str>, 
     ensure_config_dir(account)?;
     let request = request(account, token.as_ref().map(|(t, _)| t.clone()), now);
     let mut env = plugin.launch_env(&request)?;
+    apply_roster_env(account, plugin, &mut env)?;
     let unset = plugin.spec().env_keys.iter().filter(|k| !env.iter().any(|(n, _)| n == *k)).cloned().collect();
     env.push((ACCOUNT_VAR.to_owned(), account.name.clone()));
     if let Some(worker) = worker {
@@ -43,6 +44,25 @@ pub fn launch_env(account: &Account, plugin: &Plugin<'_>, worker: Option<&str>, 
         },
         token: token.map(|(t, _)| t),
     })
+}
+
+/// The roster's `env` for `account` over the plugin's: set, and so not
+/// cleared. Never the variables that carry the account itself (its config
+/// dir, its token): those come from `config_dir` and the token source.
+fn apply_roster_env(account: &Account, plugin: &Plugin<'_>, env: &mut Vec<(String, String)>) -> Result<()> {
+    let spec = plugin.spec();
+    for (name, value) in &account.env {
+        if spec.config_dir_env.as_ref() == Some(name) || spec.token_env.as_ref() == Some(name) {
+            return Err(usage(format!(
+                "account {:?}: env sets {name}, which accounts sets from the account's {}; remove it from env",
+                account.name,
+                if spec.config_dir_env.as_ref() == Some(name) { "config_dir" } else { "token_file or token_env" }
+            )));
+        }
+        env.retain(|(n, _)| n != name);
+        env.push((name.clone(), value.clone()));
+    }
+    Ok(())
 }
 
 /// `launch` for a run the host rotates at walls: the plugin's

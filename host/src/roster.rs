@@ -71,6 +71,10 @@ pub struct Account {
     pub priority: i64,
     pub disabled: bool,
     pub token: TokenSource,
+    /// Variables the roster sets for this account's agent, over what its
+    /// plugin sets and clears (`env = { CLAUDE_CODE_USE_BEDROCK = "1" }`):
+    /// how a user keeps on purpose a variable the plugin would clear.
+    pub env: Vec<(String, String)>,
     /// Where `name = ...` stands, for errors found later (a duplicate).
     pub name_at: Pos,
     /// Where `agent = ...` stands, for errors found later (an unknown kind).
@@ -154,6 +158,7 @@ struct RawAccount {
     disabled: bool,
     token_file: Option<Spanned<String>>,
     token_env: Option<Spanned<String>>,
+    env: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 #[derive(Deserialize)]
@@ -270,6 +275,10 @@ impl Roster {
                 }
                 (None, None) => TokenSource::None,
             };
+            let env = match &a.env {
+                None => Vec::new(),
+                Some(table) => account_env(table.get_ref()).map_err(|e| error(Some(table.span()), e))?,
+            };
             accounts.push(Account {
                 name,
                 agent: a.agent.get_ref().clone(),
@@ -278,6 +287,7 @@ impl Roster {
                 priority: a.priority,
                 disabled: a.disabled,
                 token,
+                env,
                 name_at: here,
                 agent_at: lines.pos(text, a.agent.span().start),
             });
@@ -397,6 +407,28 @@ pub fn valid_name(name: &str) -> bool {
 pub const NAME_RULE: &str = "use 1 to 64 letters, digits, '-', '_' or '.' (not . or ..)";
 
 /// A portable environment variable name.
+/// The most variables one account's `env` may set.
+const MAX_ACCOUNT_ENV: usize = 64;
+
+/// An account's `env` table as pairs, or what is wrong with it: names a
+/// plugin could not set either (the host's deny list, which covers the
+/// loader, the shell and `ACCOUNTS_*`), values with a NUL, too many.
+fn account_env(table: &BTreeMap<String, String>) -> Result<Vec<(String, String)>, String> {
+    if table.len() > MAX_ACCOUNT_ENV {
+        return Err(format!("env sets {} variables; at most {MAX_ACCOUNT_ENV} are allowed", table.len()));
+    }
+    for (name, value) in table {
+        if let Some(problem) = crate::plugin::policy::name_problem(name) {
+            let problem = problem.replace("no plugin may set it", "no roster may set it either");
+            return Err(format!("env: {problem}; remove it from the account's env"));
+        }
+        if value.contains('\0') || value.len() > crate::plugin::policy::MAX_VALUE_BYTES {
+            return Err(format!("env: the value of {name} has a NUL byte or is over 64 KiB; shorten it"));
+        }
+    }
+    Ok(table.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
 pub fn is_variable_name(name: &str) -> bool {
     name.len() <= 128
         && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
@@ -514,6 +546,24 @@ sha256 = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
         );
         assert!(e.starts_with("/r/roster.toml:6:8:"), "{e}");
         assert!(e.contains("duplicate account name \"a\" (first at line 2)"), "{e}");
+    }
+
+    #[test]
+    fn an_accounts_env_is_checked_and_kept() {
+        let account = "[[account]]\nname = \"a\"\nagent = \"x\"\nconfig_dir = \"d\"\n";
+        let r = Roster::parse(
+            Path::new("/r/roster.toml"),
+            &format!("{account}env = {{ CLAUDE_CODE_USE_BEDROCK = \"1\", B = \"x y\" }}\n"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.accounts[0].env, [("B".into(), "x y".into()), ("CLAUDE_CODE_USE_BEDROCK".into(), "1".into())]);
+        let e = err(&format!("{account}env = {{ LD_PRELOAD = \"/x.so\" }}\n"));
+        assert!(e.contains(":5:7: env: LD_PRELOAD is on the host's deny list") && e.contains("no roster may"), "{e}");
+        let e = err(&format!("{account}env = {{ ACCOUNTS_WORKER = \"w\" }}\n"));
+        assert!(e.contains("ACCOUNTS_WORKER is on the host's deny list"), "{e}");
+        let e = err(&format!("{account}[account.env]\n\"NOT-A-NAME\" = \"1\"\n"));
+        assert!(e.contains(":5:1: env: \"NOT-A-NAME\" is not a valid variable name"), "{e}");
     }
 
     #[test]

@@ -91,6 +91,7 @@ mod tests {
             priority: 0,
             disabled: false,
             token,
+            env: Vec::new(),
             name_at: crate::roster::Pos { line: 1, column: 1 },
             agent_at: crate::roster::Pos { line: 1, column: 1 },
         }

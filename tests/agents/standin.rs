@@ -1,0 +1,215 @@
+//! A local stand-in for an agent vendor's API on 127.0.0.1, answering each
+//! request by the credential it carries the way the vendor does: Anthropic's
+//! 429 with its unified rate-limit headers, a streamed reply, codex's 429
+//! `usage_limit_reached` body. It records every request's method and
+//! credential, so a test can see which account's credential went out.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How the stand-in answers a credential.
+#[derive(Clone, Debug)]
+pub enum Answer {
+    /// Anthropic's quota 429: `anthropic-ratelimit-unified-status: rejected`
+    /// with the reset and the window that is out (`seven_day`, ...), and,
+    /// when `paused`, the organisation's daily-cap pause.
+    ClaudeQuota { claim: &'static str, reset: i64, paused: bool },
+    /// A normal Anthropic Messages reply (streamed when asked).
+    ClaudeReply(&'static str),
+    /// codex's 429 body for a ChatGPT or API account out of usage.
+    CodexUsageLimit { resets_at: i64 },
+    /// 401 for anything else.
+    Unauthorized,
+}
+
+/// One request as the stand-in saw it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    /// `authorization: Bearer X` or `x-api-key: X` as `X`; "none".
+    pub credential: String,
+    pub method: String,
+}
+
+pub struct StandIn {
+    pub port: u16,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl StandIn {
+    /// Serve `answers` (credential → answer) until the test process ends.
+    pub fn start(answers: &[(&str, Answer)]) -> StandIn {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let answers: HashMap<String, Answer> = answers.iter().map(|(k, a)| ((*k).to_owned(), a.clone())).collect();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let answers = answers.clone();
+                let log = Arc::clone(&log);
+                std::thread::spawn(move || serve(stream, &answers, &log));
+            }
+        });
+        StandIn { port, seen }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every POST so far.
+    pub fn posts(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().iter().filter(|s| s.method == "POST").cloned().collect()
+    }
+
+    /// Wait up to `limit` for a POST carrying `credential`.
+    pub fn wait_for(&self, credential: &str, limit: Duration) -> Option<Seen> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(seen) = self.posts().into_iter().find(|s| s.credential == credential) {
+                return Some(seen);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+fn serve(stream: TcpStream, answers: &HashMap<String, Answer>, log: &Mutex<Vec<Seen>>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_owned();
+    let mut headers = HashMap::new();
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+        if let Some((name, value)) = line.trim().split_once(':') {
+            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+        }
+        line.clear();
+    }
+    let body = read_body(&mut reader, &headers);
+    let credential = headers
+        .get("authorization")
+        .map(|v| v.trim_start_matches("Bearer ").to_owned())
+        .or_else(|| headers.get("x-api-key").cloned())
+        .unwrap_or_else(|| "none".into());
+    log.lock().unwrap().push(Seen { credential: credential.clone(), method: method.clone() });
+    let mut stream = stream;
+    if method != "POST" {
+        // No websockets, no other endpoints: the agents fall back to HTTPS.
+        return respond(&mut stream, "404 Not Found", &[], "application/json", "{}");
+    }
+    match answers.get(&credential).cloned().unwrap_or(Answer::Unauthorized) {
+        Answer::ClaudeQuota { claim, reset, paused } => {
+            let reset = reset.to_string();
+            let mut headers = vec![
+                ("anthropic-ratelimit-unified-status", "rejected"),
+                ("anthropic-ratelimit-unified-reset", reset.as_str()),
+                ("anthropic-ratelimit-unified-representative-claim", claim),
+            ];
+            if paused {
+                headers.push(("anthropic-ratelimit-unified-overage-daily-cap-paused", "true"));
+            }
+            let body = r#"{"type":"error","error":{"type":"rate_limit_error","message":"This request would exceed your account's rate limit. Please try again later."}}"#;
+            respond(&mut stream, "429 Too Many Requests", &headers, "application/json", body);
+        }
+        Answer::ClaudeReply(text) if body.contains("\"stream\":true") => {
+            respond(&mut stream, "200 OK", &[], "text/event-stream", &claude_stream(text));
+        }
+        Answer::ClaudeReply(text) => respond(&mut stream, "200 OK", &[], "application/json", &claude_message(text)),
+        Answer::CodexUsageLimit { resets_at } => {
+            let secs = resets_at - jiff::Timestamp::now().as_second();
+            let body = format!(
+                r#"{{"error":{{"type":"usage_limit_reached","message":"The usage limit has been reached","plan_type":"pro","resets_at":{resets_at},"resets_in_seconds":{secs}}}}}"#
+            );
+            respond(&mut stream, "429 Too Many Requests", &[], "application/json", &body);
+        }
+        Answer::Unauthorized => respond(
+            &mut stream,
+            "401 Unauthorized",
+            &[],
+            "application/json",
+            r#"{"type":"error","error":{"type":"authentication_error","message":"stand-in: unknown credential"}}"#,
+        ),
+    }
+}
+
+fn read_body(reader: &mut BufReader<TcpStream>, headers: &HashMap<String, String>) -> String {
+    let mut body = Vec::new();
+    if let Some(len) = headers.get("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        body.resize(len, 0);
+        let _ = reader.read_exact(&mut body);
+    } else if headers.get("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        loop {
+            let mut size = String::new();
+            if reader.read_line(&mut size).is_err() {
+                break;
+            }
+            let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+            if n == 0 {
+                let _ = reader.read_line(&mut size);
+                break;
+            }
+            let mut chunk = vec![0; n + 2];
+            if reader.read_exact(&mut chunk).is_err() {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, &str)], content_type: &str, body: &str) {
+    let mut out = format!("HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n", body.len());
+    for (name, value) in headers {
+        out += &format!("{name}: {value}\r\n");
+    }
+    out += "Connection: close\r\n\r\n";
+    out += body;
+    let _ = stream.write_all(out.as_bytes());
+    let _ = stream.flush();
+}
+
+fn claude_message(text: &str) -> String {
+    serde_json::json!({
+        "id": "msg_standin", "type": "message", "role": "assistant", "model": "claude-standin",
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn", "stop_sequence": null,
+        "usage": {"input_tokens": 1, "output_tokens": 1}
+    })
+    .to_string()
+}
+
+/// The server-sent events of one streamed text reply.
+fn claude_stream(text: &str) -> String {
+    let events = [
+        (
+            "message_start",
+            serde_json::json!({"type": "message_start", "message": {"id": "msg_standin", "type": "message", "role": "assistant", "model": "claude-standin", "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 1, "output_tokens": 1}}}),
+        ),
+        (
+            "content_block_start",
+            serde_json::json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        (
+            "content_block_delta",
+            serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
+        ),
+        ("content_block_stop", serde_json::json!({"type": "content_block_stop", "index": 0})),
+        (
+            "message_delta",
+            serde_json::json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 1}}),
+        ),
+        ("message_stop", serde_json::json!({"type": "message_stop"})),
+    ];
+    events.iter().map(|(name, data)| format!("event: {name}\ndata: {data}\n\n")).collect()
+}
