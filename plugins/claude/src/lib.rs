@@ -186,10 +186,11 @@ fn offer_message(walls: &mut Walls, message: &str, now: i64, zone: &str) {
     if is_fast_mode(&body) || body.contains(CREDITS_TAKE_OVER) {
         return;
     }
-    if let Some(epoch) = body.strip_prefix(EPOCH_FORM) {
-        let epoch = epoch.trim();
-        if !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_digit()) {
-            walls.offer(epoch.parse().ok().map(|e| exact(text::epoch_seconds(e))), &body);
+    if let Some(rest) = body.strip_prefix(EPOCH_FORM) {
+        // The number, then the end of the message or a space.
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && rest[digits..].chars().next().is_none_or(char::is_whitespace) {
+            walls.offer(rest[..digits].parse().ok().map(|e| exact(text::epoch_seconds(e))), &body);
         }
         return;
     }
