@@ -357,3 +357,82 @@ fn output_after_the_agent_exits_passes_until_its_pipes_close() {
     assert!(out.status.success());
     assert_eq!(text(&out.stdout), "now\nlate\n");
 }
+
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn a_directory_accounts_did_not_create_is_never_changed() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = fixture();
+    let dir = fx.path("shared");
+    std::fs::create_dir(&dir).unwrap();
+    for open in [0o1777, 0o755] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(open)).unwrap();
+        for args in [&["status"][..], &["launch-env", "--worker", "w"], &["wall", "a", "--for", "1h"]] {
+            let mut all = vec!["--state-dir", dir.to_str().unwrap()];
+            all.extend_from_slice(args);
+            let out = fx.run(&all);
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert!(out.stdout.is_empty(), "{args:?}");
+            assert!(err.contains(&format!("mode {open:o}")) && err.contains("chmod 700"), "{err}");
+            assert!(err.contains("--state-dir"), "{err}");
+            assert_eq!(mode_of(&dir), open, "{args:?} changed the mode of a dir it did not create");
+        }
+        // A cache dir others can write is not used (its artifacts are
+        // mapped as code), and not changed either; the command works.
+        let out = fx.run(&["--cache-dir", dir.to_str().unwrap(), "launch-env", "--account", "a"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(mode_of(&dir), open);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "nothing cached in it");
+    }
+    // A state dir accounts creates is private, parents included.
+    let fresh = fx.path("new/state");
+    fx.ok(&["--state-dir", fresh.to_str().unwrap(), "status"]);
+    assert_eq!((mode_of(&fresh), mode_of(&fx.path("new"))), (0o700, 0o700));
+}
+
+#[test]
+fn remove_with_the_state_dir_beside_the_roster_does_not_wait_on_itself() {
+    let fx = fixture();
+    use std::os::unix::fs::PermissionsExt;
+    let roster_dir = fx.roster().parent().unwrap().to_owned();
+    std::fs::set_permissions(&roster_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut cmd = fx.cmd(&["--state-dir", roster_dir.to_str().unwrap(), "remove", "b"]);
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("remove waited on its own lock");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!std::fs::read_to_string(fx.roster()).unwrap().contains("name = \"b\""));
+}
+
+#[test]
+fn parallel_adds_with_no_roster_yet_keep_every_account() {
+    let fx = fixture();
+    let roster = fx.path("fresh/dir/roster.toml");
+    let children: Vec<_> = (0..10)
+        .map(|i| {
+            let name = format!("n{i}");
+            let mut cmd = fx.cmd(&["--roster", roster.to_str().unwrap(), "add", &name, "--agent", "claude"]);
+            cmd.env("HOME", fx.path("home")).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let text = std::fs::read_to_string(&roster).unwrap();
+    for i in 0..10 {
+        assert!(text.contains(&format!("name = \"n{i}\"")), "n{i} lost: {text}");
+    }
+}

@@ -19,6 +19,7 @@ pub mod login;
 pub mod notice;
 pub mod paths;
 pub mod plugin;
+pub mod private_dir;
 pub mod render;
 pub mod report;
 pub mod roster;

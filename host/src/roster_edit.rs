@@ -32,7 +32,7 @@ pub struct RosterFile {
     exists: bool,
     /// The roster as it was opened, validated; `None` when there was none.
     current: Option<Roster>,
-    _lock: Option<std::fs::File>,
+    _lock: std::fs::File,
 }
 
 /// The header of a roster `accounts add` creates.
@@ -44,7 +44,7 @@ impl RosterFile {
     /// created on save). A roster that does not parse is an error, showing
     /// the parse error.
     pub fn open(path: &Path) -> Result<RosterFile> {
-        let lock = lock_dir(parent(path))?;
+        let lock = lock_beside(path)?;
         let (text, exists) = match bounded::read_text(path, bounded::ROSTER_CAP) {
             Ok(text) => (text, true),
             Err(e) if e.is_not_found() => (String::new(), false),
@@ -159,13 +159,30 @@ fn parent(path: &Path) -> &Path {
 }
 
 /// Two edits at once (`accounts add` in two terminals) must not lose one:
-/// each holds an exclusive lock on the roster's directory from reading the
-/// roster to replacing it. A directory that does not exist yet has no
-/// roster to lose.
-fn lock_dir(dir: &Path) -> Result<Option<std::fs::File>> {
-    let Ok(handle) = std::fs::File::open(dir) else { return Ok(None) };
-    handle.lock().map_err(|e| Error::Other(anyhow::anyhow!("cannot lock {}: {e}", dir.display())))?;
-    Ok(Some(handle))
+/// each holds an exclusive lock from reading the roster to replacing it.
+/// The lock is a file of its own beside the roster (`.roster.toml.lock`),
+/// not the roster's directory: the state dir may be that same directory,
+/// and the store locks the directory itself, so locking it here too would
+/// wait on ourselves. The roster's directory is created when missing, so
+/// the first edits of a new roster are serialised as well.
+fn lock_beside(path: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = parent(path);
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::Other(anyhow::anyhow!("cannot create the roster's directory {}: {e}", dir.display())))?;
+    let name = path.file_name().map_or_else(|| "roster".into(), |n| n.to_string_lossy().into_owned());
+    let lock_path = dir.join(format!(".{name}.lock"));
+    let handle = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        // A FIFO planted at the path must not hang us (no reader: ENXIO).
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32 | rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&lock_path)
+        .map_err(|e| Error::Other(anyhow::anyhow!("cannot open the roster's lock {}: {e}", lock_path.display())))?;
+    handle.lock().map_err(|e| Error::Other(anyhow::anyhow!("cannot lock {}: {e}", lock_path.display())))?;
+    Ok(handle)
 }
 
 fn home() -> Option<PathBuf> {

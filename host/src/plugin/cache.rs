@@ -18,7 +18,6 @@
 //! rename) in a 0700 directory.
 
 use std::hash::{Hash, Hasher};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use wasmtime::Engine;
@@ -45,10 +44,11 @@ pub struct ArtifactCache {
 }
 
 impl ArtifactCache {
-    /// Open (and create, 0700) the cache dir.
-    pub fn open(dir: &Path) -> std::io::Result<ArtifactCache> {
-        std::fs::create_dir_all(dir)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    /// Open the cache dir, creating it (0700) when missing. An existing one
+    /// must be private and this user's: its artifacts are mapped as code,
+    /// so a dir others can write is refused (and never chmod-ed).
+    pub fn open(dir: &Path) -> Result<ArtifactCache, crate::private_dir::NotPrivate> {
+        crate::private_dir::ensure(dir, "the cache dir", "--cache-dir (or ACCOUNTS_CACHE_DIR)")?;
         Ok(ArtifactCache { dir: dir.to_owned() })
     }
 

@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -86,29 +86,13 @@ pub struct FileStore {
 }
 
 impl FileStore {
-    /// Open the store in `dir`, creating it (0700) when missing and
-    /// tightening its mode when it is looser. A dir owned by another user
-    /// is refused: files written into it (say by root) would be ones its
-    /// owner cannot read.
+    /// Open the store in `dir`, creating it (0700) when missing. An
+    /// existing dir must already be private and this user's
+    /// (`private_dir`): it is never chmod-ed, since it may be one other
+    /// people rely on (`--state-dir /tmp`).
     pub fn open(dir: &Path) -> Result<FileStore> {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("cannot create the state dir {}", dir.display()))?;
-        let meta = std::fs::metadata(dir).with_context(|| format!("cannot read the state dir {}", dir.display()))?;
-        let me = rustix::process::geteuid().as_raw();
-        if meta.uid() != me {
-            return Err(Error::Other(anyhow::anyhow!(
-                "the state dir {} belongs to uid {}, not to this user (uid {me}); files written here would be ones                  their owner cannot read. Run accounts as that user, or give this user its own --state-dir",
-                dir.display(),
-                meta.uid()
-            )));
-        }
-        if meta.permissions().mode() & 0o077 != 0 {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .with_context(|| format!("cannot make the state dir {} private (0700)", dir.display()))?;
-        }
+        crate::private_dir::ensure(dir, "the state dir", "--state-dir (or ACCOUNTS_STATE_DIR)")
+            .map_err(|e| Error::Other(anyhow::Error::new(e)))?;
         Ok(FileStore { dir: dir.to_owned(), slots: Slots::new(dir, LEASES_STEM) })
     }
 
@@ -310,6 +294,15 @@ fn corrupt(path: &Path, detail: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    /// A temp dir that is private, as a state dir must be (tempfile makes
+    /// them with the umask's mode).
+    fn private_tempdir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        dir
+    }
     use crate::holder::Holder;
 
     fn lease(worker: &str) -> Lease {
@@ -350,7 +343,7 @@ mod tests {
 
     #[test]
     fn round_trip_with_private_modes() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = private_tempdir();
         let state_dir = dir.path().join("s");
         let store = FileStore::open(&state_dir).unwrap();
         edit(&store, |s| {
@@ -374,7 +367,7 @@ mod tests {
 
     #[test]
     fn a_lease_change_leaves_the_walls_file_alone() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = private_tempdir();
         let store = FileStore::open(dir.path()).unwrap();
         edit(&store, |s| s.put_wall(wall()));
         let inode = |p: &Path| std::fs::metadata(p).unwrap().ino();
@@ -401,7 +394,7 @@ mod tests {
             (Some(serde_json::json!({"version": 2, "walls": [wall()]})), Some(format_2.clone())),
             (None, Some(format_2)),
         ] {
-            let dir = tempfile::tempdir().unwrap();
+            let dir = private_tempdir();
             let store = FileStore::open(dir.path()).unwrap();
             if let Some(v) = &state_json {
                 std::fs::write(store.state_path(), v.to_string()).unwrap();
@@ -424,7 +417,7 @@ mod tests {
 
     #[test]
     fn what_a_crash_leaves_of_a_slot_is_passed_over() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = private_tempdir();
         let store = FileStore::open(dir.path()).unwrap();
         edit(&store, |s| s.put_wall(wall()));
         edit(&store, |s| s.put_lease(lease("w")));
@@ -449,7 +442,7 @@ mod tests {
             (OLD_LEASES_FILE, b"{\"version\":1}", "format version 1; this accounts reads versions 2, 3"),
         ];
         for (file, bytes, expected) in cases {
-            let dir = tempfile::tempdir().unwrap();
+            let dir = private_tempdir();
             let store = FileStore::open(dir.path()).unwrap();
             let path = dir.path().join(file);
             std::fs::write(&path, bytes).unwrap();
@@ -464,7 +457,7 @@ mod tests {
 
     #[test]
     fn state_files_that_are_not_regular_files_are_errors() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = private_tempdir();
         let store = FileStore::open(dir.path()).unwrap();
         std::os::unix::fs::symlink("/dev/zero", dir.path().join("leases.0")).unwrap();
         let err = store.update(|s| Ok(s.walls.pop())).unwrap_err().to_string();
@@ -473,7 +466,7 @@ mod tests {
 
     #[test]
     fn failed_change_writes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = private_tempdir();
         let store = FileStore::open(dir.path()).unwrap();
         let r: Result<()> = store.update(|s| {
             s.put_lease(lease("w"));
@@ -485,7 +478,7 @@ mod tests {
 
     #[test]
     fn temp_files_left_by_killed_writers_are_removed() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = private_tempdir();
         let store = FileStore::open(dir.path()).unwrap();
         std::fs::write(dir.path().join(STATE_TEMP), b"half").unwrap();
         std::fs::write(dir.path().join(".tmp-Ab12"), b"older").unwrap();
@@ -497,7 +490,7 @@ mod tests {
 
     #[test]
     fn the_lock_is_on_the_directory() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = private_tempdir();
         let store = FileStore::open(dir.path()).unwrap();
         let held = store.lock().unwrap();
         let other = File::open(dir.path()).unwrap();
