@@ -436,3 +436,75 @@ fn parallel_adds_with_no_roster_yet_keep_every_account() {
         assert!(text.contains(&format!("name = \"n{i}\"")), "n{i} lost: {text}");
     }
 }
+
+#[test]
+fn a_stopped_holder_of_the_state_lock_is_named_and_waited_for_with_a_limit() {
+    let fx = fixture();
+    fx.ok(&["status"]);
+    // A holder that stops with the lock held (Ctrl-Z at the wrong moment).
+    let mut locker = Command::new("flock").arg(fx.state_dir()).args(["sleep", "60"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(locker.id() as i32).unwrap(),
+        rustix::process::Signal::STOP,
+    )
+    .unwrap();
+    let before = state_files(&fx);
+    let started = Instant::now();
+    let out = fx.cmd(&["launch-env", "--worker", "w"]).env("ACCOUNTS_LOCK_WAIT", "3s").output().unwrap();
+    let took = started.elapsed();
+    let err = text(&out.stderr);
+    let _ = locker.kill();
+    let _ = locker.wait();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!((Duration::from_secs(3)..Duration::from_secs(10)).contains(&took), "{took:?}");
+    // Said once while waiting, and again when giving up; flock(1) or its
+    // child holds it: either pid is named.
+    assert!(err.contains("waiting for the state lock on") && err.contains("held by pid "), "{err}");
+    assert!(err.contains("has been held by pid") && err.contains("resume or end it"), "{err}");
+    assert_eq!(state_files(&fx), before, "nothing changed");
+}
+
+#[test]
+fn hand_made_walls_are_bounded_and_their_reasons_masked() {
+    let fx = fixture();
+    for args in [&["wall", "a", "--for", "7304484d"][..], &["wall", "a", "--until", "2999-01-01T00:00:00Z"]] {
+        let err = fx.fails(args, 2);
+        assert!(err.contains("more than a year away") && err.contains("disabled = true"), "{err}");
+    }
+    fx.ok(&["wall", "a", "--for", "366d"]);
+    let until = status(&fx)["accounts"][0]["wall"]["until"].as_str().unwrap().to_owned();
+    assert!(until.parse::<jiff::Timestamp>().is_ok(), "RFC 3339: {until}");
+
+    // A token pasted into --reason never reaches the state.
+    let token = format!("{CLAUDE_TOKEN}-pasted");
+    fx.ok(&["wall", "b", "--for", "1h", "--reason", &format!("limit for {token}")]);
+    let holder = Sleeper::new();
+    fx.ok(&["unwall", "a"]);
+    fx.ok(&["launch-env", "--worker", "w", "--holder-pid", &holder.pid()]);
+    // b is walled, so no seat is left, but the wall on a stands.
+    let out = fx.run(&["rotate", "--worker", "w", "--for", "1h", "--reason", &format!("rotated: {token}")]);
+    assert_eq!(out.status.code(), Some(75), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("FIXTURE"));
+    for (name, bytes) in state_files(&fx) {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("FIXTURE"), "{name} holds the token: {text}");
+    }
+    let shown = fx.ok(&["status", "--json"]);
+    assert!(shown.contains("sk-ant-oat01-****") && !shown.contains("FIXTURE"), "{shown}");
+}
+
+#[test]
+fn add_help_says_what_the_allocator_does_with_priority() {
+    let fx = Fixture::new(
+        "default_agent = \"claude\"\n\
+         [[account]]\nname = \"high\"\nagent = \"claude\"\nconfig_dir = \"d/high\"\npriority = 5\n\
+         [[account]]\nname = \"low\"\nagent = \"claude\"\nconfig_dir = \"d/low\"\npriority = 1\n",
+    );
+    let help = fx.ok(&["add", "--help"]);
+    assert!(help.contains("lower is picked first"), "{help}");
+    let holder = Sleeper::new();
+    let env = eval_env("dash", &fx.ok(&["launch-env", "--worker", "w", "--holder-pid", &holder.pid()]), &[]);
+    assert_eq!(env["ACCOUNTS_ACCOUNT"], "low", "the lower priority is picked first, as the help says");
+}

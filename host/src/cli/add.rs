@@ -25,7 +25,7 @@ pub struct AddArgs {
     /// How many workers may use it at once [default: 1]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     seats: Option<u32>,
-    /// Higher is picked first [default: 0]
+    /// Preference when loads are equal: lower is picked first [default: 0]
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     priority: Option<i64>,
     /// Read its static token from this file

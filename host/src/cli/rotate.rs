@@ -52,6 +52,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
     };
     let agent = seats::account(&roster, &current.account)?.agent.clone();
     let plugin = ctx.plugin(&registry, &runtime, &agent)?;
+    // Kept in the state: a token pasted into the reason is masked.
+    let reason = args.reason.as_deref().map(|r| ctx.redactor(&roster, &plugin).scrub_str(r));
 
     let outcome = store.update_and_publish(
         |state| {
@@ -59,8 +61,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
             let Some(lease) = state.lease_of(&args.worker).cloned() else {
                 return Err(usage(format!("worker {:?} lost its lease meanwhile; launch it again", args.worker)));
             };
-            let until =
-                seats::wall_account(&roster, state, &lease.account, explicit_until, now, args.reason.clone()).until;
+            let until = seats::wall_account(&roster, state, &lease.account, explicit_until, now, reason.clone()).until;
             state.release(|l| l.worker == args.worker);
             let holder = explicit_holder.unwrap_or_else(|| {
                 if lease.host == host && lease.holder.is_alive() { lease.holder } else { holder::default_holder() }

@@ -28,18 +28,35 @@ pub struct WallTime {
     pub for_: Option<String>,
 }
 
+/// The longest wall set by hand: longer than any vendor's limit window (a
+/// plugin's resets are capped at 35 days); an account kept out for good is
+/// `disabled = true` in the roster.
+const MAX_HAND_WALL_SECS: i64 = 366 * 86_400;
+
 impl WallTime {
     /// The reset instant, or `None` when neither flag was given.
     pub fn resolve(&self, now: i64) -> Result<Option<i64>> {
+        let too_far = |flag: &str, value: &str| {
+            usage(format!(
+                "{flag} {value} is more than a year away; wall for at most 366d, or keep the account out with                  disabled = true in the roster"
+            ))
+        };
         if let Some(until) = &self.until {
             let at = timefmt::parse_instant(until).map_err(|e| usage(format!("--until: {e}")))?;
             if at <= now {
                 return Err(usage(format!("--until {until} is not in the future")));
             }
+            if at - now > MAX_HAND_WALL_SECS {
+                return Err(too_far("--until", until));
+            }
             return Ok(Some(at));
         }
         if let Some(d) = &self.for_ {
-            return Ok(Some(now + timefmt::parse_duration(d).map_err(|e| usage(format!("--for: {e}")))?));
+            let secs = timefmt::parse_duration(d).map_err(|e| usage(format!("--for: {e}")))?;
+            if secs > MAX_HAND_WALL_SECS {
+                return Err(too_far("--for", d));
+            }
+            return Ok(Some(now + secs));
         }
         Ok(None)
     }
@@ -79,7 +96,18 @@ pub fn run_wall(ctx: &Context, args: WallArgs) -> Result<()> {
             let until = args.time.resolve(now)?.ok_or_else(|| {
                 usage("wall needs --until TIME, --for DURATION, or --from-output FILE to find it in the agent's output")
             })?;
-            (Some(until), args.reason.clone())
+            // A reason is kept in the state (and a fleet's database): a
+            // token pasted into it is masked like one in agent output.
+            let reason = match &args.reason {
+                Some(reason) => {
+                    let registry = ctx.registry(Some(&roster));
+                    let runtime = ctx.runtime(Some(&roster))?;
+                    let plugin = ctx.plugin(&registry, &runtime, &account.agent)?;
+                    Some(ctx.redactor(&roster, &plugin).scrub_str(reason))
+                }
+                None => None,
+            };
+            (Some(until), reason)
         }
     };
     let host = holder::host_name();

@@ -106,7 +106,7 @@ impl FileStore {
 
     fn lock(&self) -> Result<File> {
         let dir = File::open(&self.dir).with_context(|| format!("cannot open the state dir {}", self.dir.display()))?;
-        dir.lock().with_context(|| format!("cannot lock the state dir {}", self.dir.display()))?;
+        super::lock_wait::lock(&dir, &self.dir).map_err(|e| Error::Other(anyhow::anyhow!(e)))?;
         Ok(dir)
     }
 

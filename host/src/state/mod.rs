@@ -3,6 +3,7 @@
 //! PostgreSQL, shared by a fleet of hosts).
 
 mod file;
+mod lock_wait;
 pub mod model;
 mod pg;
 mod slots;
