@@ -508,3 +508,31 @@ fn add_help_says_what_the_allocator_does_with_priority() {
     let env = eval_env("dash", &fx.ok(&["launch-env", "--worker", "w", "--holder-pid", &holder.pid()]), &[]);
     assert_eq!(env["ACCOUNTS_ACCOUNT"], "low", "the lower priority is picked first, as the help says");
 }
+
+#[test]
+fn a_damaged_lease_slot_is_an_error_not_free_seats() {
+    let fx = fixture();
+    let holder = Sleeper::new();
+    fx.ok(&["launch-env", "--worker", "w1", "--holder-pid", &holder.pid()]);
+    // Only leases.0 exists after one claim: damage it three ways.
+    let slot = fx.state_dir().join("leases.0");
+    assert!(!fx.state_dir().join("leases.1").exists());
+    let good = std::fs::read(&slot).unwrap();
+    let mut flipped = good.clone();
+    *flipped.last_mut().unwrap() ^= 0x20;
+    let big_generation = {
+        // "accounts-slot <gen> <len> <digest>\n...": replace the generation.
+        let text = String::from_utf8(good.clone()).unwrap();
+        let rest = text.splitn(3, ' ').nth(2).unwrap().to_owned();
+        format!("accounts-slot 18446744073709551615 {rest}").into_bytes()
+    };
+    for (bad, says) in [(flipped, "checksum"), (vec![0u8; good.len()], "zero bytes"), (big_generation, "out of range")]
+    {
+        std::fs::write(&slot, &bad).unwrap();
+        let err = refused_promptly(&fx, &["launch-env", "--worker", "w2", "--holder-pid", &holder.pid()], 1);
+        assert!(err.contains("leases.0") && err.contains(says) && err.contains("corrupt"), "{err}");
+        assert_eq!(std::fs::read(&slot).unwrap(), bad, "left untouched");
+    }
+    std::fs::write(&slot, &good).unwrap();
+    assert_eq!(workers(&fx), ["w1"], "w1's seat was never given away");
+}

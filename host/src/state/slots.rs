@@ -61,12 +61,17 @@ impl Slots {
         &self.paths
     }
 
-    /// The newest valid copy. Missing slots, slots a crash cut short and
-    /// empty or zero-filled ones are passed over; a slot that is none of
-    /// these is corrupt.
+    /// The newest valid copy. Missing slots and what a killed writer leaves
+    /// (a slot cut short, or one half rewritten while the other holds the
+    /// newest copy) are passed over. With no valid copy at all, only a
+    /// first write cut short, or files older than this boot (a power cut:
+    /// the leases died with their holders), mean "nothing held"; anything
+    /// else is damage that would silently free every seat, so it is an
+    /// error naming the file.
     pub fn read(&self) -> Result<Newest, Corrupt> {
         let mut newest = Newest { body: None, generation: 0, slot: None };
         let mut any_file = false;
+        let mut damaged: Option<Corrupt> = None;
         for (slot, path) in self.paths.iter().enumerate() {
             let bytes = match bounded::read(path, bounded::STATE_FILE_CAP) {
                 Ok(bytes) => bytes,
@@ -78,13 +83,21 @@ impl Slots {
                 Decoded::Valid { generation, body } if newest.slot.is_none() || generation > newest.generation => {
                     newest = Newest { body: Some(body.to_vec()), generation, slot: Some(slot) };
                 }
-                Decoded::Valid { .. } | Decoded::Torn => {}
+                Decoded::Valid { .. } | Decoded::CutShort => {}
+                Decoded::Damaged(detail) => {
+                    if damaged.is_none() && !older_than_this_boot(path) {
+                        damaged = Some(Corrupt { path: path.clone(), detail });
+                    }
+                }
                 Decoded::Foreign(detail) => return Err(Corrupt { path: path.clone(), detail }),
             }
         }
         if any_file && newest.slot.is_none() {
-            // Files exist but none is valid: every writer died mid-write or
-            // a power cut lost them. Generation 1 marks "not fresh".
+            if let Some(corrupt) = damaged {
+                return Err(corrupt);
+            }
+            // A first write cut short, or a power cut: nothing is held.
+            // Generation 1 marks "not fresh".
             newest.generation = 1;
         }
         Ok(newest)
@@ -93,7 +106,7 @@ impl Slots {
     /// Write `body` as the copy after `after` (the result of the read made
     /// under the same lock), into the other slot.
     pub fn write(&self, after: &Newest, body: &[u8]) -> std::io::Result<()> {
-        let generation = after.generation + 1;
+        let generation = after.generation.checked_add(1).ok_or_else(|| std::io::Error::other("generation overflow"))?;
         let slot = after.slot.map_or(0, |s| 1 - s);
         let bytes = encode(generation, body);
         let file = std::fs::OpenOptions::new()
@@ -126,43 +139,68 @@ enum Decoded<'a> {
         generation: u64,
         body: &'a [u8],
     },
-    /// What a writer killed mid-write (or a power cut) leaves.
-    Torn,
+    /// A prefix of a write: what a writer killed mid-write leaves in a
+    /// slot that held nothing before.
+    CutShort,
+    /// Whole but wrong: a half-rewritten slot (crash residue when the other
+    /// slot is valid), or damage.
+    Damaged(String),
     /// Not a slot file at all.
     Foreign(String),
 }
 
+/// Generations beyond this are not ones a writer reaches (one per call).
+const MAX_GENERATION: u64 = 1 << 62;
+
 fn decode(bytes: &[u8]) -> Decoded<'_> {
+    if bytes.is_empty() {
+        return Decoded::CutShort;
+    }
     if bytes.iter().all(|&b| b == 0) {
-        return Decoded::Torn;
+        return Decoded::Damaged("it holds only zero bytes".into());
     }
     let Some(newline) = bytes.iter().position(|&b| b == b'\n') else {
-        return torn_or_foreign(bytes);
+        return cut_short_or_foreign(bytes);
     };
     let header = String::from_utf8_lossy(&bytes[..newline]);
     let fields: Vec<&str> = header.split(' ').collect();
-    let [magic, generation, length, digest] = fields[..] else { return torn_or_foreign(bytes) };
-    let (Ok(generation), Ok(length)) = (generation.parse::<u64>(), length.parse::<usize>()) else {
-        return torn_or_foreign(bytes);
-    };
+    let [magic, generation, length, digest] = fields[..] else { return cut_short_or_foreign(bytes) };
     if magic != MAGIC {
-        return torn_or_foreign(bytes);
+        return cut_short_or_foreign(bytes);
+    }
+    let (Ok(generation), Ok(length)) = (generation.parse::<u64>(), length.parse::<usize>()) else {
+        return Decoded::Damaged("its header does not parse".into());
+    };
+    if generation > MAX_GENERATION {
+        return Decoded::Foreign(format!("its generation {generation} is out of range"));
     }
     let body = &bytes[newline + 1..];
-    if body.len() < length || blake3::hash(&body[..length]).to_hex().as_str() != digest {
-        return Decoded::Torn;
+    if body.len() < length {
+        return Decoded::CutShort;
+    }
+    if blake3::hash(&body[..length]).to_hex().as_str() != digest {
+        return Decoded::Damaged("its checksum does not match its contents".into());
     }
     Decoded::Valid { generation, body: &body[..length] }
 }
 
-/// A header cut short is torn; anything else is not ours.
-fn torn_or_foreign(bytes: &[u8]) -> Decoded<'_> {
+/// A header cut short is a prefix of a write; anything else is not ours.
+fn cut_short_or_foreign(bytes: &[u8]) -> Decoded<'_> {
     let head = &bytes[..bytes.len().min(MAGIC.len())];
-    if MAGIC.as_bytes().starts_with(head) {
-        Decoded::Torn
+    if MAGIC.as_bytes().starts_with(head) && !bytes.contains(&b'\n') {
+        Decoded::CutShort
     } else {
         Decoded::Foreign("it is not a slot file written by accounts".into())
     }
+}
+
+/// Whether `path` was last written before the machine booted: leases in it
+/// died with their holders.
+fn older_than_this_boot(path: &Path) -> bool {
+    let Ok(modified) = std::fs::metadata(path).and_then(|m| m.modified()) else { return false };
+    let Ok(stat) = bounded::read_text(Path::new("/proc/stat"), 1 << 20) else { return false };
+    let boot = stat.lines().find_map(|l| l.strip_prefix("btime ")?.trim().parse::<u64>().ok());
+    boot.is_some_and(|boot| modified < std::time::UNIX_EPOCH + std::time::Duration::from_secs(boot))
 }
 
 #[cfg(test)]
@@ -204,14 +242,46 @@ mod tests {
     }
 
     #[test]
-    fn residue_is_passed_over_and_foreign_files_are_corrupt() {
+    fn a_first_write_cut_short_holds_nothing_and_foreign_files_are_corrupt() {
         let dir = tempfile::tempdir().unwrap();
         let slots = Slots::new(dir.path(), "x");
-        std::fs::write(&slots.paths()[0], [0u8; 300]).unwrap();
-        let read = slots.read().unwrap();
-        assert!(read.body.is_none() && !read.is_fresh());
+        let full = encode(1, b"the first copy");
+        for cut in 0..full.len() {
+            std::fs::write(&slots.paths()[0], &full[..cut]).unwrap();
+            let read = slots.read().unwrap();
+            assert!(read.body.is_none() && !read.is_fresh(), "cut at {cut}");
+        }
         std::fs::write(&slots.paths()[1], b"{\"version\": 2}").unwrap();
         let err = slots.read().unwrap_err();
         assert_eq!(err.path, slots.paths()[1]);
+    }
+
+    #[test]
+    fn damage_with_no_valid_copy_is_an_error_not_an_empty_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let slots = Slots::new(dir.path(), "x");
+        let good = encode(7, b"leases");
+        let mut flipped = good.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        for (bad, detail) in [(flipped, "checksum"), (vec![0u8; good.len()], "zero bytes")] {
+            std::fs::write(&slots.paths()[0], &bad).unwrap();
+            let err = slots.read().unwrap_err();
+            assert_eq!(err.path, slots.paths()[0]);
+            assert!(err.detail.contains(detail), "{}", err.detail);
+        }
+        // Beside a valid copy, a half-rewritten slot is what a killed writer
+        // leaves: passed over.
+        std::fs::write(&slots.paths()[1], &good).unwrap();
+        assert_eq!(slots.read().unwrap().body.as_deref(), Some(&b"leases"[..]));
+    }
+
+    #[test]
+    fn a_generation_out_of_range_is_refused_not_overflowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let slots = Slots::new(dir.path(), "x");
+        std::fs::write(&slots.paths()[0], encode(u64::MAX, b"x")).unwrap();
+        assert!(slots.read().unwrap_err().detail.contains("out of range"));
+        let at_max = Newest { body: None, generation: u64::MAX, slot: Some(0) };
+        assert!(slots.write(&at_max, b"y").is_err());
     }
 }
