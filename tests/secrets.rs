@@ -259,3 +259,28 @@ fn the_lifecycle_commands_never_show_a_token() {
         }
     }
 }
+
+#[test]
+fn a_token_pasted_where_it_does_not_belong_is_masked_in_the_error() {
+    let token = "sk-ant-oat01-PASTED-0123456789abcdef";
+    let account = "[[account]]\nname = \"a\"\nagent = \"claude\"\nconfig_dir = \"d\"\n";
+    for roster in [
+        format!("{account}token_env = \"{token}\"\n"),
+        format!("{account}seats = \"{token}\"\n"),
+        format!("[[account]]\nname = \"a\"\nagent = \"{token}\"\nconfig_dir = \"d\"\n"),
+    ] {
+        let fx = Fixture::new(&roster);
+        let out = fx.run(&["status"]);
+        let err = text(&out.stderr);
+        assert_ne!(out.status.code(), Some(0));
+        assert!(out.stdout.is_empty());
+        assert!(!err.contains("PASTED") && err.contains("sk-ant-oat01-****"), "{err}");
+    }
+    let fx = Fixture::new(account);
+    for args in [&["add", "b", "--agent", "claude", "--token-env", token][..], &["enroll", "a", "--token-env", token]] {
+        let out = fx.run(args);
+        let err = text(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        assert!(!err.contains("PASTED"), "{args:?}: {err}");
+    }
+}

@@ -120,10 +120,7 @@ impl Redactor {
                 out = out.replace(secret.as_str(), &mask(secret, &self.prefixes));
             }
         }
-        for prefix in &self.prefixes {
-            out = mask_shaped(&out, prefix);
-        }
-        out
+        mask_shaped(&out, &self.prefixes)
     }
 }
 
@@ -133,14 +130,22 @@ fn is_token_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "-_.~+/=".contains(c)
 }
 
-/// Every `prefix` followed by token characters becomes `prefix****`.
-fn mask_shaped(text: &str, prefix: &str) -> String {
+/// Every word that starts with one of `prefixes` (longest first, in one
+/// pass: `sk-ant-oat01-x` is `sk-ant-oat01-****`, not `sk-****`) and goes
+/// on with token characters becomes `prefix****`.
+fn mask_shaped(text: &str, prefixes: &[String]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = rest.find(prefix) {
-        let after = &rest[at + prefix.len()..];
+    while !rest.is_empty() {
+        let Some(prefix) = prefixes.iter().find(|p| rest.starts_with(p.as_str())) else {
+            let next = rest.chars().next().map_or(1, char::len_utf8);
+            out.push_str(&rest[..next]);
+            rest = &rest[next..];
+            continue;
+        };
+        let after = &rest[prefix.len()..];
         let tail = after.find(|c: char| !is_token_char(c)).unwrap_or(after.len());
-        out.push_str(&rest[..at + prefix.len()]);
+        out.push_str(prefix);
         // "****" itself is not a token character, so a mask is never masked
         // twice into something longer.
         if tail > 0 {
@@ -148,7 +153,6 @@ fn mask_shaped(text: &str, prefix: &str) -> String {
         }
         rest = &after[tail..];
     }
-    out.push_str(rest);
     out
 }
 
@@ -164,6 +168,12 @@ mod tests {
         let json = serde_json::to_string(&Untrusted::new("a\u{1b}b")).unwrap();
         assert_eq!(json, "\"a\\\\u{1b}b\"");
         assert_eq!(format!("{:?}", Untrusted::new("q\"\u{7}")), "\"q\\\"\\u{7}\"");
+    }
+
+    #[test]
+    fn the_longest_prefix_masks_a_word_once() {
+        let r = Redactor::new(&[], &["sk-".into(), "sk-ant-oat01-".into()]);
+        assert_eq!(r.scrub_str("a sk-ant-oat01-XYZ b sk-proj-Q, é"), "a sk-ant-oat01-**** b sk-****, é");
     }
 
     #[test]

@@ -169,6 +169,25 @@ impl Context {
         Redactor::new(&secrets, &plugin.spec().token_prefixes)
     }
 
+    /// Masks words shaped like the tokens of any plugin this host knows
+    /// (their prefixes, from their cached specs), for errors on their way
+    /// out. Best effort: a plugin that does not load adds nothing.
+    fn error_redactor(&self) -> Redactor {
+        let registry = self.registry(None);
+        let Ok(runtime) = Runtime::new(Some(&self.paths.cache_dir), false) else {
+            return Redactor::new(&[], &[]);
+        };
+        let mut prefixes: Vec<String> = Vec::new();
+        for kind in registry.known_kinds() {
+            if let Ok(source) = registry.resolve(&kind, &mut |_| {})
+                && let Ok(plugin) = runtime.load(&source)
+            {
+                prefixes.extend(plugin.spec().token_prefixes.iter().cloned());
+            }
+        }
+        Redactor::new(&[], &prefixes)
+    }
+
     /// Where leases and walls are kept: the database the flag, the
     /// variable or the roster's `[state]` names, else the local files. The
     /// database is dialled here, only by commands that need the state.
@@ -336,7 +355,7 @@ pub fn main() -> std::process::ExitCode {
     match result {
         Ok(code) => std::process::ExitCode::from(code),
         Err(error) => {
-            report(&error);
+            report(&ctx, &error);
             std::process::ExitCode::from(error.exit_code())
         }
     }
@@ -365,6 +384,10 @@ fn run(ctx: &Context, command: Command) -> Result<u8> {
     }
 }
 
-fn report(error: &Error) {
-    notice::error(error);
+/// Every error goes out through one masking pass: a token pasted where a
+/// name or a number belongs (`token_env = "sk-..."`, `--token-env sk-...`,
+/// `seats = "sk-..."`) is echoed by the message that says it is wrong, so
+/// every word shaped like a known plugin's token is masked here.
+fn report(ctx: &Context, error: &Error) {
+    notice::error(ctx.error_redactor().scrub_str(&error.to_string()));
 }
