@@ -536,3 +536,38 @@ fn a_damaged_lease_slot_is_an_error_not_free_seats() {
     std::fs::write(&slot, &good).unwrap();
     assert_eq!(workers(&fx), ["w1"], "w1's seat was never given away");
 }
+
+#[test]
+fn a_symlinked_roster_is_edited_where_it_points() {
+    let fx = fixture();
+    let dotfiles = fx.path("dotfiles/roster.toml");
+    std::fs::create_dir_all(dotfiles.parent().unwrap()).unwrap();
+    std::fs::rename(fx.roster(), &dotfiles).unwrap();
+    std::os::unix::fs::symlink(&dotfiles, fx.roster()).unwrap();
+    let home = fx.path("home");
+    let mut add = fx.cmd(&["add", "n1", "--agent", "claude"]);
+    let out = add.env("HOME", &home).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::symlink_metadata(fx.roster()).unwrap().is_symlink(), "the link was replaced by a file");
+    assert!(std::fs::read_to_string(&dotfiles).unwrap().contains("name = \"n1\""));
+    fx.ok(&["remove", "n1"]);
+    assert!(!std::fs::read_to_string(&dotfiles).unwrap().contains("name = \"n1\""));
+    assert!(std::fs::symlink_metadata(fx.roster()).unwrap().is_symlink());
+}
+
+#[test]
+fn two_accounts_cannot_share_one_config_dir_through_dotdot_or_a_symlink() {
+    let fx = fixture();
+    // d/x does not exist: d/x/../a is a's dir all the same.
+    let sneaky = fx.path("d/x/../a");
+    let err = fx.fails(&["add", "n3", "--agent", "claude", "--config-dir", sneaky.to_str().unwrap()], 2);
+    assert!(err.contains("already account \"a\"'s"), "{err}");
+    // A hand-written account whose config_dir is a link to a's: login
+    // refuses before the agent's login runs.
+    std::fs::create_dir_all(fx.path("d/a")).unwrap();
+    std::os::unix::fs::symlink(fx.path("d/a"), fx.path("d/alias")).unwrap();
+    let roster = std::fs::read_to_string(fx.roster()).unwrap();
+    fx.write_roster(&format!("{roster}[[account]]\nname = \"c\"\nagent = \"claude\"\nconfig_dir = \"d/alias\"\n"));
+    let err = fx.fails(&["login", "c"], 2);
+    assert!(err.contains("which is account \"a\"'s") && err.contains("overwrite"), "{err}");
+}

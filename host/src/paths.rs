@@ -1,7 +1,7 @@
 //! Where things live: each path from its flag, then its `ACCOUNTS_*`
 //! variable (both handled by clap), then the platform's directories.
 
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 use directories::ProjectDirs;
 
@@ -42,5 +42,46 @@ impl Paths {
             cache_dir: cache_dir.unwrap_or_else(|| platform(|d| d.cache_dir().to_owned())),
             config_dirs: platform(|d| d.data_dir().join("config-dirs")),
         }
+    }
+}
+
+/// Where `path` really leads: its longest existing ancestor with symlinks
+/// and `..` resolved, then the rest (which does not exist yet, so holds no
+/// symlink) with `..` applied by name. `cfg/x/../n1` with no `cfg/x` is
+/// `cfg/n1`, which `canonicalize` alone cannot say.
+pub fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let parts: Vec<Component> = absolute.components().collect();
+    for existing in (1..=parts.len()).rev() {
+        let Ok(mut base) = std::fs::canonicalize(parts[..existing].iter().collect::<PathBuf>()) else { continue };
+        for part in &parts[existing..] {
+            match part {
+                Component::ParentDir => {
+                    base.pop();
+                }
+                Component::CurDir => {}
+                other => base.push(other.as_os_str()),
+            }
+        }
+        return base;
+    }
+    absolute
+}
+
+#[cfg(test)]
+mod resolved_tests {
+    use super::*;
+
+    #[test]
+    fn dotdot_through_missing_dirs_and_symlinks_lead_where_they_lead() {
+        let root = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(root.path()).unwrap();
+        std::fs::create_dir_all(real.join("cfg/n1")).unwrap();
+        std::os::unix::fs::symlink(real.join("cfg/n1"), real.join("link")).unwrap();
+        assert_eq!(resolved(&real.join("cfg/x/../n1")), real.join("cfg/n1"));
+        assert_eq!(resolved(&real.join("cfg/x/y/../../n1")), real.join("cfg/n1"));
+        assert_eq!(resolved(&real.join("link")), real.join("cfg/n1"));
+        assert_eq!(resolved(&real.join("link/new")), real.join("cfg/n1/new"));
+        assert_eq!(resolved(&real.join("cfg/./n2")), real.join("cfg/n2"));
     }
 }

@@ -116,7 +116,16 @@ impl RosterFile {
         // new roster's header is put in front here.
         let text = if self.exists { self.doc.to_string() } else { format!("{NEW_ROSTER}\n{}", self.doc) };
         let roster = Roster::parse(&self.path, &text, home().as_deref())?;
-        let dir = parent(&self.path);
+        // A roster that is a symlink (into a dotfiles repo, say) is edited
+        // where it points: replacing the link by a file would leave the
+        // file it names without the edit.
+        let target = match std::fs::symlink_metadata(&self.path) {
+            Ok(meta) if meta.is_symlink() => std::fs::canonicalize(&self.path).map_err(|e| {
+                usage(format!("{} is a symlink that cannot be followed ({e}); fix the link", self.path.display()))
+            })?,
+            _ => self.path.clone(),
+        };
+        let dir = parent(&target);
         if self.exists {
             // The mode bits too: root passes access(2) on any file, but a
             // roster made read-only says "do not edit me" to root as well.
@@ -147,7 +156,7 @@ impl RosterFile {
             tmp.as_file().sync_all()
         })();
         written.map_err(|e| Error::Other(anyhow::anyhow!("cannot write {}: {e}", self.path.display())))?;
-        tmp.persist(&self.path)
+        tmp.persist(&target)
             .map_err(|e| Error::Other(anyhow::anyhow!("cannot write {}: {}", self.path.display(), e.error)))?;
         Ok(roster)
     }

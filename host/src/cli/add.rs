@@ -149,12 +149,11 @@ pub fn run_remove(ctx: &Context, args: RemoveArgs) -> Result<()> {
     ))
 }
 
-/// The account already using `dir`, compared after resolving symlinks and
-/// `..` where the paths exist.
+/// The account already using `dir`, compared where each path really leads
+/// (symlinks and `..` resolved, also through dirs that do not exist yet).
 fn user_of<'r>(roster: &'r Roster, dir: &Path) -> Option<&'r str> {
-    let key = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
-    let dir = key(dir);
-    roster.accounts.iter().find(|a| key(&a.config_dir) == dir).map(|a| a.name.as_str())
+    let dir = crate::paths::resolved(dir);
+    roster.accounts.iter().find(|a| crate::paths::resolved(&a.config_dir) == dir).map(|a| a.name.as_str())
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {

@@ -55,6 +55,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<u8> {
         _ => commands.interactive.clone(),
     };
     warn_about_leases(ctx, &roster, account)?;
+    refuse_a_shared_dir(&roster, account)?;
     launch::ensure_config_dir(account)?;
     let env = login::login_env(account, &plugin, crate::clock::now())?;
     let ignore = login::host_files(account, spec.token_file_name.as_deref());
@@ -179,4 +180,23 @@ fn emit(value: &serde_json::Value) -> Result<()> {
 fn write_line(value: &serde_json::Value) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{value}").and_then(|()| out.flush())
+}
+
+/// A login writes the agent's credentials into the config dir: one that
+/// leads to another account's dir (a symlink, `..`) would overwrite that
+/// account's login.
+fn refuse_a_shared_dir(roster: &crate::roster::Roster, account: &crate::roster::Account) -> Result<()> {
+    let here = crate::paths::resolved(&account.config_dir);
+    match roster.accounts.iter().find(|a| a.name != account.name && crate::paths::resolved(&a.config_dir) == here) {
+        Some(other) => Err(usage(format!(
+            "account {:?}'s config_dir {} leads to {}, which is account {:?}'s; logging in would overwrite that \
+             account's login. Give {:?} a directory of its own",
+            account.name,
+            account.config_dir.display(),
+            here.display(),
+            other.name,
+            account.name
+        ))),
+        None => Ok(()),
+    }
 }
