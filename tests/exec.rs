@@ -193,9 +193,10 @@ fn the_child_gets_the_accounts_env_and_nothing_else_leaks() {
 #[test]
 fn the_lease_is_held_while_running_renewed_and_released_after() {
     let fx = fixture();
-    // TTL 2s renews every second: after 3s the lease is still there.
-    let script = r#"sleep 3; "$TEST_BIN" status --json"#;
-    let out = exec(&fx, &["--worker", "w1", "--ttl", "2s"], script);
+    // TTL 3s (the shortest exec takes) renews every second: after 4s the
+    // lease is still there.
+    let script = r#"sleep 4; "$TEST_BIN" status --json"#;
+    let out = exec(&fx, &["--worker", "w1", "--ttl", "3s"], script);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let during: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let leases: Vec<_> =

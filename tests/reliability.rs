@@ -571,3 +571,42 @@ fn two_accounts_cannot_share_one_config_dir_through_dotdot_or_a_symlink() {
     let err = fx.fails(&["login", "c"], 2);
     assert!(err.contains("which is account \"a\"'s") && err.contains("overwrite"), "{err}");
 }
+
+#[test]
+fn exec_never_runs_its_agent_without_a_seat() {
+    let fx = Fixture::new("[[account]]\nname = \"only\"\nagent = \"claude\"\nconfig_dir = \"d/only\"\n");
+    let err = fx.fails(&["exec", "--ttl", "1s", "--", "true"], 2);
+    assert!(err.contains("--ttl 1s is too short") && err.contains("at least 3s"), "{err}");
+
+    // Its lease released from outside while a seat is free: leased again.
+    let spawn = |worker: &str, secs: &str| {
+        fx.cmd(&["exec", "--worker", worker, "--ttl", "3s", "--", "sleep", secs])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let exec = spawn("e1", "4");
+    std::thread::sleep(Duration::from_millis(500));
+    fx.ok(&["release", "--worker", "e1"]);
+    assert!(workers(&fx).is_empty());
+    std::thread::sleep(Duration::from_millis(1_800));
+    assert_eq!(workers(&fx), ["e1"], "leased again at the next renewal");
+    let out = exec.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("leased again"), "{}", text(&out.stderr));
+
+    // Released, and the seat taken by another worker meanwhile: the agent
+    // is stopped, not left running beside the new holder.
+    let exec = spawn("e2", "30");
+    std::thread::sleep(Duration::from_millis(500));
+    fx.ok(&["release", "--worker", "e2"]);
+    let holder = Sleeper::new();
+    fx.ok(&["launch-env", "--worker", "other", "--holder-pid", &holder.pid()]);
+    let started = Instant::now();
+    let out = exec.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10), "the agent ran on");
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("no free seat now; stopping the agent"), "{}", text(&out.stderr));
+    assert_eq!(workers(&fx), ["other"]);
+}

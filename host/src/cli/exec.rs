@@ -44,6 +44,9 @@ pub struct Args {
     command: Vec<String>,
 }
 
+/// The shortest lease `exec` can keep renewed.
+const MIN_EXEC_TTL_SECS: i64 = 3;
+
 pub fn run(ctx: &Context, args: Args) -> Result<u8> {
     if let Some(outer) = std::env::var_os(ACCOUNT_VAR)
         && !args.nested
@@ -55,6 +58,16 @@ pub fn run(ctx: &Context, args: Args) -> Result<u8> {
         )));
     }
     let ttl_secs = timefmt::parse_duration(&args.ttl).map_err(|e| usage(format!("--ttl: {e}")))?;
+    // Renewed every third of the TTL, at least a second apart, with
+    // expiries counted in whole seconds: below 3 s a renewal can come after
+    // the lease has already ended.
+    if ttl_secs < MIN_EXEC_TTL_SECS {
+        return Err(usage(format!(
+            "--ttl {} is too short for exec to renew its lease in time (it renews every third of it); \
+             use at least {MIN_EXEC_TTL_SECS}s",
+            args.ttl
+        )));
+    }
     let grace_ms = timefmt::parse_duration_ms(&args.grace).map_err(|e| usage(format!("--grace: {e}")))?;
     let roster = ctx.roster()?;
     let agent = match &args.account {

@@ -98,9 +98,20 @@ enum Outcome {
     Walled(Wall),
 }
 
+/// What a renewal of the lease came to.
+enum Renewal {
+    Renewed,
+    /// The store did not answer; try again soon.
+    Retry,
+    /// The lease was gone and no seat was free to take again.
+    Lost,
+}
+
 /// Where a run's output goes and how the child is reached.
 struct Run {
     id: u32,
+    /// The account the run holds its seat on.
+    account: String,
     pid: u32,
     own_session: bool,
     pty: Option<pty::Pty>,
@@ -248,6 +259,7 @@ impl Supervisor<'_> {
         }
         let mut run = Run {
             id,
+            account: launch.env.account.clone(),
             pid: spawned.child.id(),
             own_session: spawned.pty.is_some(),
             pty: spawned.pty,
@@ -350,7 +362,21 @@ impl Supervisor<'_> {
                         kill_at = None;
                     }
                     if now >= next_renewal {
-                        next_renewal = now + if self.renew() { renew_every } else { renew_every.min(RENEW_RETRY) };
+                        next_renewal = now
+                            + match self.renew(&run.account) {
+                                Renewal::Renewed => renew_every,
+                                Renewal::Retry => renew_every.min(RENEW_RETRY),
+                                Renewal::Lost => {
+                                    // No seat to run on: stop the agent rather
+                                    // than over-allocate the account.
+                                    stopped_by_user = true;
+                                    if status.is_none() {
+                                        child::signal(run.pid, run.own_session, Signal::TERM);
+                                        kill_at = Some(Instant::now() + self.options.grace);
+                                    }
+                                    renew_every
+                                }
+                            };
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => unreachable!("the supervisor holds a sender"),
@@ -392,28 +418,54 @@ impl Supervisor<'_> {
         end.until
     }
 
-    /// Push the lease's expiry out by its TTL.
-    fn renew(&self) -> bool {
+    /// Push the lease's expiry out by its TTL. A lease that is gone (its
+    /// TTL passed, `release` from elsewhere) is taken again on the same
+    /// account when a seat is free there; when none is, the run is `Lost`:
+    /// an agent never runs on without a seat.
+    fn renew(&self, account: &str) -> Renewal {
         let now = self.store.now();
+        let claim = Claim {
+            agent: &self.options.agent,
+            worker: &self.options.worker,
+            host: &self.host,
+            holder: self.holder,
+            ttl_secs: self.options.ttl_secs,
+            now,
+        };
         let renewed = self.store.update(|state| {
             let lease = state.leases.iter_mut().find(|l| l.worker == self.options.worker && l.holder == self.holder);
-            Ok(lease.map(|l| l.expires_at = now + self.options.ttl_secs).is_some())
+            if let Some(lease) = lease {
+                lease.expires_at = now + self.options.ttl_secs;
+                return Ok(Renewal::Renewed);
+            }
+            seats::prune(state, &self.host, now);
+            Ok(match seats::lease_seat_on(self.roster, state, &claim, Some(account)) {
+                Ok(_) => {
+                    notice::warn(format!(
+                        "the lease of worker {} on {account} was gone (released elsewhere, or its TTL passed); \
+                         leased again",
+                        self.options.worker
+                    ));
+                    Renewal::Renewed
+                }
+                Err(_) => {
+                    notice::error(format!(
+                        "the lease of worker {} on {account} was gone and the account has no free seat now; \
+                         stopping the agent rather than run it without a seat",
+                        self.options.worker
+                    ));
+                    Renewal::Lost
+                }
+            })
         });
         match renewed {
-            Ok(true) => true,
-            Ok(false) => {
-                notice::warn(format!(
-                    "the lease of worker {} was released elsewhere; the agent runs on without a seat",
-                    self.options.worker
-                ));
-                true
-            }
+            Ok(renewal) => renewal,
             // The agent runs on: a store that is down for a while (a
             // database restart) must not stop work. Retried soon; the lease
             // lasts its TTL meanwhile.
             Err(e) => {
                 notice::warn(format!("renewing the lease (retrying within {}s): {e}", RENEW_RETRY.as_secs()));
-                false
+                Renewal::Retry
             }
         }
     }
