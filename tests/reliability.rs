@@ -610,3 +610,29 @@ fn exec_never_runs_its_agent_without_a_seat() {
     assert!(text(&out.stderr).contains("no free seat now; stopping the agent"), "{}", text(&out.stderr));
     assert_eq!(workers(&fx), ["other"]);
 }
+
+#[test]
+fn a_state_dir_replaced_while_waiting_is_locked_again_at_its_new_self() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = fixture();
+    fx.ok(&["status"]);
+    let dir = fx.state_dir();
+    let started = Instant::now();
+    let mut old_holder = Command::new("flock").arg(&dir).args(["sleep", "1.5"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let waiter =
+        fx.cmd(&["launch-env", "--worker", "w2"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // The dir is replaced, and the new one is locked by someone else.
+    std::fs::rename(&dir, fx.path("state.old")).unwrap();
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut new_holder = Command::new("flock").arg(&dir).args(["sleep", "3"]).spawn().unwrap();
+    let out = waiter.wait_with_output().unwrap();
+    let took = started.elapsed();
+    old_holder.wait().unwrap();
+    new_holder.wait().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(took >= Duration::from_millis(3_200), "went in under the new dir's lock-holder after {took:?}");
+    assert_eq!(workers(&fx), ["w2"], "the lease is in the dir at the path");
+}

@@ -104,10 +104,29 @@ impl FileStore {
         self.dir.join(STATE_FILE)
     }
 
+    /// Lock the state dir. Files are then read and written by path, so the
+    /// locked dir must still be the one at the path: a dir replaced while
+    /// we waited (moved aside, made anew) is locked again at its new self,
+    /// or a waiter would hold the old one's lock and write the new one's
+    /// files beside a holder of the new lock.
     fn lock(&self) -> Result<File> {
-        let dir = File::open(&self.dir).with_context(|| format!("cannot open the state dir {}", self.dir.display()))?;
-        super::lock_wait::lock(&dir, &self.dir).map_err(|e| Error::Other(anyhow::anyhow!(e)))?;
-        Ok(dir)
+        use std::os::unix::fs::MetadataExt;
+        let identity = |m: &std::fs::Metadata| (m.dev(), m.ino());
+        for _ in 0..8 {
+            let dir =
+                File::open(&self.dir).with_context(|| format!("cannot open the state dir {}", self.dir.display()))?;
+            super::lock_wait::lock(&dir, &self.dir).map_err(|e| Error::Other(anyhow::anyhow!(e)))?;
+            let locked = dir.metadata().with_context(|| format!("cannot read the state dir {}", self.dir.display()))?;
+            match std::fs::metadata(&self.dir) {
+                Ok(now) if identity(&now) == identity(&locked) => return Ok(dir),
+                // Replaced (or gone) meanwhile: start again at the path.
+                _ => continue,
+            }
+        }
+        Err(Error::Other(anyhow::anyhow!(
+            "the state dir {} keeps being replaced while accounts locks it; stop whatever is moving it",
+            self.dir.display()
+        )))
     }
 
     fn read(&self) -> Result<Loaded> {
