@@ -636,3 +636,24 @@ fn a_state_dir_replaced_while_waiting_is_locked_again_at_its_new_self() {
     assert!(took >= Duration::from_millis(3_200), "went in under the new dir's lock-holder after {took:?}");
     assert_eq!(workers(&fx), ["w2"], "the lease is in the dir at the path");
 }
+
+#[test]
+fn small_bounds_on_names_hosts_clocks_and_scaffolds() {
+    let fx = fixture();
+    let err = fx.fails(&["plugins", "new", "claude", fx.path("scaffold").to_str().unwrap()], 2);
+    assert!(err.contains("built-in kind"), "{err}");
+    assert!(!fx.path("scaffold").exists());
+    let err = fx.fails(&["add", "--agent", "claude", "--", "-x"], 2);
+    assert!(err.contains("not starting with '-'"), "{err}");
+    let out = fx.cmd(&["status"]).env("ACCOUNTS_CLOCK_SKEW", "+7304484d").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("more than a year") && out.stdout.is_empty());
+    // A 100 KB host id is not copied into every lease.
+    let holder = Sleeper::new();
+    let huge = "h".repeat(100_000);
+    let out =
+        fx.cmd(&["launch-env", "--worker", "w", "--holder-pid", &holder.pid()]).env("ACCOUNTS_HOST_ID", &huge).output();
+    assert!(out.unwrap().status.success());
+    let total: usize = state_files(&fx).iter().map(|(_, bytes)| bytes.len()).sum();
+    assert!(total < 4_096, "{total} bytes of state");
+}

@@ -37,10 +37,16 @@ pub fn parse_skew(text: &str) -> Result<i64, String> {
         b'+' => (1, &text[1..]),
         _ => (1, text),
     };
-    crate::timefmt::parse_duration(duration)
-        .map(|secs| sign * secs)
-        .map_err(|_| format!("{SKEW_VAR}={text:?} is not a clock skew; {HINT}"))
+    let secs = crate::timefmt::parse_duration(duration)
+        .map_err(|_| format!("{SKEW_VAR}={text:?} is not a clock skew; {HINT}"))?;
+    if secs > MAX_SKEW_SECS {
+        return Err(format!("{SKEW_VAR}={text:?} is more than a year; rehearse a wrong clock within 366d"));
+    }
+    Ok(sign * secs)
 }
+
+/// The largest skew taken: a clock further off is not one to rehearse.
+const MAX_SKEW_SECS: i64 = 366 * 86_400;
 
 /// Seconds since the epoch, with their fraction (the fleet store measures
 /// its offset from the server's clock in these).
@@ -57,6 +63,12 @@ pub fn now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_skew_beyond_a_year_is_refused() {
+        assert_eq!(parse_skew("-366d"), Ok(-366 * 86_400));
+        assert!(parse_skew("+7304484d").unwrap_err().contains("more than a year"));
+    }
 
     #[test]
     fn skews_are_signed_durations() {

@@ -82,9 +82,25 @@ fn is_forked_copy(child: u32, parent: u32) -> bool {
 /// is gone; another host's only by release or expiry.
 pub fn host_name() -> String {
     match std::env::var("ACCOUNTS_HOST_ID") {
-        Ok(id) if !id.is_empty() => id,
+        Ok(id) if !id.is_empty() => bounded_host_id(&id),
         _ => rustix::system::uname().nodename().to_string_lossy().into_owned(),
     }
+}
+
+/// The longest host id kept: it is stored in every lease.
+const MAX_HOST_ID_BYTES: usize = 128;
+
+/// `id` as kept: control characters dropped, cut to 128 bytes on a
+/// character boundary (a host id names a machine; 100 KB of it would be
+/// copied into every lease).
+fn bounded_host_id(id: &str) -> String {
+    let mut kept: String = id.chars().filter(|c| !c.is_control()).collect();
+    let mut end = kept.len().min(MAX_HOST_ID_BYTES);
+    while !kept.is_char_boundary(end) {
+        end -= 1;
+    }
+    kept.truncate(end);
+    kept
 }
 
 struct Stat {
@@ -118,6 +134,15 @@ fn parse_stat(text: &str) -> Option<Stat> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_id_is_bounded_and_plain() {
+        assert_eq!(bounded_host_id("web-1"), "web-1");
+        assert_eq!(bounded_host_id("a\nb\u{1b}c"), "abc");
+        let long = "é".repeat(100_000);
+        let kept = bounded_host_id(&long);
+        assert!(kept.len() <= MAX_HOST_ID_BYTES && kept.chars().all(|c| c == 'é'));
+    }
 
     #[test]
     fn parses_stat_with_odd_names() {

@@ -252,6 +252,12 @@ impl Roster {
                     ));
                 }
             };
+            if a.config_dir.get_ref().chars().any(char::is_control) {
+                return Err(error(
+                    Some(a.config_dir.span()),
+                    "config_dir has a control character (a NUL, a line break); write the path as plain text".into(),
+                ));
+            }
             if a.config_dir.get_ref().trim().is_empty() {
                 return Err(error(
                     Some(a.config_dir.span()),
@@ -400,11 +406,13 @@ pub fn valid_name(name: &str) -> bool {
         && name.len() <= 64
         && name != "."
         && name != ".."
+        // A leading '-' would read as a flag on every command line.
+        && !name.starts_with('-')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 /// What a valid account name looks like, for errors.
-pub const NAME_RULE: &str = "use 1 to 64 letters, digits, '-', '_' or '.' (not . or ..)";
+pub const NAME_RULE: &str = "use 1 to 64 letters, digits, '-', '_' or '.' (not . or .., not starting with '-')";
 
 /// A portable environment variable name.
 /// The most variables one account's `env` may set.
@@ -577,6 +585,9 @@ sha256 = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
         assert!(err("[[account]]\nname=\"a\"\nagent=\"x\"\nconfig_dir=\"d\"\nseats=0\n").contains(":5:7: seats = 0"));
         assert!(err("[[account]]\nname=\"a b\"\nagent=\"x\"\nconfig_dir=\"d\"\n").contains("not allowed"));
         assert!(err("[[account]]\nname=\"..\"\nagent=\"x\"\nconfig_dir=\"d\"\n").contains("not allowed"));
+        assert!(err("[[account]]\nname=\"-x\"\nagent=\"x\"\nconfig_dir=\"d\"\n").contains("not starting with '-'"));
+        let nul = err("[[account]]\nname=\"a\"\nagent=\"x\"\nconfig_dir=\"d\\u0000e\"\n");
+        assert!(nul.contains(":4:12: config_dir has a control character"), "{nul}");
         assert!(err("wall_cooldown = \"soon\"\n").contains(":1:17: wall_cooldown"));
         assert!(
             err("[[account]]\nname=\"a\"\nagent=\"x\"\nconfig_dir=\"d\"\ntoken_file=\"f\"\ntoken_env=\"E\"\n")

@@ -435,7 +435,7 @@ mod tests {
     }
 
     #[test]
-    fn what_a_crash_leaves_of_a_slot_is_passed_over() {
+    fn what_a_crash_or_a_power_cut_leaves_of_a_slot_is_passed_over() {
         let dir = private_tempdir();
         let store = FileStore::open(dir.path()).unwrap();
         edit(&store, |s| s.put_wall(wall()));
@@ -447,8 +447,17 @@ mod tests {
         let seen = store.update(|s| Ok(s.clone())).unwrap();
         assert_eq!(seen.leases, [lease("w")], "the previous copy is kept");
         std::fs::write(&written, [0u8; 512]).unwrap();
+        // No valid slot, written since this boot: damage, not a crash.
+        let err = store.update(|s| Ok(s.clone())).unwrap_err().to_string();
+        assert!(err.contains("is corrupt") && err.contains("zero bytes"), "{err}");
+        // The same from before this boot is what a power cut leaves: its
+        // leases died with their holders.
+        let before_boot = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000);
+        for path in [&written, &other] {
+            std::fs::File::options().write(true).open(path).unwrap().set_modified(before_boot).unwrap();
+        }
         let seen = store.update(|s| Ok(s.clone())).unwrap();
-        assert!(seen.leases.is_empty(), "no valid slot: what a power cut leaves");
+        assert!(seen.leases.is_empty(), "no valid slot after a power cut");
         assert_eq!(seen.walls, [wall()], "walls are kept");
     }
 

@@ -150,6 +150,12 @@ pub fn check_token_shape(spec: &Spec, token: &str) -> Result<(), String> {
     if token.chars().any(char::is_whitespace) {
         return Err("the token contains whitespace or a line break".into());
     }
+    if token.starts_with('\u{feff}') {
+        return Err("the token starts with a byte-order mark (U+FEFF); save the file without one".into());
+    }
+    if token.chars().any(char::is_control) {
+        return Err("the token contains a control character".into());
+    }
     let prefixes = &spec.token_prefixes;
     if !prefixes.is_empty() && !prefixes.iter().any(|p| token.len() > p.len() && token.starts_with(p.as_str())) {
         return Err(format!("a {} token starts with {}", spec.label, prefixes.join(" or ")));
@@ -322,6 +328,8 @@ mod tests {
         assert!(check_token_shape(&spec(), "acme-1\nacme-2").unwrap_err().contains("line break"));
         assert!(check_token_shape(&spec(), "acme-").unwrap_err().contains("starts with acme-"));
         assert_eq!(check_token_shape(&Spec::new("x", "X"), "anything"), Ok(()));
+        assert!(check_token_shape(&spec(), "acme-1\u{7}").unwrap_err().contains("control character"));
+        assert!(check_token_shape(&spec(), "\u{feff}acme-1").unwrap_err().contains("byte-order mark"));
     }
 
     #[test]

@@ -19,6 +19,12 @@ pub fn run(kind: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> Result<()>
             "{kind:?} is not a valid kind: use lower-case letters, digits, - and _, starting with a letter"
         )));
     }
+    if crate::plugin::builtin::BUILTINS.iter().any(|(k, _, _)| *k == kind) {
+        return Err(usage(format!(
+            "{kind:?} is a built-in kind: `plugins install` would refuse a plugin for it (the plugin dir never \
+             shadows a built-in; only a roster's [plugins.{kind}] can). Pick a kind of your own"
+        )));
+    }
     let dir = dir.unwrap_or_else(|| PathBuf::from(format!("{kind}-plugin")));
     if std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(usage(format!("{} exists and is not empty; pick another DIR", dir.display())));
