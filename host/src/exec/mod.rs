@@ -186,14 +186,7 @@ impl Supervisor<'_> {
     ) -> Result<std::result::Result<Launch, u8>> {
         loop {
             let now = self.store.now();
-            let claim = Claim {
-                agent: &self.options.agent,
-                worker: &self.options.worker,
-                host: &self.host,
-                holder: self.holder,
-                ttl_secs: self.options.ttl_secs,
-                now,
-            };
+            let claim = self.claim(now);
             let outcome = self.store.update(|state| {
                 seats::prune(state, &self.host, now);
                 if let Some((account, wall)) = wall {
@@ -418,20 +411,25 @@ impl Supervisor<'_> {
         end.until
     }
 
-    /// Push the lease's expiry out by its TTL. A lease that is gone (its
-    /// TTL passed, `release` from elsewhere) is taken again on the same
-    /// account when a seat is free there; when none is, the run is `Lost`:
-    /// an agent never runs on without a seat.
-    fn renew(&self, account: &str) -> Renewal {
-        let now = self.store.now();
-        let claim = Claim {
+    /// This worker's claim on a seat, at `now`.
+    fn claim(&self, now: i64) -> Claim<'_> {
+        Claim {
             agent: &self.options.agent,
             worker: &self.options.worker,
             host: &self.host,
             holder: self.holder,
             ttl_secs: self.options.ttl_secs,
             now,
-        };
+        }
+    }
+
+    /// Push the lease's expiry out by its TTL. A lease that is gone (its
+    /// TTL passed, `release` from elsewhere) is taken again on the same
+    /// account when a seat is free there; when none is, the run is `Lost`:
+    /// an agent never runs on without a seat.
+    fn renew(&self, account: &str) -> Renewal {
+        let now = self.store.now();
+        let claim = self.claim(now);
         let renewed = self.store.update(|state| {
             let lease = state.leases.iter_mut().find(|l| l.worker == self.options.worker && l.holder == self.holder);
             if let Some(lease) = lease {
