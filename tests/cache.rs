@@ -73,7 +73,7 @@ fn a_copied_cache_is_hashed_again_and_kept() {
     assert_eq!(inspect(&fx, &cache, "claude")["kind"], "claude");
     // Copy the whole cache: same bytes, new files (new inodes and times).
     let copy = fx.path("copy");
-    private_dir(&copy);
+    make_private_dir(&copy);
     for entry in std::fs::read_dir(&cache).unwrap() {
         let path = entry.unwrap().path();
         std::fs::copy(&path, copy.join(path.file_name().unwrap())).unwrap();
@@ -87,13 +87,6 @@ fn a_copied_cache_is_hashed_again_and_kept() {
     assert_ne!(std::fs::read_to_string(&digest).unwrap(), record, "its new identity was recorded");
 }
 
-/// A cache dir made by hand, private as accounts requires of one it did
-/// not create.
-fn private_dir(dir: &std::path::Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-}
-
 #[test]
 fn an_unwritable_cache_still_works() {
     let fx = Fixture::new("");
@@ -105,7 +98,7 @@ fn an_unwritable_cache_still_works() {
 fn stale_entries_are_pruned_after_a_compile() {
     let fx = Fixture::new("");
     let cache = fx.path("cache");
-    private_dir(&cache);
+    make_private_dir(&cache);
     let stale = fx.write("cache/0000.cwasm", "old artifact");
     let stale_digest = fx.write("cache/0000.digest", "old digest");
     let recent = fx.write("cache/1111.cwasm", "recent artifact");

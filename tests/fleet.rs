@@ -348,6 +348,7 @@ fn state_copy_moves_walls_and_live_leases_to_the_fleet_and_back() {
     assert_eq!(st["accounts"][1]["wall"]["reason"], "weekly");
     // And back, into an empty state dir.
     let back = tempfile::tempdir().unwrap();
+    make_private_dir(back.path());
     let out = on_fleet(&["state", "copy", "--to", back.path().to_str().unwrap()]);
     assert!(out.starts_with("copied 1 wall and 1 lease to "), "{out}");
     let st: serde_json::Value =

@@ -398,9 +398,8 @@ fn a_directory_accounts_did_not_create_is_never_changed() {
 #[test]
 fn remove_with_the_state_dir_beside_the_roster_does_not_wait_on_itself() {
     let fx = fixture();
-    use std::os::unix::fs::PermissionsExt;
     let roster_dir = fx.roster().parent().unwrap().to_owned();
-    std::fs::set_permissions(&roster_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    make_private_dir(&roster_dir);
     let mut cmd = fx.cmd(&["--state-dir", roster_dir.to_str().unwrap(), "remove", "b"]);
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let start = Instant::now();

@@ -254,7 +254,7 @@ fn walls_skip_accounts_until_reset_and_rotate_moves_the_worker() {
     assert!(st["accounts"][1]["wall"].is_null(), "the wall lifted at its reset");
 
     // Rotating off the last serving seat: walled, released, exit 75.
-    fx.ok(&["wall", "b", "--until", "2099-01-01T00:00:00Z"]);
+    fx.ok(&["wall", "b", "--for", "300d"]);
     let err = fx.fails(&["rotate", "--worker", "v", "--holder-pid", &pid], 75);
     assert!(err.contains("walled"), "{err}");
     assert!(!leases(&fx).contains_key("v"));
@@ -314,7 +314,7 @@ fn default_holder_is_the_calling_shell() {
 #[test]
 fn corrupt_state_is_reported_and_kept() {
     let fx = fixture(&[("a", 1)]);
-    std::fs::create_dir_all(fx.state_dir()).unwrap();
+    make_private_dir(&fx.state_dir());
     std::fs::write(fx.state_dir().join("state.json"), "{\"version\":1,\"leases\":[").unwrap();
     let err = fx.fails(&["launch-env", "--worker", "w", "--holder-pid", &Sleeper::new().pid()], 1);
     assert!(err.contains("state.json is corrupt") && err.contains("mv "), "{err}");

@@ -252,10 +252,11 @@ impl Roster {
                     ));
                 }
             };
-            if a.config_dir.get_ref().chars().any(char::is_control) {
+            // A path cannot hold a NUL; any other character is the user's.
+            if a.config_dir.get_ref().contains('\0') {
                 return Err(error(
                     Some(a.config_dir.span()),
-                    "config_dir has a control character (a NUL, a line break); write the path as plain text".into(),
+                    "config_dir has a NUL character, which no path can hold; remove it".into(),
                 ));
             }
             if a.config_dir.get_ref().trim().is_empty() {
@@ -587,7 +588,7 @@ sha256 = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
         assert!(err("[[account]]\nname=\"..\"\nagent=\"x\"\nconfig_dir=\"d\"\n").contains("not allowed"));
         assert!(err("[[account]]\nname=\"-x\"\nagent=\"x\"\nconfig_dir=\"d\"\n").contains("not starting with '-'"));
         let nul = err("[[account]]\nname=\"a\"\nagent=\"x\"\nconfig_dir=\"d\\u0000e\"\n");
-        assert!(nul.contains(":4:12: config_dir has a control character"), "{nul}");
+        assert!(nul.contains(":4:12: config_dir has a NUL character"), "{nul}");
         assert!(err("wall_cooldown = \"soon\"\n").contains(":1:17: wall_cooldown"));
         assert!(
             err("[[account]]\nname=\"a\"\nagent=\"x\"\nconfig_dir=\"d\"\ntoken_file=\"f\"\ntoken_env=\"E\"\n")

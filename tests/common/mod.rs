@@ -347,3 +347,12 @@ pub fn test_plugin_with(name: &str, feature: &str) -> PathBuf {
     std::fs::copy(build.wasm(&package), &copy).unwrap();
     copy
 }
+
+/// Make `dir` (and its parents) as a careful user would for accounts: a
+/// directory of their own, mode 0700. accounts refuses an existing dir
+/// others can reach, and never changes one it did not create.
+pub fn make_private_dir(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+}

@@ -38,7 +38,8 @@ impl WallTime {
     pub fn resolve(&self, now: i64) -> Result<Option<i64>> {
         let too_far = |flag: &str, value: &str| {
             usage(format!(
-                "{flag} {value} is more than a year away; wall for at most 366d, or keep the account out with                  disabled = true in the roster"
+                "{flag} {value} is more than a year away; wall for at most 366d, or keep the account out with \
+                 disabled = true in the roster"
             ))
         };
         if let Some(until) = &self.until {
