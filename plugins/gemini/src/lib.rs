@@ -118,9 +118,9 @@ fn detect(output: &str, now: i64, zone: &str) -> Option<Wall> {
         } else if body.starts_with("Suggested retry after") && i > 0 && is_quota_error(&lines[i - 1]) {
             let reset = text::duration_seconds(&body["Suggested retry after".len()..]).map(|s| now + s);
             walls.offer(reset.map(exact), &lines[i - 1..=i].join("\n"));
-        } else if body.starts_with("You have exhausted your daily quota") {
-            walls.offer(None, line);
-        } else if body.starts_with("Resource has been exhausted") && body.contains("(Status: RESOURCE_EXHAUSTED)") {
+        } else if body.starts_with("You have exhausted your daily quota")
+            || (body.starts_with("Resource has been exhausted") && body.contains("(Status: RESOURCE_EXHAUSTED)"))
+        {
             walls.offer(None, line);
         }
     }
