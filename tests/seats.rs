@@ -346,3 +346,29 @@ mod on_postgres {
         default_holder_is_the_calling_shell,
     );
 }
+
+/// Background subshells of one pool script are workers of their own: each
+/// holds its own lease for its agent's life, so a one-seat account gets one
+/// of them, not three.
+#[test]
+fn background_subshells_of_a_pool_script_are_separate_workers() {
+    let fx = fixture(&[("a", 1)]);
+    for shell_name in ["bash", "dash"] {
+        let script = r#"for i in 1 2 3; do ( out=$($ACC launch-env) || exit 75; eval "$out"; echo "got $ACCOUNTS_WORKER"; exec sh -c 'sleep 3' ) & done; wait"#;
+        let mut cmd = Command::new(shell_name);
+        cmd.arg("-c").arg(script);
+        fx.point_at_fixture(&mut cmd);
+        let out = cmd.env("ACC", &*BIN).output().unwrap();
+        let stdout = text(&out.stdout);
+        let got: Vec<&str> = stdout.lines().filter(|l| l.starts_with("got ")).collect();
+        assert_eq!(got.len(), 1, "{shell_name}: one seat, one agent: {stdout}\n{}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stderr).matches("accounts are full (1 of 1 seats in use)").count(),
+            2,
+            "{}",
+            text(&out.stderr)
+        );
+        // Held for the agent's life: gone once it exited.
+        assert!(leases(&fx).is_empty(), "{shell_name}: the lease outlived its agent");
+    }
+}

@@ -7,8 +7,10 @@
 //! becomes the agent through `exec` (same pid, same start time). But bash runs
 //! `$(accounts ... 2>/dev/null)` (any redirection inside) in a forked
 //! subshell that exits right after; a forked subshell is a copy of its parent
-//! (same executable, same command line), so when the parent looks like that,
-//! the lease is held for the parent's parent instead.
+//! (same executable, same command line), so when the parent looks like that
+//! and only passes our stdout on, the lease is held for the parent's parent
+//! instead. A background subshell (`( ... ) &` in a pool script) is a fork
+//! too, but not one that writes our stdout: it holds its own lease.
 
 use serde::{Deserialize, Serialize};
 
@@ -56,11 +58,25 @@ pub fn default_holder() -> Holder {
     // after a few steps and never climb to init.
     for _ in 0..4 {
         match stat(holder) {
-            Some(s) if s.ppid > 1 && is_forked_copy(holder, s.ppid) => holder = s.ppid,
+            Some(s) if s.ppid > 1 && is_forked_copy(holder, s.ppid) && writes_our_stdout(holder) => holder = s.ppid,
             _ => break,
         }
     }
     Holder::of(holder)
+}
+
+/// Whether `pid`'s stdout is ours: the forked subshell of `$(accounts ...
+/// 2>/dev/null)` only passes our output on, and exits. A background
+/// subshell of a pool script, `( out=$(accounts launch-env) || exit; eval
+/// "$out"; exec agent ) &`, is a fork too, but its stdout is not the pipe
+/// we write to: it is a worker of its own and becomes the agent, so it is
+/// the holder, not the pool script above it.
+fn writes_our_stdout(pid: u32) -> bool {
+    let target = |p: &str| std::fs::read_link(format!("/proc/{p}/fd/1")).ok();
+    match (target(&pid.to_string()), target("self")) {
+        (Some(theirs), Some(ours)) => theirs == ours,
+        _ => false,
+    }
 }
 
 /// Whether `child` is a fork of `parent` that never exec'd: same executable
