@@ -2,12 +2,15 @@
 //! stdio, signalling it, and turning how it ended into our exit code.
 
 use std::fs::File;
-use std::os::fd::AsFd;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
 
 use rustix::process::{Pid, Signal};
 
+use super::keeper;
 use super::pty::Pty;
 use crate::render::LaunchEnv;
 
@@ -28,7 +31,11 @@ pub enum ChildStdio {
 
 /// A running child and the streams we read from it.
 pub struct Spawned {
+    /// The job keeper (see [`super::keeper`]): waiting for it is waiting
+    /// for the agent, whose end it mirrors.
     pub child: Child,
+    /// How to signal and stop the whole job.
+    pub job: Job,
     pub outputs: Vec<(File, Sink)>,
     /// The pty master, to forward keystrokes and window sizes to.
     pub pty: Option<Pty>,
@@ -41,29 +48,59 @@ pub enum Sink {
     Stderr,
 }
 
-/// Start `argv` with `env` applied: its variables set, its unset keys
-/// removed. Call it from the thread that lives as long as `exec` (the main
-/// thread): the child dies with that thread (see [`die_with_parent`]).
-pub fn spawn(argv: &[String], env: &LaunchEnv, stdio: &ChildStdio) -> std::io::Result<Spawned> {
-    let mut command = Command::new(&argv[0]);
-    command.args(&argv[1..]);
+/// Start `argv` with `env` applied (its variables set, its unset keys
+/// removed), under a job keeper that ends the agent's whole process tree
+/// when the agent ends, when we ask, and when we die however we die. What
+/// the agent leaves running when it exits gets `grace` to finish, then
+/// SIGTERM, then SIGKILL after `grace` more.
+pub fn spawn(argv: &[String], env: &LaunchEnv, stdio: &ChildStdio, grace: Duration) -> std::io::Result<Spawned> {
+    let (control_read, control) = std::io::pipe()?;
+    let (report, report_write) = std::io::pipe()?;
+    let (inherited_control, inherited_report) = (control_read.as_raw_fd(), report_write.as_raw_fd());
+    let on_pty = matches!(stdio, ChildStdio::Pty { .. });
+    // Our own binary, whatever has become of its path since we started.
+    let mut command = Command::new("/proc/self/exe");
+    command.arg0("accounts").args(keeper::command_line(inherited_control, inherited_report, on_pty, grace, argv));
     for key in &env.unset {
         command.env_remove(key);
     }
     command.envs(env.env.iter().map(|(k, v)| (k, v)));
-    die_with_parent(&mut command);
+    // SAFETY: only async-signal-safe syscalls (fcntl) run between fork and
+    // exec, on the child's copies of our two pipe ends.
+    unsafe {
+        command.pre_exec(move || {
+            keeper::keep_open_across_exec(BorrowedFd::borrow_raw(inherited_control))?;
+            keeper::keep_open_across_exec(BorrowedFd::borrow_raw(inherited_report))
+        });
+    }
+    let (mut child, outputs, pty) = start(command, stdio)?;
+    // Ours are closed, so the keeper's end-of-file means what it says.
+    drop((control_read, report_write));
+    if let Err(e) = keeper::read_report(report) {
+        let _ = child.wait();
+        return Err(e);
+    }
+    let job = Job { pid: child.id(), own_session: pty.is_some(), control };
+    Ok(Spawned { child, job, outputs, pty })
+}
+
+/// The keeper started, its output streams and its pty.
+type Started = (Child, Vec<(File, Sink)>, Option<Pty>);
+
+/// Start the keeper with `stdio` in place.
+fn start(mut command: Command, stdio: &ChildStdio) -> std::io::Result<Started> {
     match stdio {
-        ChildStdio::Inherit => Ok(Spawned { child: command.spawn()?, outputs: Vec::new(), pty: None }),
+        ChildStdio::Inherit => Ok((command.spawn()?, Vec::new(), None)),
         ChildStdio::StdoutToStderr => {
             command.stdout(std::io::stderr().as_fd().try_clone_to_owned()?);
-            Ok(Spawned { child: command.spawn()?, outputs: Vec::new(), pty: None })
+            Ok((command.spawn()?, Vec::new(), None))
         }
         ChildStdio::Pipes => {
             command.stdout(Stdio::piped()).stderr(Stdio::piped());
             let mut child = command.spawn()?;
             let stdout = File::from(std::os::fd::OwnedFd::from(child.stdout.take().expect("piped")));
             let stderr = File::from(std::os::fd::OwnedFd::from(child.stderr.take().expect("piped")));
-            Ok(Spawned { child, outputs: vec![(stdout, Sink::Stdout), (stderr, Sink::Stderr)], pty: None })
+            Ok((child, vec![(stdout, Sink::Stdout), (stderr, Sink::Stderr)], None))
         }
         ChildStdio::Pty { stdin_too } => {
             let pty = Pty::open()?;
@@ -73,12 +110,13 @@ pub fn spawn(argv: &[String], env: &LaunchEnv, stdio: &ChildStdio) -> std::io::R
             }
             command.stdout(slave.try_clone()?).stderr(slave);
             // SAFETY: only async-signal-safe syscalls run between fork and
-            // exec: the child leads a new session whose controlling terminal
-            // is the pty (its stdout, already in place as fd 1).
+            // exec: the keeper leads a new session whose controlling
+            // terminal is the pty (its stdout, already in place as fd 1);
+            // the agent shares its session and process group.
             unsafe {
                 command.pre_exec(|| {
                     rustix::process::setsid()?;
-                    rustix::process::ioctl_tiocsctty(std::os::fd::BorrowedFd::borrow_raw(1))?;
+                    rustix::process::ioctl_tiocsctty(BorrowedFd::borrow_raw(1))?;
                     Ok(())
                 });
             }
@@ -87,38 +125,39 @@ pub fn spawn(argv: &[String], env: &LaunchEnv, stdio: &ChildStdio) -> std::io::R
             // reading the master ends once the child's side is closed.
             drop(command);
             let reader = pty.handle()?;
-            Ok(Spawned { child, outputs: vec![(reader, Sink::Stdout)], pty: Some(pty) })
+            Ok((child, vec![(reader, Sink::Stdout)], Some(pty)))
         }
     }
 }
 
-/// The child is killed when `exec` dies, however it dies. Its lease is held
-/// by `exec`, so an agent outliving a `kill -9` of `exec` would run on a seat
-/// the next worker is given. We make the agent die with its supervisor
-/// rather than keep the seat for it: an agent nobody supervises gets no
-/// lease renewal, no wall detection and no release, and a hard kill of the
-/// supervisor is how process managers stop a whole job. SIGKILL, because an
-/// agent that ignored SIGTERM would otherwise keep running on a freed seat.
-fn die_with_parent(command: &mut Command) {
-    let parent = rustix::process::getpid();
-    // SAFETY: only async-signal-safe syscalls between fork and exec.
-    unsafe {
-        command.pre_exec(move || {
-            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
-            // The parent may have died before the line above: then no
-            // signal will come, so do not start.
-            if rustix::process::getppid() != Some(parent) {
-                return Err(std::io::Error::other("accounts exec exited before its command started"));
-            }
-            Ok(())
-        });
+/// The agent's whole job, as its keeper runs it.
+pub struct Job {
+    pid: u32,
+    own_session: bool,
+    /// Held by us alone: when it closes (we exit or die) the job ends.
+    control: std::io::PipeWriter,
+}
+
+impl Job {
+    /// Send `signal` to the agent: through its keeper, or to the whole
+    /// group on a pty, as the agent's own children would get it from a
+    /// terminal.
+    pub fn signal(&self, signal: Signal) {
+        send(self.pid, self.own_session, signal);
+    }
+
+    /// Stop the whole job now: every process in it gets SIGKILL.
+    pub fn kill(&self) {
+        if (&self.control).write_all(&[keeper::KILL_BYTE]).is_err() {
+            // The keeper is gone already (its agent died with it).
+            self.signal(Signal::KILL);
+        }
     }
 }
 
 /// Send `signal` to the child; to its whole process group when it leads its
-/// own session (pty mode), so the agent's own children get it as they would
-/// from a terminal.
-pub fn signal(pid: u32, own_session: bool, signal: Signal) {
+/// own session (pty mode).
+fn send(pid: u32, own_session: bool, signal: Signal) {
     let Some(pid) = Pid::from_raw(pid as i32) else { return };
     if own_session && rustix::process::kill_process_group(pid, signal).is_ok() {
         return;

@@ -12,6 +12,7 @@
 
 pub mod child;
 pub mod feed;
+pub mod keeper;
 pub mod pty;
 pub mod settle;
 mod signals;
@@ -112,7 +113,7 @@ struct Run {
     id: u32,
     /// The account the run holds its seat on.
     account: String,
-    pid: u32,
+    job: child::Job,
     own_session: bool,
     pty: Option<pty::Pty>,
     streams: usize,
@@ -228,7 +229,7 @@ impl Supervisor<'_> {
         inbox: &Receiver<Event>,
         keys: Option<&KeyForwarder>,
     ) -> Result<Outcome> {
-        let spawned = match child::spawn(&self.options.argv, &launch.env, stdio) {
+        let spawned = match child::spawn(&self.options.argv, &launch.env, stdio, self.options.grace) {
             Ok(spawned) => spawned,
             Err(e) => {
                 notice::error(format!("cannot run {:?}: {e}", self.options.argv[0]));
@@ -253,7 +254,7 @@ impl Supervisor<'_> {
         let mut run = Run {
             id,
             account: launch.env.account.clone(),
-            pid: spawned.child.id(),
+            job: spawned.job,
             own_session: spawned.pty.is_some(),
             pty: spawned.pty,
             streams: spawned.outputs.len(),
@@ -338,7 +339,7 @@ impl Supervisor<'_> {
                         && child::should_forward(by_terminal, run.own_session)
                         && let Some(signal) = Signal::from_named_raw(signal)
                     {
-                        child::signal(run.pid, run.own_session, signal);
+                        run.job.signal(signal);
                     }
                 }
                 // Output of an earlier run, or output we no longer check.
@@ -351,7 +352,7 @@ impl Supervisor<'_> {
                     }
                     if kill_at.is_some_and(|t| now >= t) && status.is_none() {
                         notice::note(format!("the agent ignored SIGTERM for {:?}; killing it", self.options.grace));
-                        child::signal(run.pid, run.own_session, Signal::KILL);
+                        run.job.kill();
                         kill_at = None;
                     }
                     if now >= next_renewal {
@@ -364,7 +365,7 @@ impl Supervisor<'_> {
                                     // than over-allocate the account.
                                     stopped_by_user = true;
                                     if status.is_none() {
-                                        child::signal(run.pid, run.own_session, Signal::TERM);
+                                        run.job.signal(Signal::TERM);
                                         kill_at = Some(Instant::now() + self.options.grace);
                                     }
                                     renew_every
@@ -376,7 +377,7 @@ impl Supervisor<'_> {
             }
             if let Some(found) = act_on {
                 if status.is_none() {
-                    child::signal(run.pid, run.own_session, Signal::TERM);
+                    run.job.signal(Signal::TERM);
                     kill_at = Some(Instant::now() + self.options.grace);
                 }
                 for feed in &mut feeds {

@@ -12,7 +12,6 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
-use rustix::process::Signal;
 
 use super::events::{Scanner, UrlEvent};
 use crate::exec::child::{self, ChildStdio};
@@ -35,7 +34,7 @@ pub fn interactive(argv: &[String], env: &LaunchEnv) -> std::io::Result<ExitStat
         .into_iter()
         .filter_map(|s| signal_hook::flag::register(s, ignored.clone()).ok())
         .collect();
-    let result = child::spawn(argv, env, &ChildStdio::StdoutToStderr).and_then(|mut s| s.child.wait());
+    let result = child::spawn(argv, env, &ChildStdio::StdoutToStderr, LEFTOVER_GRACE).and_then(|mut s| s.child.wait());
     for hook in hooks {
         signal_hook::low_level::unregister(hook);
     }
@@ -50,6 +49,8 @@ const HEADLESS_ROWS: u16 = 50;
 const TICK: Duration = Duration::from_millis(100);
 /// How long output is still read after the command exits (its last lines).
 const DRAIN: Duration = Duration::from_millis(500);
+/// How long what a login command leaves running gets after it exits.
+const LEFTOVER_GRACE: Duration = Duration::from_secs(2);
 /// Longest line read from the supervisor.
 const MAX_INPUT_LINE: usize = 4096;
 
@@ -61,13 +62,12 @@ pub fn headless(
     timeout: Duration,
     mut on_url: impl FnMut(&UrlEvent) -> std::io::Result<()>,
 ) -> std::io::Result<Ended> {
-    let mut spawned = child::spawn(argv, env, &ChildStdio::Pty { stdin_too: true })?;
-    let pid = spawned.child.id();
+    let mut spawned = child::spawn(argv, env, &ChildStdio::Pty { stdin_too: true }, LEFTOVER_GRACE)?;
     let pty = spawned.pty.take().expect("a pty child has its pty");
     pty.set_window_size(HEADLESS_ROWS, HEADLESS_COLUMNS);
     let (mut output, _) = spawned.outputs.pop().expect("a pty child has its output");
     let mut keys = pty.handle()?;
-    let kill = || child::signal(pid, true, Signal::KILL);
+    let kill = || spawned.job.kill();
 
     let started = Instant::now();
     let mut scanner = Scanner::default();
