@@ -71,20 +71,59 @@ fn an_env_that_cannot_be_written_leases_nothing() {
     let fx = fixture();
     let holder = Sleeper::new();
     fx.ok(&["launch-env", "--worker", "w1", "--holder-pid", &holder.pid()]);
-    let before = state_files(&fx);
+    // Compared as read: a copy prepared and never committed may stay in a
+    // slot, passed over.
+    let before = status(&fx);
 
     let out = to_full_disk(&fx, &["launch-env", "--worker", "w2", "--holder-pid", &holder.pid()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("writing to stdout"), "{}", text(&out.stderr));
-    assert_eq!(state_files(&fx), before, "launch-env >/dev/full kept its lease");
+    assert_eq!(status(&fx), before, "launch-env >/dev/full kept its lease");
 
     let out = to_full_disk(&fx, &["rotate", "--worker", "w1", "--holder-pid", &holder.pid()]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(state_files(&fx), before, "rotate >/dev/full walled or moved");
+    assert_eq!(status(&fx), before, "rotate >/dev/full walled or moved");
 
     let out = to_full_disk(&fx, &["allocate", "--holder-pid", &holder.pid(), "x1"]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(state_files(&fx), before, "allocate >/dev/full kept its lease");
+    assert_eq!(status(&fx), before, "allocate >/dev/full kept its lease");
+    assert_eq!(workers(&fx), ["w1"]);
+}
+
+/// `accounts args` with every `syscall` failing with ENOSPC, as on a full
+/// disk (strace's fault injection; no filesystem to fill).
+fn on_full_state_disk(fx: &Fixture, syscall: &str, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-qq", "-o", "/dev/null", "-e", &format!("trace={syscall}")])
+        .args(["-e", &format!("inject={syscall}:error=ENOSPC")])
+        .arg(&*BIN)
+        .args(args);
+    fx.point_at_fixture(&mut cmd);
+    cmd.output().expect("strace is installed (tests/run installs it)")
+}
+
+#[test]
+fn a_full_state_disk_prints_no_env_and_changes_nothing() {
+    let fx = fixture();
+    let holder = Sleeper::new();
+    fx.ok(&["launch-env", "--worker", "w1", "--holder-pid", &holder.pid()]);
+    let before = status(&fx);
+    // The lease copy is written with pwrite; the walls file (rotate walls
+    // the account it leaves) is fsynced, where a full disk can fail too.
+    for (syscall, args) in [
+        ("pwrite64", &["launch-env", "--worker", "w2", "--holder-pid", &holder.pid()][..]),
+        ("pwrite64", &["rotate", "--worker", "w1", "--holder-pid", &holder.pid(), "--for", "5m"]),
+        ("fsync", &["rotate", "--worker", "w1", "--holder-pid", &holder.pid(), "--for", "5m"]),
+    ] {
+        let out = on_full_state_disk(&fx, syscall, args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{syscall} {args:?}: {stderr}");
+        assert_eq!(text(&out.stdout), "", "{syscall} {args:?}: an env was printed though nothing was leased");
+        assert!(stderr.contains("No space left on device"), "{stderr}");
+        // What reads the state sees it as it was; a pending copy left in a
+        // slot is passed over.
+        assert_eq!(status(&fx), before, "{syscall} {args:?} changed the state");
+    }
     assert_eq!(workers(&fx), ["w1"]);
 }
 
@@ -104,28 +143,85 @@ fn the_lock_cannot_be_deleted_from_under_its_holder() {
     locker.wait().unwrap();
 }
 
-#[test]
-fn a_killed_exec_takes_its_agent_with_it() {
-    let fx = fixture();
-    let pid_file = fx.path("agent.pid");
-    let script = format!("echo $$ > '{}'; exec sleep 600", pid_file.display());
-    let mut exec = fx.cmd(&["exec", "--account", "a", "--worker", "e", "--", "sh", "-c", &script]).spawn().unwrap();
+/// `sh -c` agent that starts a grandchild and a daemon (double fork,
+/// own session, like `nohup`/`setsid` tools and `npx` servers), writes
+/// their pids and its own to `pids`, then runs `tail`.
+fn job_script(pids: &std::path::Path, tail: &str) -> String {
+    let pids = pids.display();
+    format!(
+        "sleep 600 & echo $! >> '{pids}'; \
+         setsid sh -c 'sleep 600 </dev/null >/dev/null 2>&1 & echo $! >> \"{pids}\"' </dev/null >/dev/null 2>&1 & \
+         wait $!; echo $$ >> '{pids}'; echo ready >> '{pids}'; {tail}"
+    )
+}
+
+/// The pids `job_script` wrote, once it wrote them all.
+fn job_pids(pids: &std::path::Path) -> Vec<i32> {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !pid_file.exists() || std::fs::read_to_string(&pid_file).unwrap().trim().is_empty() {
-        assert!(Instant::now() < deadline, "the agent never started");
+    loop {
+        let text = std::fs::read_to_string(pids).unwrap_or_default();
+        if text.ends_with("ready\n") {
+            return text.lines().filter_map(|l| l.parse().ok()).collect();
+        }
+        assert!(Instant::now() < deadline, "the agent never started its job: {text:?}");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let agent: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
-    assert_eq!(workers(&fx), ["e"]);
-    Command::new("kill").args(["-KILL", &exec.id().to_string()]).status().unwrap();
-    exec.wait().unwrap();
-    let alive = || std::path::Path::new(&format!("/proc/{agent}")).exists() && !is_zombie(agent);
+}
+
+fn alive(pid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid)
+}
+
+/// Wait until none of `pids` runs; `why` says what it would mean if one did.
+fn all_gone(pids: &[i32], why: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
-    while alive() {
-        assert!(Instant::now() < deadline, "the agent outlived its exec and runs on a freed seat");
+    while let Some(pid) = pids.iter().find(|pid| alive(**pid)) {
+        assert!(Instant::now() < deadline, "{why}: pid {pid} of {pids:?} still runs");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(workers(&fx).is_empty(), "the seat is free again");
+}
+
+#[test]
+fn a_killed_exec_takes_its_whole_job_with_it() {
+    // Plain (the agent on our stdio) and --rotate (its output on pipes we
+    // read): the job is the agent, its grandchild and its daemon.
+    for args in [&["exec", "--account", "a", "--worker", "e"][..], &["exec", "--rotate", "--worker", "e"]] {
+        let fx = fixture();
+        let pids = fx.path("job.pids");
+        let script = job_script(&pids, "exec sleep 600");
+        let mut all = args.to_vec();
+        all.extend(["--", "sh", "-c", &script]);
+        let mut exec = fx.cmd(&all).stdout(Stdio::null()).spawn().unwrap();
+        let job = job_pids(&pids);
+        assert_eq!(job.len(), 3, "{job:?}");
+        assert!(job.iter().all(|pid| alive(*pid)), "{job:?}");
+        assert_eq!(workers(&fx), ["e"]);
+        Command::new("kill").args(["-KILL", &exec.id().to_string()]).status().unwrap();
+        exec.wait().unwrap();
+        all_gone(&job, &format!("{args:?}: the job outlived its exec and runs on a freed seat"));
+        assert!(workers(&fx).is_empty(), "the seat is free again");
+    }
+}
+
+#[test]
+fn what_an_agent_leaves_running_ends_with_it() {
+    let fx = fixture();
+    let pids = fx.path("job.pids");
+    // The agent exits at once; its grandchild and daemon would run on.
+    let script = job_script(&pids, "exit 3");
+    let out = fx.run(&["exec", "--worker", "e", "--grace", "1s", "--", "sh", "-c", &script]);
+    assert_eq!(out.status.code(), Some(3), "the agent's own code: {}", text(&out.stderr));
+    all_gone(&job_pids(&pids), "a process the agent left behind outlived the job");
+    assert!(workers(&fx).is_empty());
+    // One that ignores SIGTERM is killed after the grace (twice: to finish,
+    // then from SIGTERM to SIGKILL).
+    std::fs::remove_file(&pids).unwrap();
+    let stubborn = format!("trap '' TERM; {}", job_script(&pids, "exit 0"));
+    let started = Instant::now();
+    let out = fx.run(&["exec", "--worker", "e", "--grace", "500ms", "--", "sh", "-c", &stubborn]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    all_gone(&job_pids(&pids), "a leftover that ignores SIGTERM outlived the grace");
+    assert!(started.elapsed() < Duration::from_secs(8));
 }
 
 fn is_zombie(pid: i32) -> bool {

@@ -158,17 +158,20 @@ impl FileStore {
         Ok(Loaded { state: State { leases, walls, last_leased }, slots, old_state_file })
     }
 
-    fn write(&self, state: &State, before: &Loaded) -> Result<()> {
+    /// Write what changed from `before` to `state`, all of it needing disk
+    /// space, without making it current yet; see [`Prepared`].
+    fn prepare(&self, state: &State, before: &Loaded) -> Result<Prepared> {
         let leases_changed = state.leases != before.state.leases || state.last_leased != before.state.last_leased;
+        let mut prepared = Prepared { leases: None, walls: None, mark_old_leases_file: false };
         if leases_changed || before.slots.is_fresh() && before.old_state_file {
             let file =
                 LeasesFile { version: FORMAT, leases: state.leases.clone(), last_leased: state.last_leased.clone() };
-            self.slots
-                .write(&before.slots, &encode(&file)?)
+            let slot = self
+                .slots
+                .prepare(&before.slots, &encode(&file)?)
                 .with_context(|| format!("cannot write the lease file {}", self.slots.paths()[0].display()))?;
-            if before.slots.is_fresh() {
-                self.mark_old_leases_file()?;
-            }
+            prepared.leases = Some(slot);
+            prepared.mark_old_leases_file = before.slots.is_fresh();
         }
         if state.walls != before.state.walls || before.old_state_file {
             let file = StateFile {
@@ -177,7 +180,27 @@ impl FileStore {
                 leases: Vec::new(),
                 last_leased: BTreeMap::new(),
             };
-            self.replace_durably(&self.state_path(), &encode(&file)?)?;
+            let path = self.state_path();
+            self.write_temp(&path, &encode(&file)?)?;
+            prepared.walls = Some(path);
+        }
+        Ok(prepared)
+    }
+
+    /// Make a prepared write current: the walls file renamed into place
+    /// (durable), then the lease copy's one byte.
+    fn commit(&self, prepared: Prepared) -> Result<()> {
+        if let Some(path) = &prepared.walls {
+            std::fs::rename(self.dir.join(STATE_TEMP), path)
+                .with_context(|| format!("cannot write the state file {}", path.display()))?;
+            self.remove_old_temp_files();
+        }
+        if let Some(slot) = prepared.leases {
+            slot.commit()
+                .with_context(|| format!("cannot write the lease file {}", self.slots.paths()[0].display()))?;
+        }
+        if prepared.mark_old_leases_file {
+            self.mark_old_leases_file()?;
         }
         Ok(())
     }
@@ -194,9 +217,19 @@ impl FileStore {
         self.replace_durably(&self.dir.join(OLD_LEASES_FILE), &bytes)
     }
 
-    /// Write `bytes` to the temp file, fsync, rename over `path`. Under the
-    /// lock, so the one temp name is never used by two writers at once.
+    /// Write `bytes` to the temp file, fsync, rename over `path`.
     fn replace_durably(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        self.write_temp(path, bytes)?;
+        std::fs::rename(self.dir.join(STATE_TEMP), path)
+            .with_context(|| format!("cannot write the state file {}", path.display()))?;
+        self.remove_old_temp_files();
+        Ok(())
+    }
+
+    /// Write `bytes` to the temp file that will replace `path`, and fsync
+    /// it. Under the lock, so the one temp name is never used by two
+    /// writers at once.
+    fn write_temp(&self, path: &Path, bytes: &[u8]) -> Result<()> {
         let temp = self.dir.join(STATE_TEMP);
         let write = || -> std::io::Result<()> {
             let mut file = std::fs::OpenOptions::new()
@@ -207,11 +240,9 @@ impl FileStore {
                 .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
                 .open(&temp)?;
             file.write_all(bytes)?;
-            file.sync_all()?;
-            std::fs::rename(&temp, path)
+            file.sync_all()
         };
         write().with_context(|| format!("cannot write the state file {}", path.display()))?;
-        self.remove_old_temp_files();
         Ok(())
     }
 
@@ -234,28 +265,49 @@ impl FileStore {
     }
 }
 
+/// A change written but not yet current: a lease copy marked pending, a
+/// walls file in the temp file. Dropped without [`FileStore::commit`], the
+/// state is as it was (the pending copy is passed over, the temp file
+/// removed by the next call).
+struct Prepared {
+    leases: Option<super::slots::Prepared>,
+    /// The walls file the temp file replaces.
+    walls: Option<PathBuf>,
+    mark_old_leases_file: bool,
+}
+
 impl StateStore for FileStore {
     fn update<R>(&self, change: impl FnOnce(&mut State) -> Result<R>) -> Result<R> {
-        let _lock = self.lock()?;
-        let before = self.read()?;
-        let mut state = before.state.clone();
-        let result = change(&mut state)?;
-        self.write(&state, &before)?;
-        self.remove_stale_temp_file();
-        Ok(result)
+        self.update_and_publish(change, |_| Ok(()))
     }
 
-    /// Published before the write: a failure writes nothing.
+    /// Everything that needs disk space is written before `publish`, and
+    /// made current after it: a full disk fails before anything reaches
+    /// the caller, and a failed publish leaves the state as it was.
     fn update_and_publish<R>(
         &self,
         change: impl FnOnce(&mut State) -> Result<R>,
         publish: impl FnOnce(&R) -> Result<()>,
     ) -> Result<R> {
-        self.update(|state| {
-            let result = change(state)?;
-            publish(&result)?;
-            Ok(result)
-        })
+        let _lock = self.lock()?;
+        let before = self.read()?;
+        let mut state = before.state.clone();
+        let result = change(&mut state)?;
+        let prepared = match self.prepare(&state, &before) {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                self.remove_stale_temp_file();
+                return Err(e);
+            }
+        };
+        if let Err(e) = publish(&result) {
+            drop(prepared);
+            self.remove_stale_temp_file();
+            return Err(e);
+        }
+        self.commit(prepared)?;
+        self.remove_stale_temp_file();
+        Ok(result)
     }
 
     fn now(&self) -> i64 {

@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 use crate::bounded::{self, ReadError};
 
 const MAGIC: &str = "accounts-slot";
+/// The first byte of a copy prepared but not committed (in place of the
+/// magic's first byte).
+const PENDING: u8 = b'~';
 
 /// The two slot files of one piece of data.
 pub struct Slots {
@@ -105,10 +108,21 @@ impl Slots {
 
     /// Write `body` as the copy after `after` (the result of the read made
     /// under the same lock), into the other slot.
+    #[cfg(test)]
     pub fn write(&self, after: &Newest, body: &[u8]) -> std::io::Result<()> {
+        self.prepare(after, body)?.commit()
+    }
+
+    /// Write `body` as the copy after `after` but do not make it the
+    /// newest yet: every byte that needs disk space is written, with the
+    /// header marked pending; [`Prepared::commit`] then rewrites one byte
+    /// in place. So a full disk fails here, while the caller can still say
+    /// nothing happened.
+    pub fn prepare(&self, after: &Newest, body: &[u8]) -> std::io::Result<Prepared> {
         let generation = after.generation.checked_add(1).ok_or_else(|| std::io::Error::other("generation overflow"))?;
         let slot = after.slot.map_or(0, |s| 1 - s);
-        let bytes = encode(generation, body);
+        let mut bytes = encode(generation, body);
+        bytes[0] = PENDING;
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -122,7 +136,20 @@ impl Slots {
         if file.metadata()?.len() > bytes.len() as u64 {
             file.set_len(bytes.len() as u64)?;
         }
-        Ok(())
+        Ok(Prepared { file })
+    }
+}
+
+/// A copy written but not yet the newest (see [`Slots::prepare`]); dropped
+/// without a commit, it is passed over as a write cut short.
+pub struct Prepared {
+    file: std::fs::File,
+}
+
+impl Prepared {
+    /// Make the prepared copy the newest: its first byte, in place.
+    pub fn commit(self) -> std::io::Result<()> {
+        self.file.write_all_at(&MAGIC.as_bytes()[..1], 0)
     }
 }
 
@@ -153,7 +180,8 @@ enum Decoded<'a> {
 const MAX_GENERATION: u64 = 1 << 62;
 
 fn decode(bytes: &[u8]) -> Decoded<'_> {
-    if bytes.is_empty() {
+    // Nothing, or a copy never committed: what a killed writer leaves.
+    if bytes.is_empty() || bytes[0] == PENDING {
         return Decoded::CutShort;
     }
     if bytes.iter().all(|&b| b == 0) {
@@ -283,5 +311,21 @@ mod tests {
         assert!(slots.read().unwrap_err().detail.contains("out of range"));
         let at_max = Newest { body: None, generation: u64::MAX, slot: Some(0) };
         assert!(slots.write(&at_max, b"y").is_err());
+    }
+
+    #[test]
+    fn a_prepared_copy_counts_only_once_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let slots = Slots::new(dir.path(), "x");
+        // The first copy ever, prepared and dropped: nothing is held.
+        drop(slots.prepare(&slots.read().unwrap(), b"never told").unwrap());
+        let read = slots.read().unwrap();
+        assert!(read.body.is_none() && !read.is_fresh());
+        slots.write(&read, b"kept").unwrap();
+        let kept = slots.read().unwrap();
+        let prepared = slots.prepare(&kept, b"next").unwrap();
+        assert_eq!(slots.read().unwrap().body.as_deref(), Some(&b"kept"[..]), "not yet committed");
+        prepared.commit().unwrap();
+        assert_eq!(slots.read().unwrap().body.as_deref(), Some(&b"next"[..]));
     }
 }
