@@ -384,3 +384,143 @@ fn tls_checks_the_servers_certificate_and_name() {
     );
     assert!(err.contains("certificate not valid for name"), "{err}");
 }
+
+/// A relay on loopback TCP to `cluster`'s socket that passes everything
+/// on until the client sends a query holding `freeze_at`; from then on that
+/// connection is held open and nothing more is passed either way: a server
+/// frozen in the middle of an exchange, after startup and authentication.
+fn freezing_relay(cluster: &Cluster, freeze_at: &'static str) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let socket = cluster.socket_path();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let Ok(mut server) = std::os::unix::net::UnixStream::connect(&socket) else { continue };
+            let (mut client_in, mut server_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut server_out, &mut client);
+            });
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 16 * 1024];
+                while let Ok(n @ 1..) = client_in.read(&mut buf) {
+                    seen.extend_from_slice(&buf[..n]);
+                    if seen.windows(freeze_at.len()).any(|w| w == freeze_at.as_bytes()) {
+                        // Hold both ends open, answer nothing.
+                        std::thread::sleep(Duration::from_secs(3600));
+                    }
+                    seen.drain(..seen.len().saturating_sub(freeze_at.len()));
+                    if server.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// `args` must fail with exit 1 in under `within`, stdout empty, one line
+/// on stderr naming `server`; returns that line.
+fn fails_within(fx: &Fixture, args: &[&str], within: Duration, server: &str) -> String {
+    let started = Instant::now();
+    let mut child = fx.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > within + Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("accounts {args:?} hung on a server that does not answer");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let elapsed = started.elapsed();
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert!(elapsed < within, "{args:?} took {elapsed:?}, more than its deadline allows: {stderr}");
+    assert_eq!(text(&out.stdout), "", "{args:?}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(server), "{stderr}");
+    stderr
+}
+
+#[test]
+fn a_server_that_never_answers_fails_every_command_within_its_deadline() {
+    // connect_timeout 2s (the fleet roster), statement_timeout 1s: an
+    // exchange may take 2s.
+    let roster_with = |fx: &Fixture, url: &str| {
+        let roster = std::fs::read_to_string(fx.path("roster.toml")).unwrap();
+        let roster: String =
+            roster.lines().filter(|l| !l.starts_with("statement_timeout")).map(|l| format!("{l}\n")).collect();
+        let url_line = roster.lines().find(|l| l.starts_with("url = ")).unwrap().to_owned();
+        fx.write_roster(&roster.replace(&url_line, &format!("url = \"{url}\"\nstatement_timeout = \"1s\"")));
+    };
+    let holder = Sleeper::new();
+    let claim = ["launch-env", "--worker", "w", "--holder-pid", &holder.pid()];
+
+    // A listener that accepts and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().collect();
+        drop(held);
+    });
+    let fx = fleet("postgres://placeholder@/x", &accounts(&[("a", 1)]));
+    roster_with(&fx, &format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable"));
+    let server = format!("postgres@127.0.0.1:{port}/postgres");
+    for args in [&claim[..], &["status"], &["release", "--worker", "w"]] {
+        let line = fails_within(&fx, args, Duration::from_secs(4), &server);
+        assert!(line.contains("cannot connect to the state database") && line.contains("no answer"), "{line}");
+    }
+
+    // A real server, frozen (SIGSTOP): the same, and it works once thawed.
+    let cluster = Cluster::start();
+    let fx = fleet(&cluster.url(), &accounts(&[("a", 1)]));
+    fx.ok(&["status"]);
+    cluster.freeze();
+    let line = fails_within(&fx, &claim, Duration::from_secs(4), "cannot connect to the state database postgres@");
+    cluster.thaw();
+    assert!(line.contains("no answer"), "{line}");
+    fx.ok(&claim);
+    fx.ok(&["release", "--worker", "w"]);
+
+    // Frozen in the middle of a change, after startup: the exchange's own
+    // deadline (statement_timeout + 1s), and no lease is left behind.
+    let port = freezing_relay(&cluster, "pg_advisory_xact_lock");
+    roster_with(&fx, &format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable"));
+    let line = fails_within(&fx, &claim, Duration::from_secs(5), &format!("postgres@127.0.0.1:{port}"));
+    assert!(line.contains("the change failed at") && line.contains("no answer while waiting for a query"), "{line}");
+    roster_with(&fx, &cluster.url());
+    assert!(leases(&status(&fx)).is_empty(), "the frozen change left nothing");
+}
+
+#[test]
+fn exec_holds_no_connection_between_renewals() {
+    // 12 agents on a server that takes 8 connections, all usable by the
+    // test's user: each exec connects only to renew, so all 12 run their
+    // whole time on their seat.
+    let cluster = Cluster::start_with("-c max_connections=8 -c superuser_reserved_connections=0");
+    let fx = fleet(&cluster.url(), &accounts(&[("a", 6), ("b", 6)]));
+    let agents: Vec<_> = (0..12)
+        .map(|i| {
+            std::thread::sleep(Duration::from_millis(50));
+            fx.cmd(&["exec", "--worker", &format!("w{i}"), "--ttl", "3s", "--", "sleep", "6"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(3));
+    let open = cluster.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'accounts'");
+    let during = leases(&status(&fx)).len();
+    for agent in agents {
+        let out = agent.wait_with_output().unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(!stderr.contains("too many clients") && !stderr.contains("without a seat"), "{stderr}");
+    }
+    assert_eq!(during, 12, "every agent held its seat while it ran");
+    assert!(open.trim().parse::<u32>().unwrap() < 8, "connections held between renewals: {open}");
+}

@@ -15,12 +15,20 @@ pub struct Cluster {
     bin: PathBuf,
     /// The loopback TCP port, for a cluster that takes TLS connections.
     tls_port: Option<u16>,
+    /// More server options (`-c name=value ...`).
+    extra_options: String,
 }
 
 impl Cluster {
     /// A new cluster, started; panics with the fix when PostgreSQL is missing.
     pub fn start() -> Cluster {
-        let cluster = Cluster::init();
+        Cluster::start_with("")
+    }
+
+    /// As `start`, with more server options (`-c name=value ...`).
+    pub fn start_with(options: &str) -> Cluster {
+        let mut cluster = Cluster::init();
+        cluster.extra_options = options.to_owned();
         cluster.start_server();
         cluster
     }
@@ -125,7 +133,7 @@ impl Cluster {
         if is_root() {
             std::os::unix::fs::chown(dir.path(), Some(UNPRIVILEGED), Some(UNPRIVILEGED)).unwrap();
         }
-        let cluster = Cluster { dir, bin, tls_port: None };
+        let cluster = Cluster { dir, bin, tls_port: None, extra_options: String::new() };
         std::fs::create_dir(cluster.socket_dir()).unwrap();
         if is_root() {
             std::os::unix::fs::chown(cluster.socket_dir(), Some(UNPRIVILEGED), Some(UNPRIVILEGED)).unwrap();
@@ -150,7 +158,8 @@ impl Cluster {
             Some(port) => format!("-c listen_addresses=127.0.0.1 -p {port}"),
             None => "-c listen_addresses=".into(),
         };
-        let options = format!("-k {} {listen} -F -c max_connections=200", self.socket_dir().display());
+        let options =
+            format!("-k {} {listen} -F -c max_connections=200 {}", self.socket_dir().display(), self.extra_options);
         let (data, log) = (self.data_dir(), self.dir.path().join("server.log"));
         self.run_ok(
             "pg_ctl",
@@ -163,6 +172,27 @@ impl Cluster {
     pub fn crash_server(&self) {
         let data = self.data_dir();
         self.run_ok("pg_ctl", &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"]);
+    }
+
+    /// Freeze the server (SIGSTOP of the postmaster): connections are still
+    /// accepted by the kernel, and then nothing answers. `thaw` ends it.
+    pub fn freeze(&self) {
+        self.postmaster_signal("-STOP");
+    }
+
+    pub fn thaw(&self) {
+        self.postmaster_signal("-CONT");
+    }
+
+    fn postmaster_signal(&self, signal: &str) {
+        let pid_file = std::fs::read_to_string(self.data_dir().join("postmaster.pid")).unwrap();
+        let pid = pid_file.lines().next().unwrap().trim().to_owned();
+        assert!(Command::new("kill").args([signal, &pid]).status().unwrap().success());
+    }
+
+    /// The server's Unix socket, for a test's own relay.
+    pub fn socket_path(&self) -> PathBuf {
+        self.socket_dir().join(".s.PGSQL.5432")
     }
 
     /// Run SQL with psql; returns its unaligned output.

@@ -6,9 +6,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use postgres::config::{Host, SslMode};
-use postgres::{Client, Config, NoTls};
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::{Config, NoTls};
 
+use super::session::{Failure, Session};
 use crate::bounded;
 
 /// Where libpq looks when neither the URL nor `PGHOST` names a host
@@ -22,6 +23,11 @@ const PASSFILE_CAP: u64 = 64 * 1024;
 pub struct Target {
     config: Config,
     root_cert: Option<PathBuf>,
+    /// For the whole dial: TCP, TLS, startup, authentication.
+    pub connect_timeout: Duration,
+    /// For each exchange after it: the server's own statement timeout and
+    /// a second for its answer to arrive.
+    exchange_timeout: Duration,
     /// `user@host:port/db`, for messages: never a password.
     pub server: String,
 }
@@ -73,30 +79,31 @@ impl Target {
             .connect_timeout(connect_timeout)
             .tcp_user_timeout(statement_timeout)
             .keepalives_idle(statement_timeout.max(Duration::from_secs(1)))
-            .options(&format!(
+            .options(format!(
                 "-c statement_timeout={ms} -c idle_in_transaction_session_timeout={} -c standard_conforming_strings=on",
                 ms * 2
             ));
-        Ok(Target { config, root_cert, server })
+        let exchange_timeout = statement_timeout + Duration::from_secs(1);
+        Ok(Target { config, root_cert, connect_timeout, exchange_timeout, server })
     }
 
     /// Dial. TLS as `sslmode` says (libpq's default is `prefer`); a Unix
     /// socket never uses TLS, as with libpq.
-    pub fn connect(&self) -> Result<Client, String> {
+    pub fn connect(&self) -> Result<Session, Failure> {
         let only_sockets = self.config.get_hosts().iter().all(|h| matches!(h, Host::Unix(_)));
-        let result = if self.config.get_ssl_mode() == SslMode::Disable || only_sockets {
-            self.config.connect(NoTls)
+        let (dial, exchange) = (self.connect_timeout, self.exchange_timeout);
+        if self.config.get_ssl_mode() == SslMode::Disable || only_sockets {
+            Session::open(&self.config, NoTls, dial, exchange)
         } else {
-            self.config.connect(tls(self.root_cert.as_deref())?)
-        };
-        result.map_err(|e| explain(&e))
+            Session::open(&self.config, tls(self.root_cert.as_deref()).map_err(Failure::Setup)?, dial, exchange)
+        }
     }
 }
 
 /// What went wrong, on one line: the server's own message for a database
 /// error, else the error with its causes ("error connecting to server" alone
 /// would not say that the connection was refused).
-pub fn explain(error: &postgres::Error) -> String {
+pub fn explain(error: &tokio_postgres::Error) -> String {
     if let Some(db) = error.as_db_error() {
         return format!("{}: {}", db.severity(), db.message());
     }

@@ -15,11 +15,15 @@
 
 mod connect;
 mod schema;
+mod session;
 
 use std::cell::{Cell, RefCell};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use postgres::{Client, SimpleQueryMessage};
+use tokio_postgres::SimpleQueryMessage;
+use tokio_postgres::error::SqlState;
+
+use self::session::{Failure, Session};
 use serde::{Deserialize, Serialize};
 
 pub use connect::check_state_url;
@@ -33,9 +37,10 @@ use crate::roster::StateConfig;
 pub struct PgStore {
     target: connect::Target,
     namespace: String,
-    /// Connected on open; dropped after a failure, so the next change dials
-    /// again (a restarted server, a long `exec`).
-    client: RefCell<Option<Client>>,
+    /// Connected on open, and for one change: a connection is closed once
+    /// its change is done (or failed), so a long `exec` holds none between
+    /// renewals and a fleet of agents needs no connection each.
+    client: RefCell<Option<Session>>,
     /// The database's clock minus this host's, in seconds.
     clock_offset: Cell<f64>,
 }
@@ -118,16 +123,35 @@ impl PgStore {
         format!("{} (namespace {})", self.target.server, self.namespace)
     }
 
-    fn client(&self) -> Result<std::cell::RefMut<'_, Client>> {
+    fn client(&self) -> Result<std::cell::RefMut<'_, Session>> {
         let mut slot = self.client.borrow_mut();
-        if slot.as_ref().is_none_or(Client::is_closed) {
+        if slot.as_ref().is_none_or(Session::is_closed) {
             *slot = None;
-            let mut client = self.target.connect().map_err(|e| self.failure("cannot connect to", &e))?;
-            let db_clock = schema::ensure(&mut client).map_err(|e| self.failure("cannot use", &e))?;
+            let client = self.connect()?;
+            let db_clock = schema::ensure(&client).map_err(|e| self.failure("cannot use", &e))?;
             self.clock_offset.set(db_clock - local_clock());
             *slot = Some(client);
         }
         Ok(std::cell::RefMut::map(slot, |c| c.as_mut().expect("connected above")))
+    }
+
+    /// Dial, and try again while the server has no connection to spare
+    /// (`too many clients`: a burst of hosts at once), up to the connect
+    /// timeout.
+    fn connect(&self) -> Result<Session> {
+        let give_up = Instant::now() + self.target.connect_timeout;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match self.target.connect() {
+                Ok(client) => return Ok(client),
+                Err(e) if e.code() == Some(&SqlState::TOO_MANY_CONNECTIONS) && Instant::now() + pause < give_up => {
+                    // Jittered by the pid, so a burst does not retry in step.
+                    std::thread::sleep(pause + Duration::from_millis(u64::from(std::process::id() % 17)));
+                    pause = (pause * 2).min(Duration::from_millis(250));
+                }
+                Err(e) => return Err(self.failure("cannot connect to", &e.explain())),
+            }
+        }
     }
 
     /// One line naming the server (never a password) and what failed.
@@ -146,9 +170,9 @@ impl PgStore {
     /// JSON text, both quoted by [`literal`].
     fn transaction<R>(
         &self,
-        client: &mut Client,
+        client: &Session,
         change: impl FnOnce(&mut State) -> Result<R>,
-    ) -> std::result::Result<Result<Changed<R>>, postgres::Error> {
+    ) -> std::result::Result<Result<Changed<R>>, Failure> {
         let namespace = literal(&self.namespace);
         let lock_key = literal(&format!("accounts:{}", self.namespace));
         // The read is a statement of its own after the lock, so its snapshot
@@ -193,19 +217,15 @@ impl PgStore {
         Ok(Ok(Changed { out, before: old, after: state }))
     }
 
+    /// One change on a connection of its own, closed after it. On a
+    /// failure the transaction was not committed, or its commit was not
+    /// confirmed; either way it is whole or absent.
     fn run<R>(&self, change: impl FnOnce(&mut State) -> Result<R>) -> Result<Changed<R>> {
-        let mut client = self.client()?;
-        match self.transaction(&mut client, change) {
-            Ok(result) => result,
-            Err(e) => {
-                // The connection may be gone (a restarted server): dial anew
-                // next time. The transaction was not committed, or its
-                // commit was not confirmed; either way it is whole or absent.
-                drop(client);
-                *self.client.borrow_mut() = None;
-                Err(self.failure("the change failed at", &connect::explain(&e)))
-            }
-        }
+        let client = self.client()?;
+        let result = self.transaction(&client, change);
+        drop(client);
+        *self.client.borrow_mut() = None;
+        result.unwrap_or_else(|e| Err(self.failure("the change failed at", &e.explain())))
     }
 }
 

@@ -5,8 +5,10 @@
 //! newer than this binary knows is refused: an older `accounts` must not
 //! write a state it does not understand.
 
-use postgres::error::SqlState;
-use postgres::{Client, SimpleQueryMessage};
+use tokio_postgres::SimpleQueryMessage;
+use tokio_postgres::error::SqlState;
+
+use super::session::{Failure, Session};
 
 /// Serialises migrations of every `accounts` talking to one database
 /// (first use by many hosts at once).
@@ -46,7 +48,7 @@ pub const VERSION: i32 = MIGRATIONS.len() as i32;
 
 /// Bring the schema up to [`VERSION`]; returns the database's clock (epoch
 /// seconds) read on the way. One round trip when the schema is current.
-pub fn ensure(client: &mut Client) -> Result<f64, String> {
+pub fn ensure(client: &Session) -> Result<f64, String> {
     // The simple query protocol: one round trip (a prepared statement takes two).
     match client.simple_query(
         "SELECT coalesce(max(version), 0), extract(epoch FROM clock_timestamp())::float8 FROM accounts_schema",
@@ -67,9 +69,9 @@ pub fn ensure(client: &mut Client) -> Result<f64, String> {
             check_not_newer(version)?;
         }
         Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => {}
-        Err(e) => return Err(super::connect::explain(&e)),
+        Err(e) => return Err(e.explain()),
     }
-    migrate(client).map_err(|e| format!("creating the tables: {}", super::connect::explain(&e)))?
+    migrate(client).map_err(|e| format!("creating the tables: {}", e.explain()))?
 }
 
 fn check_not_newer(version: i32) -> Result<(), String> {
@@ -82,25 +84,37 @@ fn check_not_newer(version: i32) -> Result<(), String> {
     Ok(())
 }
 
-fn migrate(client: &mut Client) -> Result<Result<f64, String>, postgres::Error> {
-    let mut tx = client.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS accounts_schema (
+/// Apply the migrations not applied yet, in one transaction under the
+/// migration lock. On a failure the caller drops the connection, which
+/// rolls the transaction back.
+fn migrate(client: &Session) -> Result<Result<f64, String>, Failure> {
+    let replies = client.simple_query(&format!(
+        "BEGIN; SELECT pg_advisory_xact_lock({MIGRATION_LOCK});
+        CREATE TABLE IF NOT EXISTS accounts_schema (
             version integer PRIMARY KEY,
             applied_at timestamptz NOT NULL DEFAULT now()
-        )",
-    )?;
-    let row = tx.query_one("SELECT coalesce(max(version), 0) FROM accounts_schema", &[])?;
-    let current: i32 = row.get(0);
+        );
+        SELECT coalesce(max(version), 0) FROM accounts_schema"
+    ))?;
+    let current = first_value(&replies).and_then(|v| v.parse::<i32>().ok()).unwrap_or(0);
     if let Err(e) = check_not_newer(current) {
+        client.batch_execute("ROLLBACK")?;
         return Ok(Err(e));
     }
     for (done, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        tx.batch_execute(sql)?;
-        tx.execute("INSERT INTO accounts_schema (version) VALUES ($1)", &[&(done as i32 + 1)])?;
+        client.batch_execute(&format!("{sql}; INSERT INTO accounts_schema (version) VALUES ({})", done + 1))?;
     }
-    let clock: f64 = tx.query_one("SELECT extract(epoch FROM clock_timestamp())::float8", &[])?.get(0);
-    tx.commit()?;
-    Ok(Ok(clock))
+    let replies = client.simple_query("SELECT extract(epoch FROM clock_timestamp())::float8; COMMIT")?;
+    match first_value(&replies).and_then(|v| v.parse::<f64>().ok()) {
+        Some(clock) => Ok(Ok(clock)),
+        None => Ok(Err("the database gave no clock reading".into())),
+    }
+}
+
+/// The first column of the last row in `replies`.
+fn first_value(replies: &[SimpleQueryMessage]) -> Option<&str> {
+    replies.iter().rev().find_map(|reply| match reply {
+        SimpleQueryMessage::Row(row) => row.get(0),
+        _ => None,
+    })
 }
