@@ -36,22 +36,33 @@ struct Scene {
 
 impl Scene {
     fn new() -> Scene {
+        Scene::with_state_beside_roster(false)
+    }
+
+    /// With `beside`, the state dir is the roster's own directory: a
+    /// command that edits the roster then locks both in one directory.
+    fn with_state_beside_roster(beside: bool) -> Scene {
         let mut roster = String::from("default_agent = \"claude\"\n");
         for name in ["a", "b", "c"] {
             roster +=
                 &format!("[[account]]\nname = \"{name}\"\nagent = \"claude\"\nconfig_dir = \"d/{name}\"\nseats = 2\n");
         }
-        let fx = Fixture::new(&roster);
+        let mut fx = Fixture::new(&roster);
+        fx.state_beside_roster = beside;
+        if beside {
+            // A state dir must be private (the temp dir is 0755 here).
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(fx.state_dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
         let holder = Sleeper(Command::new("sleep").arg("3600").spawn().unwrap());
         let pid = holder.0.id().to_string();
         for worker in ["w1", "w2", "w3"] {
             fx.ok(&["launch-env", "--worker", worker, "--holder-pid", &pid]);
         }
         fx.ok(&["wall", "c", "--for", "1h", "--reason", "weekly limit"]);
-        let saved = std::fs::read_dir(fx.state_dir())
-            .unwrap()
-            .map(|e| {
-                let path = e.unwrap().path();
+        let saved = state_files(&fx)
+            .into_iter()
+            .map(|path| {
                 let bytes = std::fs::read(&path).unwrap();
                 (path, bytes)
             })
@@ -62,8 +73,8 @@ impl Scene {
     }
 
     fn restore(&self) {
-        for entry in std::fs::read_dir(self.fx.state_dir()).unwrap() {
-            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        for path in state_files(&self.fx) {
+            std::fs::remove_file(path).unwrap();
         }
         for (path, bytes) in &self.saved {
             std::fs::write(path, bytes).unwrap();
@@ -85,6 +96,13 @@ impl Scene {
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
         cmd
     }
+}
+
+/// The regular files in the state dir: the state, and beside the roster
+/// the roster and its lock too (not the config dirs).
+fn state_files(fx: &Fixture) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(fx.state_dir()).unwrap();
+    entries.map(|e| e.unwrap().path()).filter(|p| p.symlink_metadata().unwrap().is_file()).collect()
 }
 
 /// worker -> account, from a parsed `status --json`.
@@ -111,7 +129,9 @@ fn status(fx: &Fixture) -> Result<serde_json::Value, String> {
 /// per point to kill at. `flocks` picks which lock-holding stretch (1 for
 /// the first).
 fn points_after_lock(scene: &Scene, args: &[String], flocks: std::ops::RangeInclusive<usize>) -> Vec<(String, usize)> {
-    let trace = scene.fx.path("trace");
+    // Outside the state dir, which `restore` empties.
+    let trace_file = tempfile::NamedTempFile::new().unwrap();
+    let trace = trace_file.path().to_owned();
     let strace_args = ["-o".into(), trace.display().to_string(), "-e".into(), format!("trace={FILE_SYSCALLS}")];
     scene.restore();
     assert!(scene.strace(&strace_args, args).status().unwrap().success(), "strace {args:?} failed");
@@ -147,7 +167,18 @@ fn points_after_lock(scene: &Scene, args: &[String], flocks: std::ops::RangeIncl
 /// what the kill left. `moved` is a worker the command may move, `gone` one
 /// it may release, `unwalled` an account whose wall it may lift.
 fn sweep(args: &[&str], flocks: std::ops::RangeInclusive<usize>, moved: &[&str], gone: &[&str], unwalled: &[&str]) {
-    let scenes: Vec<Scene> = (0..PARALLEL).map(|_| Scene::new()).collect();
+    sweep_scenes(Scene::new, args, flocks, moved, gone, unwalled);
+}
+
+fn sweep_scenes(
+    scene: fn() -> Scene,
+    args: &[&str],
+    flocks: std::ops::RangeInclusive<usize>,
+    moved: &[&str],
+    gone: &[&str],
+    unwalled: &[&str],
+) {
+    let scenes: Vec<Scene> = (0..PARALLEL).map(|_| scene()).collect();
     let args0 = scenes[0].args(args);
     let points = points_after_lock(&scenes[0], &args0, flocks);
     let failures: Vec<String> = std::thread::scope(|s| {
@@ -208,11 +239,21 @@ fn check(scene: &Scene, moved: &[&str], gone: &[&str], unwalled: &[&str]) -> Res
             return Err("the wall on c was lost".into());
         }
     }
-    let files: BTreeSet<String> = std::fs::read_dir(scene.fx.state_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    let known: BTreeSet<String> = ["state.json", "leases.0", "leases.1", "leases.json"].map(String::from).into();
+    let files: BTreeSet<String> =
+        state_files(&scene.fx).iter().map(|p| p.file_name().unwrap().to_str().unwrap().to_owned()).collect();
+    let known: BTreeSet<String> =
+        ["state.json", "leases.0", "leases.1", "leases.json", "roster.toml", ".roster.toml.lock"]
+            .map(String::from)
+            .into();
+    // An edit killed before its rename leaves the roster's temp file; the
+    // next edit (here one that finds nothing to remove) cleans it.
+    if files.iter().any(|f| f.starts_with(".roster-")) {
+        scene.fx.run(&["remove", "--force", "no-such-account"]);
+        if state_files(&scene.fx).iter().any(|p| p.to_str().unwrap().contains("/.roster-")) {
+            return Err("the temp file of a killed roster edit outlived the next edit".into());
+        }
+    }
+    let files: BTreeSet<String> = files.into_iter().filter(|f| !f.starts_with(".roster-")).collect();
     if !files.is_subset(&known) {
         return Err(format!("stray files after the next call: {:?}", files.difference(&known).collect::<Vec<_>>()));
     }
@@ -264,4 +305,14 @@ fn killed_exec_renewal_loses_nothing() {
     // exec takes the lock to lease, every second to renew (--ttl 3s), and to
     // release: sweep the renewal, the second stretch.
     sweep(&["exec", "--account", "a", "--worker", "e1", "--ttl", "3s", "--", "sleep", "1.3"], 2..=2, &[], &[], &[]);
+}
+
+#[test]
+fn killed_remove_with_the_state_beside_the_roster_loses_nothing_else() {
+    strace_available();
+    // `remove` locks the roster, then the state, in one directory here.
+    // c's lease (w3) and its wall go with it; the roster's temp file a
+    // killed edit leaves is cleaned by the next edit, not left for good.
+    let scene = || Scene::with_state_beside_roster(true);
+    sweep_scenes(scene, &["remove", "--force", "c"], 1..=2, &[], &["w3"], &["c"]);
 }

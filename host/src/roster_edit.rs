@@ -45,6 +45,7 @@ impl RosterFile {
     /// the parse error.
     pub fn open(path: &Path) -> Result<RosterFile> {
         let lock = lock_beside(path)?;
+        remove_killed_edits(parent(path));
         let (text, exists) = match bounded::read_text(path, bounded::ROSTER_CAP) {
             Ok(text) => (text, true),
             Err(e) if e.is_not_found() => (String::new(), false),
@@ -146,6 +147,7 @@ impl RosterFile {
         });
         let mut tmp = tempfile::Builder::new()
             .prefix(".roster-")
+            .rand_bytes(6)
             .tempfile_in(dir)
             .map_err(|e| Error::Other(anyhow::anyhow!("cannot write next to {}: {e}", self.path.display())))?;
         let written = (|| -> std::io::Result<()> {
@@ -159,6 +161,21 @@ impl RosterFile {
         tmp.persist(&target)
             .map_err(|e| Error::Other(anyhow::anyhow!("cannot write {}: {}", self.path.display(), e.error)))?;
         Ok(roster)
+    }
+}
+
+/// Temp files of edits killed before their rename (`.roster-` and six
+/// random characters, from `save`). Under the lock no edit is under way,
+/// so every one of them is residue.
+fn remove_killed_edits(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(suffix) = name.to_str().and_then(|n| n.strip_prefix(".roster-")) else { continue };
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_file && suffix.len() == 6 && suffix.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

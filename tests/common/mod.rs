@@ -51,11 +51,18 @@ pub struct Fixture {
     pub dir: tempfile::TempDir,
     /// The database the state is kept in, when not the state dir.
     pub state_url: Option<String>,
+    /// The state dir is the roster's own directory (the fixture's root),
+    /// not `state/` below it.
+    pub state_beside_roster: bool,
 }
 
 impl Fixture {
     pub fn new(roster: &str) -> Fixture {
-        let fx = Fixture { dir: tempfile::tempdir().unwrap(), state_url: STATE_URL.with_borrow(Clone::clone) };
+        let fx = Fixture {
+            dir: tempfile::tempdir().unwrap(),
+            state_url: STATE_URL.with_borrow(Clone::clone),
+            state_beside_roster: false,
+        };
         fx.write_roster(roster);
         std::fs::create_dir_all(fx.plugin_dir()).unwrap();
         fx
@@ -68,7 +75,7 @@ impl Fixture {
         self.path("roster.toml")
     }
     pub fn state_dir(&self) -> PathBuf {
-        self.path("state")
+        if self.state_beside_roster { self.dir.path().to_owned() } else { self.path("state") }
     }
     pub fn plugin_dir(&self) -> PathBuf {
         self.path("plugins")
