@@ -752,3 +752,65 @@ fn small_bounds_on_names_hosts_clocks_and_scaffolds() {
     let total: usize = state_files(&fx).iter().map(|(_, bytes)| bytes.len()).sum();
     assert!(total < 4_096, "{total} bytes of state");
 }
+
+#[test]
+fn the_low_ones_each_say_what_is_wrong() {
+    let fx = fixture();
+    // An empty setting is not a flag given without its value, nor the default.
+    let out = fx.cmd(&["status"]).env("ACCOUNTS_ROSTER", "").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("ACCOUNTS_ROSTER is set but empty") && out.stdout.is_empty());
+    // A roster link to nothing says so.
+    std::os::unix::fs::symlink(fx.path("gone.toml"), fx.path("link.toml")).unwrap();
+    let err = fx.fails(&["--roster", fx.path("link.toml").to_str().unwrap(), "status"], 2);
+    assert!(err.contains("a symlink to") && err.contains("gone.toml") && err.contains("does not exist"), "{err}");
+    // Durations in the user's words, not the time library's.
+    for (ttl, says) in [("0", "has no unit"), ("19998y", "days or weeks"), ("99999999999999h", "longer than any")] {
+        let err = fx.fails(&["launch-env", "--worker", "w", "--ttl", ttl], 2);
+        assert!(err.contains(says) && !err.contains("jiff") && !err.contains("Span"), "{ttl}: {err}");
+    }
+    // --format help names formats, not our functions.
+    let help = fx.ok(&["launch-env", "--help"]);
+    assert!(!help.contains("dotenv_quote") && !help.contains("docker_args"), "{help}");
+    // A plugin to install is a file; a built-in kind needs none.
+    let err = fx.fails(&["plugins", "install", "claude"], 2);
+    assert!(err.contains("built-in kind") && !err.contains("\"?\""), "{err}");
+    // A token file that is not there is refused at `add`, not at launch.
+    let err = fx.fails(&["add", "c", "--agent", "claude", "--token-file", "/nonexistent/token"], 2);
+    assert!(err.contains("no such file") && err.contains("enroll c"), "{err}");
+    // A token file with a second line is not a fine token.
+    fx.write("tokens/two", &format!("{CLAUDE_TOKEN}\nmy note about it\n"));
+    let roster = std::fs::read_to_string(fx.roster()).unwrap();
+    fx.write_roster(&format!(
+        "{roster}[[account]]\nname = \"t\"\nagent = \"claude\"\nconfig_dir = \"dirs/t\"\ntoken_file = \"tokens/two\"\n"
+    ));
+    let status_text = fx.ok(&["status"]);
+    let row = status_text.lines().find(|l| l.starts_with("t ")).unwrap();
+    assert!(row.contains("line break"), "{status_text}");
+    assert!(!status_text.contains(CLAUDE_TOKEN));
+    fx.write_roster(&roster);
+}
+
+#[test]
+fn all_walled_says_how_many_seats_there_are_and_status_writes_nothing() {
+    let fx = fixture();
+    let holder = Sleeper::new();
+    fx.ok(&["launch-env", "--worker", "w1", "--holder-pid", &holder.pid(), "--ttl", "1h"]);
+    fx.ok(&["wall", "a", "--for", "2h"]);
+    fx.ok(&["wall", "b", "--for", "3h"]);
+    let out = fx.cmd(&["launch-env", "--worker", "w2", "--format", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(75));
+    let why: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(why["reason"], "walled");
+    assert_eq!((why["seats_total"].as_u64(), why["seats_used"].as_u64()), (Some(2), Some(1)), "{why}");
+    assert_eq!(why["seats_open_total"], 0, "{why}");
+    // A status whose clock is a day ahead sees the lease expired and the
+    // walls lifted, and changes nothing for the others.
+    let before = state_files(&fx);
+    let out = fx.cmd(&["status", "--json"]).env("ACCOUNTS_CLOCK_SKEW", "+1d").output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(seen["accounts"].as_array().unwrap().iter().all(|a| a["leases"].as_array().unwrap().is_empty()));
+    assert_eq!(state_files(&fx), before, "a read command rewrote the state");
+    assert_eq!(workers(&fx), ["w1"]);
+}

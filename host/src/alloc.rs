@@ -49,8 +49,14 @@ pub struct NoSeat {
     pub disabled: usize,
     pub walled: usize,
     pub full: usize,
+    /// Seats of the enabled accounts, walled ones included, and the leases
+    /// on them.
     pub seats_total: u64,
     pub seats_used: u64,
+    /// Of those, the seats and leases of accounts not walled: the ones a
+    /// worker could get once a lease ends.
+    pub open_total: u64,
+    pub open_used: u64,
     /// The wall that lifts first: account and time.
     pub first_reset: Option<(String, i64)>,
 }
@@ -64,8 +70,10 @@ impl NoSeat {
             disabled: seats.iter().filter(|s| s.disabled).count(),
             walled: enabled.clone().filter(|s| s.walled_until.is_some()).count(),
             full: seats.iter().filter(|s| s.serving() && s.used >= s.seats).count(),
-            seats_total: seats.iter().filter(|s| s.serving()).map(|s| u64::from(s.seats)).sum(),
-            seats_used: seats.iter().filter(|s| s.serving()).map(|s| u64::from(s.used)).sum(),
+            seats_total: enabled.clone().map(|s| u64::from(s.seats)).sum(),
+            seats_used: enabled.clone().map(|s| u64::from(s.used)).sum(),
+            open_total: seats.iter().filter(|s| s.serving()).map(|s| u64::from(s.seats)).sum(),
+            open_used: seats.iter().filter(|s| s.serving()).map(|s| u64::from(s.used)).sum(),
             first_reset: enabled
                 .filter_map(|s| s.walled_until.map(|t| (s.name.to_owned(), t)))
                 .min_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0))),
@@ -106,13 +114,13 @@ impl NoSeat {
             }
             "full" => format!(
                 "all {enabled} {agent} accounts are full ({} of {} seats in use){disabled_note}; a seat frees when its worker exits or its lease expires",
-                self.seats_used, self.seats_total
+                self.open_used, self.open_total
             ),
             _ => format!(
                 "no free {agent} seat: {} accounts full ({} of {} seats in use), {} walled{disabled_note}; {}",
                 self.full,
-                self.seats_used,
-                self.seats_total,
+                self.open_used,
+                self.open_total,
                 self.walled,
                 reset.unwrap_or_default()
             ),
@@ -258,6 +266,8 @@ mod tests {
         let walled = NoSeat::from_seats("k", &seats);
         assert_eq!(walled.reason(), "walled");
         assert_eq!(walled.first_reset, Some(("b".into(), 300)));
+        // The roster still has its 3 seats, all in use; none is open.
+        assert_eq!((walled.seats_total, walled.seats_used, walled.open_total), (3, 3, 0));
         assert_eq!(
             walled.message(100, |t| format!("T{t}"), |s| format!("{s}s")),
             "all 2 k accounts are walled; first reset: b at T300 (in 200s)"

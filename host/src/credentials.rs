@@ -18,6 +18,8 @@ pub struct Health {
     pub token_source: Option<String>,
     /// The static token masked to its declared prefix, when it was read.
     pub token_masked: Option<String>,
+    /// Why the static token that was read cannot be used (its shape).
+    pub token_problem: Option<&'static str>,
     /// Other accounts of the same agent logged in as the same identity.
     pub same_login_as: Vec<String>,
 }
@@ -68,9 +70,10 @@ pub fn describe(name: &str, health: &Health, can_login: bool, now: i64) -> Strin
         Login::Error(why) => parts.push(format!("login unreadable: {why}")),
     }
     if let Some(source) = &health.token_source {
-        parts.push(match &health.token_masked {
-            Some(masked) => format!("token {masked} ({source})"),
-            None => format!("token unreadable ({source})"),
+        parts.push(match (&health.token_masked, health.token_problem) {
+            (Some(masked), Some(problem)) => format!("token {masked} ({source}) {problem}"),
+            (Some(masked), None) => format!("token {masked} ({source})"),
+            (None, _) => format!("token unreadable ({source})"),
         });
     }
     let usable_login = matches!(&health.login, Login::Known(s) if s.state == LoginState::Live);
@@ -113,6 +116,7 @@ pub fn to_json(health: &Health) -> serde_json::Value {
         "error": match &health.login { Login::Error(why) => Some(why.as_str()), _ => None },
         "token_source": health.token_source,
         "token": health.token_masked,
+        "token_problem": health.token_problem,
         "same_login_as": health.same_login_as,
     })
 }
@@ -157,7 +161,7 @@ mod tests {
     }
 
     fn health(login: Login) -> Health {
-        Health { login, token_source: None, token_masked: None, same_login_as: vec![] }
+        Health { login, token_source: None, token_masked: None, token_problem: None, same_login_as: vec![] }
     }
 
     #[test]

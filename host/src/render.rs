@@ -31,10 +31,10 @@ pub enum Format {
     Fish,
     /// One JSON object: account, agent, env, unset.
     Json,
-    /// `K="v"` lines for env files (see `dotenv_quote`).
+    /// `K="v"` lines for env files read by dotenv parsers (python-dotenv, Compose).
     Dotenv,
     /// `docker run` / `podman run` arguments, one per line: the config dir
-    /// mounted, every other variable passed by name only (see `docker_args`).
+    /// mounted, every other variable passed by name only.
     Docker,
 }
 

@@ -168,13 +168,21 @@ struct RawPlugin {
     sha256: Option<Spanned<String>>,
 }
 
+/// Where `path` points when it is a symlink to nothing.
+fn dangling_link(path: &Path) -> Option<PathBuf> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    (meta.is_symlink() && std::fs::metadata(path).is_err()).then(|| std::fs::read_link(path).ok()).flatten()
+}
+
 impl Roster {
     /// Read and validate the roster at `path`.
     pub fn load(path: &Path) -> Result<Roster, RosterError> {
         let text = bounded::read_text(path, bounded::ROSTER_CAP).map_err(|e| RosterError {
             path: path.to_owned(),
             at: None,
-            message: if e.is_not_found() {
+            message: if let Some(target) = dangling_link(path) {
+                format!("a symlink to {}, which does not exist; fix the link, or pass --roster PATH", target.display())
+            } else if e.is_not_found() {
                 "no roster here; create one (see roster.toml in the accounts README) or pass --roster PATH".into()
             } else {
                 format!("cannot read the roster: {e}; point --roster at your roster.toml")

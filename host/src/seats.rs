@@ -254,6 +254,8 @@ fn no_seat_json(why: &NoSeat, now: i64) -> serde_json::Value {
         "disabled": why.disabled,
         "seats_used": why.seats_used,
         "seats_total": why.seats_total,
+        "seats_open_used": why.open_used,
+        "seats_open_total": why.open_total,
         "first_reset": why.first_reset.as_ref().map(|(account, at)| serde_json::json!({
             "account": account,
             "at": timefmt::format_instant(*at),

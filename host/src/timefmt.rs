@@ -18,8 +18,28 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
 /// A positive duration as a total of `unit`, days counting as 24 hours.
 fn positive_total(text: &str, unit: Unit) -> Result<f64, String> {
     let hint = "write a duration like 90m, 1h30m, 12h or 2d";
-    let span: Span = text.trim().parse().map_err(|_| format!("{text:?} is not a duration; {hint}"))?;
-    let total = span.total((unit, SpanRelativeTo::days_are_24_hours())).map_err(|e| format!("{text:?}: {e}"))?;
+    let trimmed = text.trim();
+    if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{text:?} has no unit; {hint}"));
+    }
+    let span: Span = trimmed.parse().map_err(|e: jiff::Error| {
+        // jiff fails "to set value for <unit>" (or says a value is out of
+        // range) for a number too large for its unit; its wording is not
+        // ours to show.
+        let why = e.to_string();
+        if why.contains("range") || why.contains("failed to set value") {
+            format!("{text:?} is longer than any duration accounts takes; {hint}")
+        } else {
+            format!("{text:?} is not a duration; {hint}")
+        }
+    })?;
+    if span.get_years() != 0 || span.get_months() != 0 {
+        return Err(format!("{text:?}: years and months have no fixed length; write days or weeks, e.g. 30d or 4w"));
+    }
+    // The only error left is a total too large to hold.
+    let total = span
+        .total((unit, SpanRelativeTo::days_are_24_hours()))
+        .map_err(|_| format!("{text:?} is longer than any duration accounts takes; {hint}"))?;
     if total <= 0.0 {
         return Err(format!("{text:?} is not a positive duration; {hint}"));
     }
@@ -74,6 +94,12 @@ mod tests {
         assert!(parse_duration("soon").unwrap_err().contains("90m"));
         assert!(parse_duration("0m").is_err());
         assert!(parse_duration("-5m").is_err());
+        // The user's words, never the time library's.
+        assert!(parse_duration("0").unwrap_err().contains("has no unit"));
+        assert!(parse_duration("19998y").unwrap_err().contains("days or weeks"));
+        assert!(parse_duration("2mo").unwrap_err().contains("days or weeks"));
+        let huge = parse_duration("9999999999999h").unwrap_err();
+        assert!(!huge.contains("jiff") && huge.contains("90m"), "{huge}");
     }
 
     #[test]

@@ -60,7 +60,19 @@ pub fn read(account: &Account, token_file_name: Option<&str>) -> Result<Option<S
             bounded::human(MAX_TOKEN_BYTES as u64)
         )));
     }
+    if let Some(problem) = shape_problem(trimmed) {
+        return Err(usage(format!("account {:?}: the token from {source} {problem}", account.name)));
+    }
     Ok(Some(StaticToken { secret: Secret::new(trimmed.to_owned()), source }))
+}
+
+/// What is wrong with the shape of a (trimmed) token, if anything. A second
+/// line (two tokens pasted, a note under it) would reach the agent as part
+/// of the token, and the agent would be refused.
+pub fn shape_problem(trimmed: &str) -> Option<&'static str> {
+    trimmed.chars().any(|c| c.is_whitespace() || c.is_control()).then_some(
+        "has a line break, space or control character inside it; a token is one word: leave just the token there",
+    )
 }
 
 /// Every static token the roster's accounts have that can be read, for

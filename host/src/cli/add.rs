@@ -74,6 +74,14 @@ pub fn run_add(ctx: &Context, args: AddArgs) -> Result<()> {
     let token_file = args.token_file.as_deref().map(absolute).transpose()?;
     if let Some(path) = &token_file {
         check_path("--token-file", path)?;
+        if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+            return Err(usage(format!(
+                "--token-file {}: no such file; write the token there first (one line, chmod 600), \
+                 or add the account without it and `accounts enroll {}` its key",
+                path.display(),
+                args.name
+            )));
+        }
     }
     file.add_account(&NewAccount {
         name: &args.name,

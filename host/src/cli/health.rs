@@ -73,24 +73,25 @@ fn one(account: &Account, plugins: &Plugins<'_>, now: i64) -> Health {
     };
     let prefixes = plugin.map_or(&[][..], |p| p.spec().token_prefixes.as_slice());
     let token_file_name = plugin.and_then(|p| p.spec().token_file_name.as_deref());
-    let (token_source, token_masked) = token(account, token_file_name, prefixes);
-    Health { login, token_source, token_masked, same_login_as: Vec::new() }
+    let (token_source, raw_token) = token(account, token_file_name);
+    let token_problem = raw_token.as_deref().and_then(|t| crate::token::shape_problem(t.trim()));
+    let token_masked = raw_token.map(|t| secret::mask(t.trim(), prefixes));
+    Health { login, token_source, token_masked, token_problem, same_login_as: Vec::new() }
 }
 
-/// Where the static token comes from and the token masked, without
-/// failing: an unreadable source is shown as such.
-fn token(account: &Account, token_file_name: Option<&str>, prefixes: &[String]) -> (Option<String>, Option<String>) {
-    let masked = |raw: Option<String>| raw.map(|t| secret::mask(t.trim(), prefixes));
+/// Where the static token comes from and the token as read (to be masked
+/// at once), without failing: an unreadable source is shown as such.
+fn token(account: &Account, token_file_name: Option<&str>) -> (Option<String>, Option<String>) {
     let read = |path: &std::path::Path| bounded::read_text(path, bounded::TOKEN_FILE_CAP).ok();
     match &account.token {
-        TokenSource::File(path) => (Some(format!("token_file {}", path.display())), masked(read(path))),
-        TokenSource::Env(var) => (Some(format!("token_env {var}")), masked(std::env::var(var).ok())),
+        TokenSource::File(path) => (Some(format!("token_file {}", path.display())), read(path)),
+        TokenSource::Env(var) => (Some(format!("token_env {var}")), std::env::var(var).ok()),
         TokenSource::None => {
             let Some(path) = token_file_name.map(|name| account.config_dir.join(name)) else { return (None, None) };
             if std::fs::symlink_metadata(&path).is_err() {
                 return (None, None);
             }
-            (Some(format!("stored {}", path.display())), masked(read(&path)))
+            (Some(format!("stored {}", path.display())), read(&path))
         }
     }
 }

@@ -206,9 +206,12 @@ impl Context {
         let store = self.store(Some(roster))?;
         let now = store.now();
         let host = holder::host_name();
+        // Pruned as seen, never written: a command that only reads (whose
+        // clock may be off) leaves the shared state to those that change it.
         let state = store.update(|state| {
-            crate::seats::prune(state, &host, now);
-            Ok(state.clone())
+            let mut seen = state.clone();
+            crate::seats::prune(&mut seen, &host, now);
+            Ok(seen)
         })?;
         Ok((state, now))
     }
@@ -340,6 +343,13 @@ pub fn print(text: &str) -> Result<()> {
 
 /// Parse, run, and turn the outcome into an exit code.
 pub fn main() -> std::process::ExitCode {
+    if let Some(name) = empty_setting(&<Cli as clap::CommandFactory>::command()) {
+        crate::notice::error(format!(
+            "{name} is set but empty (a variable a script never filled in?); give it a value, \
+             or unset it for the default"
+        ));
+        return std::process::ExitCode::from(2);
+    }
     let cli = Cli::parse();
     let ctx = Context {
         paths: Paths::resolve(cli.roster, cli.state_dir, cli.plugin_dir, cli.cache_dir),
@@ -359,6 +369,20 @@ pub fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(error.exit_code())
         }
     }
+}
+
+/// The first of our environment settings that is set to nothing. clap would
+/// take it for a flag given without its value; falling back to the default
+/// instead could run a worker on another roster than the one meant.
+fn empty_setting(command: &clap::Command) -> Option<String> {
+    let mut names: Vec<&std::ffi::OsStr> = command.get_arguments().filter_map(clap::Arg::get_env).collect();
+    for sub in command.get_subcommands() {
+        names.extend(sub.get_arguments().filter_map(clap::Arg::get_env));
+    }
+    names
+        .into_iter()
+        .find(|name| std::env::var_os(name).is_some_and(|v| v.is_empty()))
+        .map(|n| n.to_string_lossy().into())
 }
 
 /// Run one subcommand; `Ok` is the exit code.

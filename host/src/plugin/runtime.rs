@@ -36,7 +36,11 @@ impl std::fmt::Display for PluginError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The message often quotes the plugin (an error string, an import
         // name): shown with its control characters escaped wherever it goes.
-        write!(f, "plugin {:?} ({}): {}", self.kind, self.origin, escape_controls(&self.message))
+        // A file not loaded yet has no kind to name.
+        match self.kind.as_str() {
+            "" => write!(f, "plugin file {}: {}", self.origin, escape_controls(&self.message)),
+            kind => write!(f, "plugin {kind:?} ({}): {}", self.origin, escape_controls(&self.message)),
+        }
     }
 }
 
@@ -94,11 +98,11 @@ impl Runtime {
     pub fn load_file(&self, path: &Path) -> Result<Plugin<'_>, PluginError> {
         let origin = Origin::File(path.to_owned());
         let refuse =
-            |message: String| PluginError { kind: "?".into(), origin: origin.to_string(), message, refused: true };
+            |message: String| PluginError { kind: String::new(), origin: origin.to_string(), message, refused: true };
         let bytes = crate::bounded::read(path, crate::bounded::PLUGIN_CAP)
             .map_err(|e| refuse(format!("cannot read it: {e}")))?;
         let sha256 = super::registry::sha256_hex(&bytes);
-        let source = PluginSource { kind: "?".into(), origin, bytes: bytes.into(), sha256 };
+        let source = PluginSource { kind: String::new(), origin, bytes: bytes.into(), sha256 };
         self.load_as(&source, None)
     }
 

@@ -11,6 +11,17 @@ use crate::error::{Error, Result, usage};
 use crate::plugin::{builtin, conformance, registry};
 
 pub fn install(ctx: &Context, file: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(file).is_err() {
+        let name = file.to_string_lossy();
+        let hint = if builtin::BUILTINS.iter().any(|(k, _, _)| *k == name) {
+            format!("{name:?} is a built-in kind: it needs no install")
+        } else {
+            "give the path of a plugin's .wasm file (`cargo build --release --target wasm32-wasip2` \
+             in its crate writes one)"
+                .into()
+        };
+        return Err(usage(format!("plugins install: there is no file {}; {hint}", file.display())));
+    }
     let runtime = ctx.runtime(None)?;
     let plugin = runtime.load_file(file)?;
     let kind = plugin.kind.clone();
