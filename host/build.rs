@@ -118,7 +118,7 @@ fn find_builtins(plugins: &Path) -> Vec<(String, String)> {
 
 /// The inner build's target dir: `<target>/wasm-plugins`, next to the outer
 /// build's profiles but with a lock of its own. Tests build their plugins there
-/// too (see `tests/common`).
+/// too (see `tests/support`).
 fn plugin_target_dir(workspace: &Path) -> PathBuf {
     let target = env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace.join("target"));
     target.join("wasm-plugins")

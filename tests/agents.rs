@@ -4,13 +4,11 @@
 //! network. What each agent reports (its status command) or does (the
 //! credential it sends to a local stand-in for its API) must match what
 //! the plugin believes. When a newer version changes a fact, this is where
-//! we find out: bump the versions below and run `cargo test --test agents`.
+//! we find out: bump the versions below and run `cargo test --test tests agents::`.
 //!
 //! The agents are installed once into `target/agents-<versions>/` with npm
 //! (about 750 MB).
 
-mod common;
-#[path = "agents/standin.rs"]
 mod standin;
 
 use std::collections::BTreeSet;
@@ -22,7 +20,7 @@ use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 /// The agents, pinned. Facts in plugins/*/src and the corpora were checked
 /// against these (the corpora of older versions stay: users run them).

@@ -5,16 +5,14 @@
 //! and hold every lease whose holder is alive, every wall it held, and no
 //! account over its seats.
 //!
-//! Run alone: `cargo test --test crash` (about a minute on 2 cores). It
+//! Run alone: `cargo test --test tests crash::` (about a minute on 2 cores). It
 //! needs strace (`tests/run` installs it).
-
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::support::*;
 
 /// System calls that touch files: the ones a state change is made of.
 /// Others (futex, mmap, clock reads) vary from run to run and write nothing.

@@ -2,14 +2,12 @@
 //! agents, the built-in Claude plugin reads their wall messages, and the
 //! state file shows what was recorded.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsFd;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 use jiff::Timestamp;
 use jiff::civil::Time;
 use jiff::tz::TimeZone;

@@ -1,17 +1,15 @@
 //! The fleet: many hosts share one roster's seats and walls through a real
 //! PostgreSQL server that these tests start (a throwaway cluster on a Unix
-//! socket, see `common/pg.rs`). Hosts are played by `ACCOUNTS_HOST_ID`; a
+//! socket, see `support/pg.rs`). Hosts are played by `ACCOUNTS_HOST_ID`; a
 //! host with a wrong clock by `ACCOUNTS_CLOCK_SKEW` (the binary is static,
 //! so LD_PRELOAD tools such as libfaketime cannot reach it).
-
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::pg::{self, Cluster};
-use common::*;
+use crate::support::pg::{self, Cluster};
+use crate::support::*;
 
 /// A roster whose `[state]` points at `url`, in the fixture's own namespace.
 fn fleet(url: &str, accounts: &[(String, u32)]) -> Fixture {

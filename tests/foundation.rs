@@ -1,11 +1,9 @@
 //! The foundation, end to end: the real binary, the real built-in plugins in
 //! the real sandbox, output eval'd in real shells, real files.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::support::*;
 
 /// A config dir name with every character that breaks naive quoting.
 const NASTY_DIR: &str = "dirs/it's a \"dir\" $HOME `x` \\ back\nslash";

@@ -2,11 +2,9 @@
 //! on purpose. Each case must end in a specific, clear error with empty
 //! stdout and unchanged state, and the next call with a good plugin must work.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::support::*;
 
 /// A fixture with one hostile account (its name picks the misbehaviour) and
 /// one good claude account, with a seat already leased so state exists.

@@ -5,15 +5,13 @@
 //! the vendor's command name, printing what the real ones print (from their
 //! bundles) and writing a login the way the real ones leave it.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::*;
+use crate::support::*;
 
 /// A fixture with a home, a `PATH` that starts with stand-in agents, and a
 /// log dir the stand-ins write to.

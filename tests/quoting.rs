@@ -7,15 +7,13 @@
 //! `string`), so the bytes 0xC0, 0xC1 and 0xF5–0xFF, which never occur in
 //! UTF-8, cannot reach us.
 //!
-//! Longer run: `PROPTEST_CASES=20000 cargo test --test quoting`.
-
-mod common;
+//! Longer run: `PROPTEST_CASES=20000 cargo test --test tests quoting::`.
 
 use std::collections::BTreeMap;
 use std::process::Command;
 
+use crate::support::*;
 use accounts::render::{Format, LaunchEnv, render};
-use common::*;
 use proptest::prelude::*;
 
 /// Characters covering every byte 0x01–0x7F directly, the continuation bytes

@@ -4,12 +4,10 @@
 //! pseudo-terminal's corner cases. The real binary, real files, real
 //! processes.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 
 /// Claude accounts `a` and `b`, one seat each.
 fn fixture() -> Fixture {

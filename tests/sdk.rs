@@ -4,12 +4,10 @@
 //! versions (0.1.0 still loads, an unknown one is refused); and the docs
 //! and the SDK's copy of the WIT kept in step with the contract.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::support::*;
 
 fn sdk_dir() -> std::path::PathBuf {
     workspace().join("plugins/sdk")

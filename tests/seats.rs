@@ -1,13 +1,11 @@
 //! Seats end to end: the real binary, many processes at once, a real state
 //! file under a real lock, real holder processes.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 
 fn roster(accounts: &[(&str, u32)]) -> String {
     let mut r = String::from("default_agent = \"claude\"\nwall_cooldown = \"30m\"\n");
@@ -325,7 +323,7 @@ fn corrupt_state_is_reported_and_kept() {
 /// (each fixture in a namespace of its own). The two left out test the
 /// file store's own lock and files.
 mod on_postgres {
-    use super::common::{pg, with_state_url};
+    use crate::support::{pg, with_state_url};
 
     macro_rules! on_postgres {
         ($($test:ident),* $(,)?) => {$(

@@ -3,11 +3,9 @@
 //! of stdout and stderr, except the env that launch-env and rotate print for
 //! the agent.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::support::*;
 
 const TOKENS: [&str; 3] = [CLAUDE_TOKEN, CODEX_TOKEN, GEMINI_TOKEN];
 

@@ -1,6 +1,5 @@
 //! Shared test harness: the real `accounts` binary, fixture rosters in temp
 //! dirs, test plugins built from source for wasm32-wasip2, and real shells.
-#![allow(dead_code)]
 
 pub mod pg;
 
@@ -282,15 +281,18 @@ fn run_ok(cmd: &mut Command, what: &str) {
     assert!(status.success(), "{what} failed");
 }
 
-/// An exclusive `flock` on a file, across test processes.
-pub struct FileLock(std::fs::File);
+/// An exclusive `flock` on a file, across test processes; held while the
+/// value lives (the file is kept only to keep the lock).
+pub struct FileLock {
+    _held: std::fs::File,
+}
 
 impl FileLock {
     pub fn take(path: &Path) -> FileLock {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).unwrap();
         file.lock().unwrap();
-        FileLock(file)
+        FileLock { _held: file }
     }
 }
 
