@@ -113,14 +113,14 @@ impl Runtime {
         let refuse =
             |message: String| PluginError { kind: source.kind.clone(), origin: origin.clone(), message, refused: true };
         let compiled = self.compile(source).map_err(&refuse)?;
-        let version = bindings::exported_version(&self.engine, &compiled.component).map_err(&refuse)?;
+        let contract = bindings::exported_version(&self.engine, &compiled.component).map_err(&refuse)?;
         sandbox::check_imports(&self.engine, &compiled.component, bindings::HOST_INTERFACES).map_err(&refuse)?;
         let pre = self
             .linker
             .instantiate_pre(&compiled.component)
             .map_err(|e| refuse(format!("cannot be linked: {}", failure::one_line(&e))))?;
-        let pre = Pre::new(pre, version)
-            .map_err(|e| refuse(format!("does not fit contract {version}: {}", failure::one_line(&e))))?;
+        let pre = Pre::new(pre, contract)
+            .map_err(|e| refuse(format!("does not fit contract {}: {}", contract.version(), failure::one_line(&e))))?;
         let mut plugin = Plugin {
             runtime: self,
             kind: source.kind.clone(),

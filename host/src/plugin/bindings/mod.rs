@@ -19,8 +19,49 @@ use super::spec::{AccountRequest, CredentialStatus, Spec, Wall};
 /// The interface name without a version, to recognise other versions.
 pub const INTERFACE_UNVERSIONED: &str = "accounts:auth/account-auth";
 
+/// A contract version this host accepts. Every `match` on it (and on
+/// [`Pre`] and [`Instance`], one variant per version) is exhaustive, so a
+/// version added here fails to compile until each has its arm.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Contract {
+    V0_1,
+    V0_2,
+    V0_3,
+}
+
+impl Contract {
+    /// Every version, oldest first: the one list the others derive from.
+    pub const ALL: [Contract; 3] = [Contract::V0_1, Contract::V0_2, Contract::V0_3];
+
+    /// `0.3.0`.
+    pub const fn version(self) -> &'static str {
+        match self {
+            Contract::V0_1 => since_v0_1_0::VERSION,
+            Contract::V0_2 => since_v0_2_0::VERSION,
+            Contract::V0_3 => since_v0_3_0::VERSION,
+        }
+    }
+
+    /// The versioned interface name a plugin of this version exports.
+    const fn interface(self) -> &'static str {
+        match self {
+            Contract::V0_1 => since_v0_1_0::INTERFACE,
+            Contract::V0_2 => since_v0_2_0::INTERFACE,
+            Contract::V0_3 => since_v0_3_0::INTERFACE,
+        }
+    }
+}
+
 /// The contract versions this host accepts, oldest first.
-pub const ACCEPTED_VERSIONS: &[&str] = &[since_v0_1_0::VERSION, since_v0_2_0::VERSION, since_v0_3_0::VERSION];
+pub const ACCEPTED_VERSIONS: [&str; Contract::ALL.len()] = {
+    let mut versions = [""; Contract::ALL.len()];
+    let mut i = 0;
+    while i < versions.len() {
+        versions[i] = Contract::ALL[i].version();
+        i += 1;
+    }
+    versions
+};
 
 /// The interfaces the host itself provides to plugins (beyond WASI).
 pub const HOST_INTERFACES: &[&str] = &[since_v0_2_0::TIME_ZONES, since_v0_3_0::TIME_ZONES];
@@ -48,21 +89,16 @@ pub fn link_host_imports(linker: &mut Linker<SandboxState>) -> wasmtime::Result<
 
 /// The contract version `component` exports, or why it is not a plugin
 /// this host accepts.
-pub fn exported_version(engine: &Engine, component: &Component) -> Result<&'static str, String> {
+pub fn exported_version(engine: &Engine, component: &Component) -> Result<Contract, String> {
     let ty = component.component_type();
     let exports: Vec<String> = ty
         .exports(engine)
         .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
         .map(|(name, _)| name.to_owned())
         .collect();
-    for (interface, version) in [
-        (since_v0_3_0::INTERFACE, since_v0_3_0::VERSION),
-        (since_v0_2_0::INTERFACE, since_v0_2_0::VERSION),
-        (since_v0_1_0::INTERFACE, since_v0_1_0::VERSION),
-    ] {
-        if exports.iter().any(|e| e == interface) {
-            return Ok(version);
-        }
+    // The newest a component exports, should it export several.
+    if let Some(contract) = Contract::ALL.into_iter().rev().find(|c| exports.iter().any(|e| e == c.interface())) {
+        return Ok(contract);
     }
     let accepted = accepted_list();
     match exports.iter().find(|e| e.starts_with(INTERFACE_UNVERSIONED)) {
@@ -82,12 +118,11 @@ pub fn exported_version(engine: &Engine, component: &Component) -> Result<&'stat
 
 impl Pre {
     /// Type-check a linked component against the contract `version`.
-    pub fn new(pre: InstancePre<SandboxState>, version: &str) -> wasmtime::Result<Pre> {
-        Ok(match version {
-            since_v0_1_0::VERSION => Pre::V0_1(since_v0_1_0::PluginPre::new(pre)?),
-            since_v0_2_0::VERSION => Pre::V0_2(since_v0_2_0::PluginPre::new(pre)?),
-            since_v0_3_0::VERSION => Pre::V0_3(since_v0_3_0::PluginPre::new(pre)?),
-            other => wasmtime::bail!("contract version {other} is not one this host accepts ({})", accepted_list()),
+    pub fn new(pre: InstancePre<SandboxState>, contract: Contract) -> wasmtime::Result<Pre> {
+        Ok(match contract {
+            Contract::V0_1 => Pre::V0_1(since_v0_1_0::PluginPre::new(pre)?),
+            Contract::V0_2 => Pre::V0_2(since_v0_2_0::PluginPre::new(pre)?),
+            Contract::V0_3 => Pre::V0_3(since_v0_3_0::PluginPre::new(pre)?),
         })
     }
 
@@ -172,4 +207,23 @@ fn config_dir_str(account: &AccountRequest) -> wasmtime::Result<String> {
     account.config_dir.to_str().map(str::to_owned).ok_or_else(|| {
         wasmtime::format_err!("config dir {} is not valid UTF-8; use a UTF-8 path", account.config_dir.display())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_frozen_contract_folder_is_a_version_we_accept() {
+        let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+        let mut folders: Vec<String> = std::fs::read_dir(&wit)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix('v').map(str::to_owned))
+            .collect();
+        folders.sort();
+        assert_eq!(folders, ACCEPTED_VERSIONS, "a wit/vX folder needs its Contract variant, and back");
+        for contract in Contract::ALL {
+            assert!(contract.interface().ends_with(&format!("@{}", contract.version())), "{contract:?}");
+        }
+    }
 }
