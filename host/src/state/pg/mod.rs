@@ -16,6 +16,7 @@
 mod connect;
 mod schema;
 mod session;
+mod sql;
 
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
@@ -24,6 +25,7 @@ use tokio_postgres::SimpleQueryMessage;
 use tokio_postgres::error::SqlState;
 
 use self::session::{Failure, Session};
+use self::sql::{Literal, bind};
 use serde::{Deserialize, Serialize};
 
 pub use connect::check_state_url;
@@ -77,26 +79,6 @@ struct LastLeasedRow {
     account: String,
     at: i64,
 }
-
-const READ: &str = r#"SELECT extract(epoch FROM clock_timestamp())::float8, json_build_object(
-    'leases', coalesce((SELECT json_agg(json_build_object('worker', worker, 'account', account, 'host', host,
-        'holder_pid', holder_pid, 'holder_start', holder_start, 'acquired_at', acquired_at, 'expires_at', expires_at)
-        ORDER BY acquired_at, worker COLLATE "C") FROM accounts_leases WHERE namespace = $1), '[]'),
-    'walls', coalesce((SELECT json_agg(json_build_object('account', account, 'since', since, 'until', until,
-        'reason', reason) ORDER BY account COLLATE "C") FROM accounts_walls WHERE namespace = $1), '[]'),
-    'last_leased', coalesce((SELECT json_agg(json_build_object('account', account, 'at', at) ORDER BY account COLLATE "C")
-        FROM accounts_last_leased WHERE namespace = $1), '[]'))::text"#;
-
-/// Each table: how to replace a namespace's rows ($1) with a JSON array of
-/// them ($2).
-const REPLACE_LEASES: &str = "DELETE FROM accounts_leases WHERE namespace = $1;
-    INSERT INTO accounts_leases SELECT $1, * FROM json_to_recordset($2::json) AS t(worker text,
-        account text, host text, holder_pid bigint, holder_start bigint, acquired_at bigint, expires_at bigint);";
-const REPLACE_WALLS: &str = "DELETE FROM accounts_walls WHERE namespace = $1;
-    INSERT INTO accounts_walls SELECT $1, * FROM json_to_recordset($2::json)
-        AS t(account text, since bigint, until bigint, reason text);";
-const REPLACE_LAST_LEASED: &str = "DELETE FROM accounts_last_leased WHERE namespace = $1;
-    INSERT INTO accounts_last_leased SELECT $1, * FROM json_to_recordset($2::json) AS t(account text, at bigint);";
 
 impl PgStore {
     /// Connect now (so a bad URL or a down server fails before anything
@@ -166,21 +148,15 @@ impl PgStore {
     /// Two round trips: lock and read, then write and commit. The simple
     /// query protocol runs several statements in one round trip, where the
     /// extended one takes two per statement (prepare, then execute), so the
-    /// values go in as literals: the namespace is a checked name, the rows
-    /// JSON text, both quoted by [`literal`].
+    /// values go in as literals (see [`sql`]).
     fn transaction<R>(
         &self,
         client: &Session,
         change: impl FnOnce(&mut State) -> Result<R>,
     ) -> std::result::Result<Result<Changed<R>>, Failure> {
-        let namespace = literal(&self.namespace);
-        let lock_key = literal(&format!("accounts:{}", self.namespace));
-        // The read is a statement of its own after the lock, so its snapshot
-        // is taken once the lock is held and sees every earlier commit.
-        let replies = client.simple_query(&format!(
-            "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended({lock_key}, 0)); {}",
-            READ.replace("$1", &namespace)
-        ))?;
+        let namespace = || Literal::text(&self.namespace);
+        let lock_key = Literal::text(&format!("accounts:{}", self.namespace));
+        let replies = client.simple_query(&(bind(sql::LOCK, &[lock_key]) + &bind(sql::READ, &[namespace()])))?;
         let read = replies.iter().rev().find_map(|reply| match reply {
             SimpleQueryMessage::Row(row) => Some((row.get(0)?.parse::<f64>().ok()?, row.get(1)?)),
             _ => None,
@@ -205,12 +181,12 @@ impl PgStore {
         let after = Rows::from_state(&state);
         let mut write = String::new();
         for (changed, sql, rows) in [
-            (before.leases != after.leases, REPLACE_LEASES, json(&after.leases)),
-            (before.walls != after.walls, REPLACE_WALLS, json(&after.walls)),
-            (before.last_leased != after.last_leased, REPLACE_LAST_LEASED, json(&after.last_leased)),
+            (before.leases != after.leases, sql::REPLACE_LEASES, json(&after.leases)),
+            (before.walls != after.walls, sql::REPLACE_WALLS, json(&after.walls)),
+            (before.last_leased != after.last_leased, sql::REPLACE_LAST_LEASED, json(&after.last_leased)),
         ] {
             if changed {
-                write += &sql.replace("$1", &namespace).replace("$2", &literal(&rows));
+                write += &bind(sql, &[namespace(), Literal::text(&rows)]);
             }
         }
         client.batch_execute(&(write + "COMMIT"))?;
@@ -277,13 +253,6 @@ fn json<T: Serialize>(rows: &T) -> String {
     serde_json::to_string(rows).expect("rows serialise")
 }
 
-/// A string literal for SQL: quotes doubled, which is the whole escape with
-/// `standard_conforming_strings` on (set for every connection); serde_json
-/// writes no NUL byte (it escapes control characters).
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 impl Rows {
     fn to_state(&self) -> State {
         State {
@@ -313,7 +282,7 @@ impl Rows {
         }
     }
 
-    /// In the order [`READ`] returns them, so an unchanged table compares equal.
+    /// In the order [`sql::READ`] returns them, so an unchanged table compares equal.
     fn from_state(state: &State) -> Rows {
         let mut leases: Vec<LeaseRow> = state
             .leases

@@ -9,40 +9,15 @@ use tokio_postgres::SimpleQueryMessage;
 use tokio_postgres::error::SqlState;
 
 use super::session::{Failure, Session};
+use super::sql::{Literal, bind};
 
 /// Serialises migrations of every `accounts` talking to one database
 /// (first use by many hosts at once).
 const MIGRATION_LOCK: i64 = 0x6163_636f_756e_7473; // "accounts"
 
-const MIGRATIONS: &[&str] = &[
-    // 1: leases, walls and last-lease times, each keyed by namespace. No
-    // token, credential or config dir ever goes here.
-    "CREATE TABLE accounts_leases (
-        namespace text NOT NULL,
-        worker text NOT NULL,
-        account text NOT NULL,
-        host text NOT NULL,
-        holder_pid bigint NOT NULL,
-        holder_start bigint,
-        acquired_at bigint NOT NULL,
-        expires_at bigint NOT NULL,
-        PRIMARY KEY (namespace, worker)
-    );
-    CREATE TABLE accounts_walls (
-        namespace text NOT NULL,
-        account text NOT NULL,
-        since bigint NOT NULL,
-        until bigint NOT NULL,
-        reason text,
-        PRIMARY KEY (namespace, account)
-    );
-    CREATE TABLE accounts_last_leased (
-        namespace text NOT NULL,
-        account text NOT NULL,
-        at bigint NOT NULL,
-        PRIMARY KEY (namespace, account)
-    );",
-];
+/// Migration N (1-based) is `MIGRATIONS[N - 1]`, a file of its own in
+/// `sql/`. Applied ones are never edited: a change is a new file.
+const MIGRATIONS: &[&str] = &[include_str!("sql/migrate_001.sql")];
 
 pub const VERSION: i32 = MIGRATIONS.len() as i32;
 
@@ -88,21 +63,15 @@ fn check_not_newer(version: i32) -> Result<(), String> {
 /// migration lock. On a failure the caller drops the connection, which
 /// rolls the transaction back.
 fn migrate(client: &Session) -> Result<Result<f64, String>, Failure> {
-    let replies = client.simple_query(&format!(
-        "BEGIN; SELECT pg_advisory_xact_lock({MIGRATION_LOCK});
-        CREATE TABLE IF NOT EXISTS accounts_schema (
-            version integer PRIMARY KEY,
-            applied_at timestamptz NOT NULL DEFAULT now()
-        );
-        SELECT coalesce(max(version), 0) FROM accounts_schema"
-    ))?;
+    let replies = client.simple_query(&bind(include_str!("sql/migrate_begin.sql"), &[Literal::int(MIGRATION_LOCK)]))?;
     let current = first_value(&replies).and_then(|v| v.parse::<i32>().ok()).unwrap_or(0);
     if let Err(e) = check_not_newer(current) {
         client.batch_execute("ROLLBACK")?;
         return Ok(Err(e));
     }
     for (done, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        client.batch_execute(&format!("{sql}; INSERT INTO accounts_schema (version) VALUES ({})", done + 1))?;
+        let applied = bind("INSERT INTO accounts_schema (version) VALUES ($1);", &[Literal::int(done as i64 + 1)]);
+        client.batch_execute(&format!("{sql}\n{applied}"))?;
     }
     let replies = client.simple_query("SELECT extract(epoch FROM clock_timestamp())::float8; COMMIT")?;
     match first_value(&replies).and_then(|v| v.parse::<f64>().ok()) {
