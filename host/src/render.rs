@@ -31,7 +31,7 @@ pub enum Format {
     Fish,
     /// One JSON object: account, agent, env, unset.
     Json,
-    /// `K="v"` lines for env files read by dotenv parsers (python-dotenv, Compose).
+    /// `K="v"` lines for env files, read back exactly by python-dotenv.
     Dotenv,
     /// `docker run` / `podman run` arguments, one per line: the config dir
     /// mounted, every other variable passed by name only.

@@ -83,10 +83,6 @@ impl Runtime {
         self
     }
 
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
     /// Compile (or map from the cache), link, and check a plugin's spec
     /// against the kind it was resolved by.
     pub fn load(&self, source: &PluginSource) -> Result<Plugin<'_>, PluginError> {

@@ -96,10 +96,6 @@ impl FileStore {
         Ok(FileStore { dir: dir.to_owned(), slots: Slots::new(dir, LEASES_STEM) })
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     pub fn state_path(&self) -> PathBuf {
         self.dir.join(STATE_FILE)
     }
