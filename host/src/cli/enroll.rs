@@ -27,9 +27,8 @@ pub struct EnrollArgs {
 pub fn run_enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
     let roster = ctx.roster()?;
     let account = seats::account(&roster, &args.name)?;
-    let registry = ctx.registry(Some(&roster));
-    let runtime = ctx.runtime(Some(&roster))?;
-    let plugin = ctx.plugin(&registry, &runtime, &account.agent)?;
+    let plugins = ctx.plugin_host(Some(&roster))?;
+    let plugin = plugins.load(&account.agent)?;
     let spec = plugin.spec();
     let place = token_store::place(account, spec.token_file_name.as_deref()).map_err(usage)?;
     let token = if args.token_stdin { from_stdin()? } else { from_env(args.token_env.as_deref().unwrap_or(""))? };
@@ -67,9 +66,8 @@ pub struct ForgetArgs {
 pub fn run_forget(ctx: &Context, args: ForgetArgs) -> Result<()> {
     let roster = ctx.roster()?;
     let account = seats::account(&roster, &args.name)?;
-    let registry = ctx.registry(Some(&roster));
-    let runtime = ctx.runtime(Some(&roster))?;
-    let plugin = ctx.plugin(&registry, &runtime, &account.agent)?;
+    let plugins = ctx.plugin_host(Some(&roster))?;
+    let plugin = plugins.load(&account.agent)?;
     let place = token_store::place(account, plugin.spec().token_file_name.as_deref()).map_err(usage)?;
     let mut file = RosterFile::open(&ctx.paths.roster)?;
     let path = place.path();

@@ -74,9 +74,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<u8> {
         Some(name) => seats::account(&roster, name)?.agent.clone(),
         None => seats::agent_for(&roster, args.agent.as_deref())?.to_owned(),
     };
-    let registry = ctx.registry(Some(&roster));
-    let runtime = ctx.runtime(Some(&roster))?;
-    let plugin = ctx.plugin(&registry, &runtime, &agent)?;
+    let plugins = ctx.plugin_host(Some(&roster))?;
+    let plugin = plugins.load(&agent)?;
     let store = ctx.store(Some(&roster))?;
     let host = holder::host_name();
     // The lease lives as long as this process, which outlives the child.

@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use super::Context;
+use super::PluginHost;
 use crate::bounded;
 use crate::credentials::{self, Health, Login};
 use crate::launch;
-use crate::plugin::{Plugin, Runtime};
+use crate::plugin::Plugin;
 use crate::roster::{Account, Roster, TokenSource};
 use crate::secret;
 
@@ -20,12 +20,11 @@ pub struct Plugins<'r> {
 
 impl<'r> Plugins<'r> {
     /// Load the plugin of every kind the roster's accounts use.
-    pub fn load(ctx: &Context, roster: &Roster, runtime: &'r Runtime) -> Plugins<'r> {
-        let registry = ctx.registry(Some(roster));
+    pub fn load(roster: &Roster, host: &'r PluginHost) -> Plugins<'r> {
         let mut loaded = BTreeMap::new();
         for account in &roster.accounts {
             if !loaded.contains_key(&account.agent) {
-                let plugin = ctx.plugin(&registry, runtime, &account.agent).map_err(|e| e.to_string());
+                let plugin = host.load(&account.agent).map_err(|e| e.to_string());
                 loaded.insert(account.agent.clone(), plugin);
             }
         }

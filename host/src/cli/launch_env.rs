@@ -27,19 +27,18 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: Args) -> Result<()> {
     let roster = ctx.roster()?;
-    let registry = ctx.registry(Some(&roster));
-    let runtime = ctx.runtime(Some(&roster))?;
+    let plugins = ctx.plugin_host(Some(&roster))?;
     match &args.account {
         Some(name) => {
             let account = seats::account(&roster, name)?;
-            let plugin = ctx.plugin(&registry, &runtime, &account.agent)?;
+            let plugin = plugins.load(&account.agent)?;
             print(&args.output.render(&launch::launch_env(account, &plugin, None, crate::clock::now())?)?)
         }
         None => {
             let agent = seats::agent_for(&roster, args.agent.as_deref())?;
             // Load the plugin before taking the lock: a broken plugin must not
             // hold up other workers, and fails before any state changes.
-            let plugin = ctx.plugin(&registry, &runtime, agent)?;
+            let plugin = plugins.load(agent)?;
             let host = holder::host_name();
             let holder = args.lease.holder()?;
             let worker = args.worker.clone().unwrap_or_else(|| format!("{host}-{}", holder.pid));

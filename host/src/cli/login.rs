@@ -38,9 +38,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<u8> {
     let timeout = timefmt::parse_duration(&args.timeout).map_err(|e| usage(format!("--timeout: {e}")))?;
     let roster = ctx.roster()?;
     let account = seats::account(&roster, &args.name)?;
-    let registry = ctx.registry(Some(&roster));
-    let runtime = ctx.runtime(Some(&roster))?;
-    let plugin = ctx.plugin(&registry, &runtime, &account.agent)?;
+    let plugins = ctx.plugin_host(Some(&roster))?;
+    let plugin = plugins.load(&account.agent)?;
     let spec = plugin.spec();
     let Some(commands) = &spec.login else {
         return Err(usage(format!(
@@ -108,8 +107,8 @@ fn report_success(
     headless: bool,
 ) -> Result<u8> {
     let now = crate::clock::now();
-    let runtime = ctx.runtime(Some(roster))?;
-    let plugins = health::Plugins::load(ctx, roster, &runtime);
+    let host = ctx.plugin_host(Some(roster))?;
+    let plugins = health::Plugins::load(roster, &host);
     let healths = health::all(roster, &plugins, now);
     let same = roster
         .accounts

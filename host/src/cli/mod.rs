@@ -235,10 +235,25 @@ impl Context {
         Ok(config)
     }
 
-    /// Resolve and load the plugin for `kind`.
-    pub fn plugin<'r>(&self, registry: &Registry, runtime: &'r Runtime, kind: &str) -> Result<Plugin<'r>> {
-        let source = registry.resolve(kind, &mut |w| notice::warn(w))?;
-        Ok(runtime.load(&source)?)
+    /// What a command needs to reach plugins, built once from the roster.
+    pub fn plugin_host(&self, roster: Option<&Roster>) -> Result<PluginHost> {
+        Ok(PluginHost { registry: self.registry(roster), runtime: self.runtime(roster)? })
+    }
+}
+
+/// The registry (kind -> component) and the runtime (engine, cache,
+/// sandbox) of one command: the preamble every plugin-using command shares.
+pub struct PluginHost {
+    pub registry: Registry,
+    pub runtime: Runtime,
+}
+
+impl PluginHost {
+    /// The plugin for `kind`, resolved and loaded: an unknown kind is an
+    /// error listing the known ones; resolution warnings go to stderr.
+    pub fn load(&self, kind: &str) -> Result<Plugin<'_>> {
+        let source = self.registry.resolve(kind, &mut |w| notice::warn(w))?;
+        Ok(self.runtime.load(&source)?)
     }
 }
 

@@ -30,8 +30,7 @@ pub struct Args {
 pub fn run(ctx: &Context, args: Args) -> Result<()> {
     seats::check_worker_id(&args.worker)?;
     let roster = ctx.roster()?;
-    let registry = ctx.registry(Some(&roster));
-    let runtime = ctx.runtime(Some(&roster))?;
+    let plugins = ctx.plugin_host(Some(&roster))?;
     let ttl_secs = args.lease.ttl_secs()?;
     let explicit_holder = args.lease.holder_pid.map(|_| args.lease.holder()).transpose()?;
     let store = ctx.store(Some(&roster))?;
@@ -51,7 +50,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
         )));
     };
     let agent = seats::account(&roster, &current.account)?.agent.clone();
-    let plugin = ctx.plugin(&registry, &runtime, &agent)?;
+    let plugin = plugins.load(&agent)?;
     // Kept in the state: a token pasted into the reason is masked.
     let reason = args.reason.as_deref().map(|r| ctx.redactor(&roster, &plugin).scrub_str(r));
 

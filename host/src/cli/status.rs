@@ -23,8 +23,8 @@ pub struct Args {
 pub fn run(ctx: &Context, args: Args) -> Result<()> {
     let roster = ctx.roster()?;
     let (state, now) = ctx.current_state(&roster)?;
-    let runtime = ctx.runtime(Some(&roster))?;
-    let plugins = health::Plugins::load(ctx, &roster, &runtime);
+    let host = ctx.plugin_host(Some(&roster))?;
+    let plugins = health::Plugins::load(&roster, &host);
     let healths = health::all(&roster, &plugins, now);
     let by_name: BTreeMap<&str, &Health> = roster.accounts.iter().map(|a| a.name.as_str()).zip(&healths).collect();
     let token_of = |a: &Account| {

@@ -101,9 +101,8 @@ pub fn run_wall(ctx: &Context, args: WallArgs) -> Result<()> {
             // token pasted into it is masked like one in agent output.
             let reason = match &args.reason {
                 Some(reason) => {
-                    let registry = ctx.registry(Some(&roster));
-                    let runtime = ctx.runtime(Some(&roster))?;
-                    let plugin = ctx.plugin(&registry, &runtime, &account.agent)?;
+                    let plugins = ctx.plugin_host(Some(&roster))?;
+                    let plugin = plugins.load(&account.agent)?;
                     Some(ctx.redactor(&roster, &plugin).scrub_str(reason))
                 }
                 None => None,
@@ -139,9 +138,8 @@ fn wall_in_output(ctx: &Context, roster: &Roster, agent: &str, path: &Path) -> R
     } else {
         Box::new(bounded::open_regular(path).map_err(|e| unreadable(&e))?)
     };
-    let registry = ctx.registry(Some(roster));
-    let runtime = ctx.runtime(Some(roster))?;
-    let plugin = ctx.plugin(&registry, &runtime, agent)?;
+    let plugins = ctx.plugin_host(Some(roster))?;
+    let plugin = plugins.load(agent)?;
     let zone = timefmt::local_zone_name();
     let mut feed = WallFeed::default();
     let mut settle = Settle::default();

@@ -6,10 +6,10 @@ use std::path::Path;
 
 use super::Context;
 use crate::bounded;
-use crate::cli::print;
+use crate::cli::{PluginHost, print};
 use crate::error::{Error, Result, usage};
+use crate::plugin::Plugin;
 use crate::plugin::conformance::{self, Finding};
-use crate::plugin::{Plugin, Runtime};
 
 pub fn run(ctx: &Context, target: &str, wall_sample: Option<&Path>, json: bool) -> Result<()> {
     let samples = match wall_sample {
@@ -17,9 +17,8 @@ pub fn run(ctx: &Context, target: &str, wall_sample: Option<&Path>, json: bool) 
         None => Vec::new(),
     };
     let roster = ctx.roster_if_any()?;
-    let registry = ctx.registry(roster.as_ref());
-    let runtime = ctx.runtime(roster.as_ref())?;
-    let (plugin, size) = load(ctx, &registry, &runtime, target)?;
+    let plugins = ctx.plugin_host(roster.as_ref())?;
+    let (plugin, size) = load(&plugins, target)?;
     let findings = conformance::check(&plugin, size, &samples);
     let failed = findings.iter().filter(|f| !f.passed).count();
     print(&if json { as_json(&plugin, &findings) } else { as_table(&plugin, &findings) })?;
@@ -36,18 +35,13 @@ pub fn run(ctx: &Context, target: &str, wall_sample: Option<&Path>, json: bool) 
 /// A file (anything that names an existing path or ends in .wasm), else
 /// an agent kind as the registry resolves it. Returns its size in bytes
 /// when known.
-pub fn load<'r>(
-    ctx: &Context,
-    registry: &crate::plugin::Registry,
-    runtime: &'r Runtime,
-    target: &str,
-) -> Result<(Plugin<'r>, Option<usize>)> {
+pub fn load<'r>(plugins: &'r PluginHost, target: &str) -> Result<(Plugin<'r>, Option<usize>)> {
     let path = Path::new(target);
     if path.exists() || target.ends_with(".wasm") || target.contains('/') {
         let size = std::fs::metadata(path).ok().map(|m| m.len() as usize);
-        return Ok((runtime.load_file(path)?, size));
+        return Ok((plugins.runtime.load_file(path)?, size));
     }
-    let plugin = ctx.plugin(registry, runtime, target)?;
+    let plugin = plugins.load(target)?;
     let size = plugin.origin.path().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len() as usize);
     Ok((plugin, size))
 }

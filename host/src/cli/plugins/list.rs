@@ -16,18 +16,18 @@ struct Row {
 
 pub fn list(ctx: &Context, json: bool) -> Result<()> {
     let roster = ctx.roster_if_any()?;
-    let registry = ctx.registry(roster.as_ref());
-    let runtime = ctx.runtime(roster.as_ref())?;
-    for warning in registry.dir_warnings() {
+    let plugins = ctx.plugin_host(roster.as_ref())?;
+    for warning in plugins.registry.dir_warnings() {
         crate::notice::warn(warning);
     }
     // One broken plugin must not hide the others: each row carries its
     // spec or its error.
-    let rows: Vec<Row> = registry
+    let rows: Vec<Row> = plugins
+        .registry
         .known()
         .into_iter()
         .map(|(kind, origin)| {
-            let loaded = ctx.plugin(&registry, &runtime, &kind).map(|p| p.spec().clone());
+            let loaded = plugins.load(&kind).map(|p| p.spec().clone());
             Row { kind, origin, loaded: loaded.map_err(|e| e.to_string()) }
         })
         .collect();
@@ -77,9 +77,8 @@ fn list_table(rows: &[Row]) -> String {
 
 pub fn inspect(ctx: &Context, kind: &str, json: bool) -> Result<()> {
     let roster = ctx.roster_if_any()?;
-    let registry = ctx.registry(roster.as_ref());
-    let runtime = ctx.runtime(roster.as_ref())?;
-    let plugin = ctx.plugin(&registry, &runtime, kind)?;
+    let plugins = ctx.plugin_host(roster.as_ref())?;
+    let plugin = plugins.load(kind)?;
     let s = plugin.spec();
     if json {
         let mut value = serde_json::to_value(s).expect("a spec is plain data");
