@@ -2,10 +2,11 @@
 //! (`accounts plugins check`, and before `plugins install`): every finding
 //! says what was tried, whether it held, and what to fix.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::runtime::Plugin;
-use super::spec::{AccountRequest, LoginState};
+use super::spec::{AccountRequest, LoginState, Spec};
 use crate::secret::Secret;
 
 /// One thing checked.
@@ -40,71 +41,69 @@ fn record(findings: &mut Vec<Finding>, check: &str, passed: bool, detail: String
 /// own wall messages, each of which must be found with its reset.
 pub fn check(plugin: &Plugin<'_>, wasm_bytes: Option<usize>, wall_samples: &[String]) -> Vec<Finding> {
     let spec = plugin.spec().clone();
-    let deadline = plugin.deadline();
     let mut findings = Vec::new();
+    spec_and_size(&mut findings, &spec, wasm_bytes);
+    bad_tokens_refused(&mut findings, plugin, &spec);
+    // One empty config dir for the calls that read one.
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            let why = format!("cannot make an empty config dir to try it in: {e}");
+            record(&mut findings, "launch-env", false, why, None);
+            return findings;
+        }
+    };
+    launch_env_declares_its_keys(&mut findings, plugin, &spec, dir.path());
+    no_login_in_an_empty_dir(&mut findings, plugin, &spec, dir.path());
+    walls_found_and_not_invented(&mut findings, plugin, wall_samples);
+    calls_within_the_deadline(&mut findings, plugin.deadline());
+    findings
+}
 
-    record(
-        &mut findings,
-        "spec",
-        true,
-        format!(
-            "kind {:?}, contract {}, {} env keys ({}), none on the deny list",
-            spec.kind,
-            spec.contract,
-            spec.env_keys.len(),
-            spec.env_keys.join(", ")
-        ),
-        None,
+fn spec_and_size(findings: &mut Vec<Finding>, spec: &Spec, wasm_bytes: Option<usize>) {
+    let detail = format!(
+        "kind {:?}, contract {}, {} env keys ({}), none on the deny list",
+        spec.kind,
+        spec.contract,
+        spec.env_keys.len(),
+        spec.env_keys.join(", ")
     );
+    record(findings, "spec", true, detail, None);
     if let Some(bytes) = wasm_bytes {
-        record(&mut findings, "size", true, format!("{} KB of wasm", bytes.div_ceil(1024)), None);
+        record(findings, "size", true, format!("{} KB of wasm", bytes.div_ceil(1024)), None);
     }
+}
 
-    // Tokens that must be refused, whatever the prefixes.
+/// Tokens that must be refused, whatever the prefixes.
+fn bad_tokens_refused(findings: &mut Vec<Finding>, plugin: &Plugin<'_>, spec: &Spec) {
     let prefix = spec.token_prefixes.first().cloned().unwrap_or_default();
     for (what, token) in
         [("empty", String::new()), ("blank", "   ".into()), ("multi-line", format!("{prefix}ab\n{prefix}cd"))]
     {
+        let name = format!("validate-token refuses the {what} token");
         let started = Instant::now();
         let verdict = plugin.validate_token(&Secret::new(token));
         let took = Some(started.elapsed());
         match verdict {
-            Ok(Err(reason)) => {
-                record(&mut findings, &format!("validate-token refuses the {what} token"), true, reason.shown(), took)
+            Ok(Err(reason)) => record(findings, &name, true, reason.shown(), took),
+            Ok(Ok(())) => {
+                let why = format!("it accepted the {what} token; validate-token must refuse it");
+                record(findings, &name, false, why, took)
             }
-            Ok(Ok(())) => record(
-                &mut findings,
-                &format!("validate-token refuses the {what} token"),
-                false,
-                format!("it accepted the {what} token; validate-token must refuse it"),
-                took,
-            ),
-            Err(e) => {
-                record(&mut findings, &format!("validate-token refuses the {what} token"), false, e.to_string(), took)
-            }
+            Err(e) => record(findings, &name, false, e.to_string(), took),
         }
     }
+}
 
-    // launch-env on an empty config dir, without and with a token.
-    let dir = match tempfile::tempdir() {
-        Ok(dir) => dir,
-        Err(e) => {
-            record(
-                &mut findings,
-                "launch-env",
-                false,
-                format!("cannot make an empty config dir to try it in: {e}"),
-                None,
-            );
-            return findings;
-        }
-    };
+/// launch-env on an empty config dir, without and with a token.
+fn launch_env_declares_its_keys(findings: &mut Vec<Finding>, plugin: &Plugin<'_>, spec: &Spec, dir: &Path) {
+    let prefix = spec.token_prefixes.first().cloned().unwrap_or_default();
     let example_token = format!("{prefix}CHECK0123456789abcdef");
-    for token in [None, Some(example_token.clone())] {
+    for token in [None, Some(example_token)] {
         let name = if token.is_some() { "launch-env with a token" } else { "launch-env on an empty config dir" };
         let request = AccountRequest {
             name: "check".into(),
-            config_dir: dir.path().to_owned(),
+            config_dir: dir.to_owned(),
             token: token.clone().map(Secret::new),
             now: crate::clock::now(),
         };
@@ -127,48 +126,35 @@ pub fn check(plugin: &Plugin<'_>, wasm_bytes: Option<usize>, wall_samples: &[Str
                 } else {
                     "an account with a token and no login does not get the token variable".into()
                 };
-                record(&mut findings, name, passed, detail, took);
+                record(findings, name, passed, detail, took);
             }
-            Err(e) => record(&mut findings, name, false, e.to_string(), took),
+            Err(e) => record(findings, name, false, e.to_string(), took),
         }
     }
+}
 
-    // credential-status on an empty config dir.
-    let request = AccountRequest {
-        name: "check".into(),
-        config_dir: dir.path().to_owned(),
-        token: None,
-        now: crate::clock::now(),
-    };
+/// credential-status on an empty config dir says "missing".
+fn no_login_in_an_empty_dir(findings: &mut Vec<Finding>, plugin: &Plugin<'_>, spec: &Spec, dir: &Path) {
+    let request =
+        AccountRequest { name: "check".into(), config_dir: dir.to_owned(), token: None, now: crate::clock::now() };
+    let name = "credential-status on an empty config dir";
     let started = Instant::now();
-    match plugin.credential_status(&request) {
-        Ok(None) => {
-            record(&mut findings, "credential-status", true, format!("not in contract {}", spec.contract), None)
+    let status = plugin.credential_status(&request);
+    let took = Some(started.elapsed());
+    match status {
+        Ok(None) => record(findings, "credential-status", true, format!("not in contract {}", spec.contract), None),
+        Ok(Some(status)) if status.state == LoginState::Missing => record(findings, name, true, "missing".into(), took),
+        Ok(Some(status)) => {
+            let why = format!("says {:?}; an empty config dir has no login", status.state);
+            record(findings, name, false, why, took)
         }
-        Ok(Some(status)) if status.state == LoginState::Missing => record(
-            &mut findings,
-            "credential-status on an empty config dir",
-            true,
-            "missing".into(),
-            Some(started.elapsed()),
-        ),
-        Ok(Some(status)) => record(
-            &mut findings,
-            "credential-status on an empty config dir",
-            false,
-            format!("says {:?}; an empty config dir has no login", status.state),
-            Some(started.elapsed()),
-        ),
-        Err(e) => record(
-            &mut findings,
-            "credential-status on an empty config dir",
-            false,
-            e.to_string(),
-            Some(started.elapsed()),
-        ),
+        Err(e) => record(findings, name, false, e.to_string(), took),
     }
+}
 
-    // detect-wall finds nothing in ordinary output...
+/// detect-wall finds nothing in ordinary output, and each sample with its
+/// reset.
+fn walls_found_and_not_invented(findings: &mut Vec<Finding>, plugin: &Plugin<'_>, wall_samples: &[String]) {
     let zone = crate::timefmt::local_zone_name();
     let now = crate::clock::now();
     let started = Instant::now();
@@ -181,19 +167,12 @@ pub fn check(plugin: &Plugin<'_>, wasm_bytes: Option<usize>, wall_samples: &[Str
         })
         .collect();
     let took = started.elapsed() / ORDINARY_OUTPUT.len() as u32;
-    record(
-        &mut findings,
-        "detect-wall finds no wall in ordinary output",
-        false_walls.is_empty(),
-        if false_walls.is_empty() {
-            format!("{} ordinary lines, no wall", ORDINARY_OUTPUT.len())
-        } else {
-            format!("took ordinary output for a wall: {}", false_walls.join("; "))
-        },
-        Some(took),
-    );
-
-    // ...and finds each sample with its reset.
+    let detail = if false_walls.is_empty() {
+        format!("{} ordinary lines, no wall", ORDINARY_OUTPUT.len())
+    } else {
+        format!("took ordinary output for a wall: {}", false_walls.join("; "))
+    };
+    record(findings, "detect-wall finds no wall in ordinary output", false_walls.is_empty(), detail, Some(took));
     for sample in wall_samples {
         let started = Instant::now();
         let (passed, detail) = match plugin.detect_wall(sample, now, &zone) {
@@ -204,18 +183,15 @@ pub fn check(plugin: &Plugin<'_>, wasm_bytes: Option<usize>, wall_samples: &[Str
             Ok(None) => (false, "found no wall".into()),
             Err(e) => (false, e.to_string()),
         };
-        record(&mut findings, &format!("detect-wall on {sample:?}"), passed, detail, Some(started.elapsed()));
+        record(findings, &format!("detect-wall on {sample:?}"), passed, detail, Some(started.elapsed()));
     }
+}
 
-    // Every call within the deadline, with room to spare.
+/// Every call within the deadline, with room to spare.
+fn calls_within_the_deadline(findings: &mut Vec<Finding>, deadline: Duration) {
     let slowest = findings.iter().filter_map(|f| f.millis).fold(0.0, f64::max);
     let limit_ms = deadline.as_secs_f64() * 1000.0;
-    record(
-        &mut findings,
-        "calls within the deadline",
-        slowest <= limit_ms / 2.0,
-        format!("slowest call {slowest:.1} ms, deadline {limit_ms:.0} ms (calls should take under half of it)"),
-        None,
-    );
-    findings
+    let detail =
+        format!("slowest call {slowest:.1} ms, deadline {limit_ms:.0} ms (calls should take under half of it)");
+    record(findings, "calls within the deadline", slowest <= limit_ms / 2.0, detail, None);
 }
