@@ -193,174 +193,41 @@ impl Roster {
 
     /// Validate roster text. `home` expands a leading `~`.
     pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> Result<Roster, RosterError> {
-        let lines = LineIndex::new(text);
-        let error = |span: Option<Range<usize>>, message: String| RosterError {
-            path: path.to_owned(),
-            at: span.map(|s| lines.pos(text, s.start)),
-            message,
-        };
-        let raw: RawRoster = toml::from_str(text).map_err(|e| error(e.span(), clean_toml_message(e.message())))?;
         // Relative paths hang off the roster's dir, made absolute so the env
         // we print works from any working directory.
         let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-        let base = absolute.parent().unwrap_or(Path::new("/"));
-        let resolve = |value: &Spanned<String>, what: &str| -> Result<PathBuf, RosterError> {
-            resolve_path(value.get_ref(), base, home).ok_or_else(|| {
-                error(
-                    Some(value.span()),
-                    format!("{what} starts with ~ but no home dir is known; write an absolute path"),
-                )
-            })
-        };
-
-        let wall_cooldown_secs = match &raw.wall_cooldown {
-            None => DEFAULT_WALL_COOLDOWN_SECS,
-            Some(v) => crate::timefmt::parse_duration(v.get_ref())
-                .map_err(|e| error(Some(v.span()), format!("wall_cooldown: {e}")))?,
-        };
-
-        let plugin_timeout_ms = match &raw.plugin_timeout {
-            None => DEFAULT_PLUGIN_TIMEOUT_MS,
-            Some(v) => crate::timefmt::parse_duration_ms(v.get_ref())
-                .ok()
-                .filter(|ms| (10..=60_000).contains(ms))
-                .ok_or_else(|| {
-                    error(Some(v.span()), "plugin_timeout must be a duration from 10ms to 60s, e.g. 1s or 500ms".into())
-                })?,
-        };
-
+        let base = absolute.parent().unwrap_or(Path::new("/")).to_owned();
+        let p = Parser { path, text, lines: LineIndex::new(text), base, home };
+        let raw: RawRoster = toml::from_str(text).map_err(|e| p.error(e.span(), clean_toml_message(e.message())))?;
+        let wall_cooldown_secs = p.wall_cooldown(&raw.wall_cooldown)?;
+        let plugin_timeout_ms = p.plugin_timeout(&raw.plugin_timeout)?;
         let mut accounts: Vec<Account> = Vec::new();
         let mut first_seen: BTreeMap<String, Pos> = BTreeMap::new();
         for spanned in &raw.account {
-            let a = spanned.get_ref();
-            let name = a.name.get_ref().clone();
-            if !valid_name(&name) {
-                return Err(error(Some(a.name.span()), format!("account name {name:?} is not allowed; {NAME_RULE}")));
-            }
-            let here = lines.pos(text, a.name.span().start);
-            if let Some(first) = first_seen.insert(name.clone(), here) {
-                return Err(error(
-                    Some(a.name.span()),
+            let account = p.account(spanned.get_ref())?;
+            if let Some(first) = first_seen.insert(account.name.clone(), account.name_at) {
+                return Err(p.error(
+                    Some(spanned.get_ref().name.span()),
                     format!(
-                        "duplicate account name {name:?} (first at line {}); give each [[account]] a unique name",
-                        first.line
+                        "duplicate account name {:?} (first at line {}); give each [[account]] a unique name",
+                        account.name, first.line
                     ),
                 ));
             }
-            let seats = match &a.seats {
-                None => 1,
-                Some(s) if (1..=10_000).contains(s.get_ref()) => *s.get_ref() as u32,
-                Some(s) => {
-                    return Err(error(
-                        Some(s.span()),
-                        format!(
-                            "seats = {} is out of range; use 1 to 10000 (disable an account with disabled = true)",
-                            s.get_ref()
-                        ),
-                    ));
-                }
-            };
-            // A path cannot hold a NUL; any other character is the user's.
-            if a.config_dir.get_ref().contains('\0') {
-                return Err(error(
-                    Some(a.config_dir.span()),
-                    "config_dir has a NUL character, which no path can hold; remove it".into(),
-                ));
-            }
-            if a.config_dir.get_ref().trim().is_empty() {
-                return Err(error(
-                    Some(a.config_dir.span()),
-                    "config_dir is empty; give the account's own directory".into(),
-                ));
-            }
-            let token = match (&a.token_file, &a.token_env) {
-                (Some(_), Some(env)) => {
-                    return Err(error(Some(env.span()), "token_file and token_env both given; keep one".into()));
-                }
-                (Some(file), None) => TokenSource::File(resolve(file, "token_file")?),
-                (None, Some(env)) if is_variable_name(env.get_ref()) => TokenSource::Env(env.get_ref().clone()),
-                (None, Some(env)) => {
-                    return Err(error(
-                        Some(env.span()),
-                        format!(
-                            "token_env {:?} is not a variable name; use letters, digits and _, not starting with a digit",
-                            env.get_ref()
-                        ),
-                    ));
-                }
-                (None, None) => TokenSource::None,
-            };
-            let env = match &a.env {
-                None => Vec::new(),
-                Some(table) => account_env(table.get_ref()).map_err(|e| error(Some(table.span()), e))?,
-            };
-            accounts.push(Account {
-                name,
-                agent: a.agent.get_ref().clone(),
-                config_dir: resolve(&a.config_dir, "config_dir")?,
-                seats,
-                priority: a.priority,
-                disabled: a.disabled,
-                token,
-                env,
-                name_at: here,
-                agent_at: lines.pos(text, a.agent.span().start),
-            });
+            accounts.push(account);
         }
-
         let mut plugins = BTreeMap::new();
         for (kind, entry) in &raw.plugins {
-            let p = entry.get_ref();
-            let sha256 = match &p.sha256 {
-                None => None,
-                Some(s) if is_sha256_hex(s.get_ref()) => Some(s.get_ref().to_ascii_lowercase()),
-                Some(s) => {
-                    return Err(error(
-                        Some(s.span()),
-                        "sha256 must be 64 hex digits (the output of `sha256sum FILE`)".into(),
-                    ));
-                }
-            };
-            plugins.insert(
-                kind.clone(),
-                PluginEntry { path: resolve(&p.path, "path")?, sha256, at: lines.pos(text, entry.span().start) },
-            );
+            plugins.insert(kind.clone(), p.plugin(entry)?);
         }
-
-        let mut state = StateConfig::default();
-        if let Some(raw_state) = &raw.state {
-            if let Some(url) = &raw_state.url {
-                crate::state::check_state_url(url.get_ref()).map_err(|e| error(Some(url.span()), e))?;
-                state.url = Some(url.get_ref().clone());
-            }
-            if let Some(ns) = &raw_state.namespace {
-                if !valid_name(ns.get_ref()) {
-                    return Err(error(
-                        Some(ns.span()),
-                        format!("namespace {:?} is not allowed; {NAME_RULE}", ns.get_ref()),
-                    ));
-                }
-                state.namespace = ns.get_ref().clone();
-            }
-            let timeout = |v: &Option<Spanned<String>>, what: &str, into: &mut u64| match v {
-                None => Ok(()),
-                Some(v) => match crate::timefmt::parse_duration_ms(v.get_ref()) {
-                    Ok(ms) if (100..=600_000).contains(&ms) => {
-                        *into = ms;
-                        Ok(())
-                    }
-                    _ => Err(error(Some(v.span()), format!("{what} must be a duration from 100ms to 10m, e.g. 5s"))),
-                },
-            };
-            timeout(&raw_state.connect_timeout, "connect_timeout", &mut state.connect_timeout_ms)?;
-            timeout(&raw_state.statement_timeout, "statement_timeout", &mut state.statement_timeout_ms)?;
-        }
-
         Ok(Roster {
             path: path.to_owned(),
-            state,
+            state: match &raw.state {
+                Some(raw_state) => p.state(raw_state)?,
+                None => StateConfig::default(),
+            },
             default_agent: raw.default_agent.as_ref().map(|d| d.get_ref().clone()),
-            default_agent_at: raw.default_agent.as_ref().map(|d| lines.pos(text, d.span().start)),
+            default_agent_at: raw.default_agent.as_ref().map(|d| p.pos(d.span().start)),
             wall_cooldown_secs,
             plugin_timeout_ms,
             accounts,
@@ -454,6 +321,177 @@ pub fn is_variable_name(name: &str) -> bool {
 
 fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// One roster being parsed: where errors point, and how paths resolve.
+struct Parser<'a> {
+    path: &'a Path,
+    text: &'a str,
+    lines: LineIndex,
+    /// The roster's own directory, absolute: relative paths hang off it.
+    base: PathBuf,
+    home: Option<&'a Path>,
+}
+
+impl Parser<'_> {
+    fn error(&self, span: Option<Range<usize>>, message: String) -> RosterError {
+        RosterError { path: self.path.to_owned(), at: span.map(|s| self.pos(s.start)), message }
+    }
+
+    fn pos(&self, offset: usize) -> Pos {
+        self.lines.pos(self.text, offset)
+    }
+
+    fn resolve(&self, value: &Spanned<String>, what: &str) -> Result<PathBuf, RosterError> {
+        resolve_path(value.get_ref(), &self.base, self.home).ok_or_else(|| {
+            self.error(
+                Some(value.span()),
+                format!("{what} starts with ~ but no home dir is known; write an absolute path"),
+            )
+        })
+    }
+
+    fn wall_cooldown(&self, value: &Option<Spanned<String>>) -> Result<i64, RosterError> {
+        match value {
+            None => Ok(DEFAULT_WALL_COOLDOWN_SECS),
+            Some(v) => crate::timefmt::parse_duration(v.get_ref())
+                .map_err(|e| self.error(Some(v.span()), format!("wall_cooldown: {e}"))),
+        }
+    }
+
+    fn plugin_timeout(&self, value: &Option<Spanned<String>>) -> Result<u64, RosterError> {
+        match value {
+            None => Ok(DEFAULT_PLUGIN_TIMEOUT_MS),
+            Some(v) => crate::timefmt::parse_duration_ms(v.get_ref())
+                .ok()
+                .filter(|ms| (10..=60_000).contains(ms))
+                .ok_or_else(|| {
+                    self.error(
+                        Some(v.span()),
+                        "plugin_timeout must be a duration from 10ms to 60s, e.g. 1s or 500ms".into(),
+                    )
+                }),
+        }
+    }
+
+    /// One `[[account]]`, checked (its name's uniqueness is the caller's).
+    fn account(&self, a: &RawAccount) -> Result<Account, RosterError> {
+        let name = a.name.get_ref().clone();
+        if !valid_name(&name) {
+            return Err(self.error(Some(a.name.span()), format!("account name {name:?} is not allowed; {NAME_RULE}")));
+        }
+        let seats = match &a.seats {
+            None => 1,
+            Some(s) if (1..=10_000).contains(s.get_ref()) => *s.get_ref() as u32,
+            Some(s) => {
+                return Err(self.error(
+                    Some(s.span()),
+                    format!(
+                        "seats = {} is out of range; use 1 to 10000 (disable an account with disabled = true)",
+                        s.get_ref()
+                    ),
+                ));
+            }
+        };
+        // A path cannot hold a NUL; any other character is the user's.
+        if a.config_dir.get_ref().contains('\0') {
+            return Err(self.error(
+                Some(a.config_dir.span()),
+                "config_dir has a NUL character, which no path can hold; remove it".into(),
+            ));
+        }
+        if a.config_dir.get_ref().trim().is_empty() {
+            return Err(
+                self.error(Some(a.config_dir.span()), "config_dir is empty; give the account's own directory".into())
+            );
+        }
+        let env = match &a.env {
+            None => Vec::new(),
+            Some(table) => account_env(table.get_ref()).map_err(|e| self.error(Some(table.span()), e))?,
+        };
+        Ok(Account {
+            name,
+            agent: a.agent.get_ref().clone(),
+            config_dir: self.resolve(&a.config_dir, "config_dir")?,
+            seats,
+            priority: a.priority,
+            disabled: a.disabled,
+            token: self.token(a)?,
+            env,
+            name_at: self.pos(a.name.span().start),
+            agent_at: self.pos(a.agent.span().start),
+        })
+    }
+
+    fn token(&self, a: &RawAccount) -> Result<TokenSource, RosterError> {
+        Ok(match (&a.token_file, &a.token_env) {
+            (Some(_), Some(env)) => {
+                return Err(self.error(Some(env.span()), "token_file and token_env both given; keep one".into()));
+            }
+            (Some(file), None) => TokenSource::File(self.resolve(file, "token_file")?),
+            (None, Some(env)) if is_variable_name(env.get_ref()) => TokenSource::Env(env.get_ref().clone()),
+            (None, Some(env)) => {
+                return Err(self.error(
+                    Some(env.span()),
+                    format!(
+                        "token_env {:?} is not a variable name; use letters, digits and _, not starting with a digit",
+                        env.get_ref()
+                    ),
+                ));
+            }
+            (None, None) => TokenSource::None,
+        })
+    }
+
+    /// One `[plugins.<kind>]`.
+    fn plugin(&self, entry: &Spanned<RawPlugin>) -> Result<PluginEntry, RosterError> {
+        let p = entry.get_ref();
+        let sha256 = match &p.sha256 {
+            None => None,
+            Some(s) if is_sha256_hex(s.get_ref()) => Some(s.get_ref().to_ascii_lowercase()),
+            Some(s) => {
+                return Err(
+                    self.error(Some(s.span()), "sha256 must be 64 hex digits (the output of `sha256sum FILE`)".into())
+                );
+            }
+        };
+        Ok(PluginEntry { path: self.resolve(&p.path, "path")?, sha256, at: self.pos(entry.span().start) })
+    }
+
+    /// The `[state]` table.
+    fn state(&self, raw: &RawState) -> Result<StateConfig, RosterError> {
+        let mut state = StateConfig::default();
+        if let Some(url) = &raw.url {
+            crate::state::check_state_url(url.get_ref()).map_err(|e| self.error(Some(url.span()), e))?;
+            state.url = Some(url.get_ref().clone());
+        }
+        if let Some(ns) = &raw.namespace {
+            if !valid_name(ns.get_ref()) {
+                return Err(
+                    self.error(Some(ns.span()), format!("namespace {:?} is not allowed; {NAME_RULE}", ns.get_ref()))
+                );
+            }
+            state.namespace = ns.get_ref().clone();
+        }
+        let timeout = |v: &Option<Spanned<String>>, what: &str| -> Result<Option<u64>, RosterError> {
+            match v {
+                None => Ok(None),
+                Some(v) => match crate::timefmt::parse_duration_ms(v.get_ref()) {
+                    Ok(ms) if (100..=600_000).contains(&ms) => Ok(Some(ms)),
+                    _ => {
+                        Err(self.error(Some(v.span()), format!("{what} must be a duration from 100ms to 10m, e.g. 5s")))
+                    }
+                },
+            }
+        };
+        if let Some(ms) = timeout(&raw.connect_timeout, "connect_timeout")? {
+            state.connect_timeout_ms = ms;
+        }
+        if let Some(ms) = timeout(&raw.statement_timeout, "statement_timeout")? {
+            state.statement_timeout_ms = ms;
+        }
+        Ok(state)
+    }
 }
 
 /// Byte offsets of line starts, built once per parse so that turning a span
