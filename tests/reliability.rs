@@ -22,6 +22,13 @@ fn status(fx: &Fixture) -> serde_json::Value {
     serde_json::from_str(&fx.ok(&["status", "--json"])).unwrap()
 }
 
+/// `status --json` without its clock reading: what the state holds.
+fn state_seen(fx: &Fixture) -> serde_json::Value {
+    let mut seen = status(fx);
+    seen.as_object_mut().unwrap().remove("now");
+    seen
+}
+
 fn workers(fx: &Fixture) -> Vec<String> {
     let mut out = Vec::new();
     for a in status(fx)["accounts"].as_array().unwrap() {
@@ -71,20 +78,20 @@ fn an_env_that_cannot_be_written_leases_nothing() {
     fx.ok(&["launch-env", "--worker", "w1", "--holder-pid", &holder.pid()]);
     // Compared as read: a copy prepared and never committed may stay in a
     // slot, passed over.
-    let before = status(&fx);
+    let before = state_seen(&fx);
 
     let out = to_full_disk(&fx, &["launch-env", "--worker", "w2", "--holder-pid", &holder.pid()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("writing to stdout"), "{}", text(&out.stderr));
-    assert_eq!(status(&fx), before, "launch-env >/dev/full kept its lease");
+    assert_eq!(state_seen(&fx), before, "launch-env >/dev/full kept its lease");
 
     let out = to_full_disk(&fx, &["rotate", "--worker", "w1", "--holder-pid", &holder.pid()]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(status(&fx), before, "rotate >/dev/full walled or moved");
+    assert_eq!(state_seen(&fx), before, "rotate >/dev/full walled or moved");
 
     let out = to_full_disk(&fx, &["allocate", "--holder-pid", &holder.pid(), "x1"]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(status(&fx), before, "allocate >/dev/full kept its lease");
+    assert_eq!(state_seen(&fx), before, "allocate >/dev/full kept its lease");
     assert_eq!(workers(&fx), ["w1"]);
 }
 
@@ -105,7 +112,7 @@ fn a_full_state_disk_prints_no_env_and_changes_nothing() {
     let fx = fixture();
     let holder = Sleeper::new();
     fx.ok(&["launch-env", "--worker", "w1", "--holder-pid", &holder.pid()]);
-    let before = status(&fx);
+    let before = state_seen(&fx);
     // The lease copy is written with pwrite; the walls file (rotate walls
     // the account it leaves) is fsynced, where a full disk can fail too.
     for (syscall, args) in [
@@ -120,7 +127,7 @@ fn a_full_state_disk_prints_no_env_and_changes_nothing() {
         assert!(stderr.contains("No space left on device"), "{stderr}");
         // What reads the state sees it as it was; a pending copy left in a
         // slot is passed over.
-        assert_eq!(status(&fx), before, "{syscall} {args:?} changed the state");
+        assert_eq!(state_seen(&fx), before, "{syscall} {args:?} changed the state");
     }
     assert_eq!(workers(&fx), ["w1"]);
 }

@@ -7,6 +7,7 @@
 
 use crate::plugin::{PluginError, ResolveError};
 use crate::roster::RosterError;
+use crate::state::StoreError;
 
 pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -24,6 +25,8 @@ pub enum Error {
     Resolve(#[from] ResolveError),
     #[error(transparent)]
     Plugin(#[from] PluginError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// No seat is free; the message says why and until when.
     #[error("{message}")]
     NoSeat { message: String, json: serde_json::Value, first_reset: Option<i64> },
@@ -39,6 +42,8 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Roster(_) | Error::Resolve(_) => EXIT_USAGE,
             Error::Plugin(e) if e.refused => EXIT_USAGE,
+            Error::Store(StoreError::Setup(_)) => EXIT_USAGE,
+            Error::Store(StoreError::Failed(_)) => EXIT_FAILURE,
             Error::NoSeat { .. } | Error::Exhausted(_) => EXIT_NO_SEAT,
             Error::Plugin(_) | Error::Other(_) => EXIT_FAILURE,
         }

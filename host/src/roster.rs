@@ -35,32 +35,7 @@ pub struct Roster {
     default_agent_at: Option<Pos>,
 }
 
-/// `[state]`: the shared backend, when there is one. No `url`: the local
-/// file store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StateConfig {
-    /// A `postgres://` URL, never with a password in it.
-    pub url: Option<String>,
-    /// Which part of the database this roster's seats and walls are in:
-    /// several rosters (teams) can share one database.
-    pub namespace: String,
-    pub connect_timeout_ms: u64,
-    pub statement_timeout_ms: u64,
-}
-
-pub const DEFAULT_NAMESPACE: &str = "default";
-pub const DEFAULT_DB_TIMEOUT_MS: u64 = 5000;
-
-impl Default for StateConfig {
-    fn default() -> StateConfig {
-        StateConfig {
-            url: None,
-            namespace: DEFAULT_NAMESPACE.into(),
-            connect_timeout_ms: DEFAULT_DB_TIMEOUT_MS,
-            statement_timeout_ms: DEFAULT_DB_TIMEOUT_MS,
-        }
-    }
-}
+pub use crate::state::StateConfig;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
@@ -95,6 +70,13 @@ pub struct PluginEntry {
     /// Lower-case hex sha256 the file must have, checked before compiling.
     pub sha256: Option<String>,
     pub at: Pos,
+}
+
+impl PluginEntry {
+    /// What the plugin registry needs of it.
+    pub fn pinned(&self) -> crate::plugin::PinnedPlugin {
+        crate::plugin::PinnedPlugin { path: self.path.clone(), sha256: self.sha256.clone() }
+    }
 }
 
 /// A line and column, both from 1.

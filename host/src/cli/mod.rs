@@ -143,7 +143,7 @@ impl Context {
     pub fn registry(&self, roster: Option<&Roster>) -> Registry {
         Registry::new(
             builtin::BUILTINS,
-            roster.map(|r| r.plugins.clone()).unwrap_or_default(),
+            roster.map(|r| r.plugins.iter().map(|(kind, e)| (kind.clone(), e.pinned())).collect()).unwrap_or_default(),
             roster.map(|r| r.path.clone()),
             self.paths.plugin_dir.clone(),
         )
@@ -208,10 +208,10 @@ impl Context {
         let host = holder::host_name();
         // Pruned as seen, never written: a command that only reads (whose
         // clock may be off) leaves the shared state to those that change it.
-        let state = store.update(|state| {
+        let state = store.change(|state| {
             let mut seen = state.clone();
             crate::seats::prune(&mut seen, &host, now);
-            Ok(seen)
+            seen
         })?;
         Ok((state, now))
     }

@@ -28,13 +28,13 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
     let store = ctx.store(Some(&roster))?;
     let now = store.now();
     let host = holder::host_name();
-    let released = store.update(|state| {
+    let released = store.change(|state| {
         seats::prune(state, &host, now);
-        Ok(match (&args.worker, &args.account) {
+        match (&args.worker, &args.account) {
             (Some(w), _) => state.release(|l| &l.worker == w),
             (_, Some(a)) => state.release(|l| &l.account == a),
             _ => 0,
-        })
+        }
     })?;
     print(&format!("released {released} lease{}\n", if released == 1 { "" } else { "s" }))
 }

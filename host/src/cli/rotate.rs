@@ -39,9 +39,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
     let host = holder::host_name();
 
     // Find the worker's account first, to load its plugin outside the lock.
-    let current = store.update(|state| {
+    let current = store.change(|state| {
         seats::prune(state, &host, now);
-        Ok(state.lease_of(&args.worker).cloned())
+        state.lease_of(&args.worker).cloned()
     })?;
     let Some(current) = current else {
         return Err(usage(format!(

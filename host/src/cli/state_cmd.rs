@@ -43,13 +43,13 @@ pub fn run(ctx: &Context, command: Command) -> Result<()> {
     let (from, to) = if copy_out { (&here, &other) } else { (&other, &here) };
     let host = holder::host_name();
     let now = from.now();
-    let source = from.update(|state| {
+    let source = from.change(|state| {
         seats::prune(state, &host, now);
-        Ok(state.clone())
+        state.clone()
     })?;
-    let (walls, leases) = to.update(|state| {
+    let (walls, leases) = to.change(|state| {
         seats::prune(state, &host, to.now());
-        Ok(merge(state, &source))
+        merge(state, &source)
     })?;
     print(&format!(
         "copied {walls} wall{} and {leases} lease{} {} {}\n",

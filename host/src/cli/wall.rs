@@ -111,9 +111,9 @@ pub fn run_wall(ctx: &Context, args: WallArgs) -> Result<()> {
         }
     };
     let host = holder::host_name();
-    let end = store.update(|state| {
+    let end = store.change(|state| {
         seats::prune(state, &host, now);
-        Ok(seats::wall_account(&roster, state, &account.name, resets_at, now, reason))
+        seats::wall_account(&roster, state, &account.name, resets_at, now, reason)
     })?;
     let source = if end.by_cooldown { ", no reset time in the message: wall_cooldown" } else { "" };
     print(&format!(
@@ -174,9 +174,9 @@ pub fn run_unwall(ctx: &Context, args: UnwallArgs) -> Result<()> {
     let store = ctx.store(Some(&roster))?;
     let now = store.now();
     let host = holder::host_name();
-    let removed = store.update(|state| {
+    let removed = store.change(|state| {
         seats::prune(state, &host, now);
-        Ok(state.remove_wall(&account.name))
+        state.remove_wall(&account.name)
     })?;
     print(&if removed { format!("unwalled {}\n", account.name) } else { format!("{} was not walled\n", account.name) })
 }

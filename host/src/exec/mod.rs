@@ -431,14 +431,14 @@ impl Supervisor<'_> {
     fn renew(&self, account: &str) -> Renewal {
         let now = self.store.now();
         let claim = self.claim(now);
-        let renewed = self.store.update(|state| {
+        let renewed = self.store.change(|state| {
             let lease = state.leases.iter_mut().find(|l| l.worker == self.options.worker && l.holder == self.holder);
             if let Some(lease) = lease {
                 lease.expires_at = now + self.options.ttl_secs;
-                return Ok(Renewal::Renewed);
+                return Renewal::Renewed;
             }
             seats::prune(state, &self.host, now);
-            Ok(match seats::lease_seat_on(self.roster, state, &claim, Some(account)) {
+            match seats::lease_seat_on(self.roster, state, &claim, Some(account)) {
                 Ok(_) => {
                     notice::warn(format!(
                         "the lease of worker {} on {account} was gone (released elsewhere, or its TTL passed); \
@@ -455,7 +455,7 @@ impl Supervisor<'_> {
                     ));
                     Renewal::Lost
                 }
-            })
+            }
         });
         match renewed {
             Ok(renewal) => renewal,
@@ -472,9 +472,9 @@ impl Supervisor<'_> {
     /// Release our lease, whatever ended the run.
     fn release(&self) {
         let now = self.store.now();
-        let released = self.store.update(|state| {
+        let released = self.store.change(|state| {
             seats::prune(state, &self.host, now);
-            Ok(state.release(|l| l.worker == self.options.worker && l.holder == self.holder))
+            state.release(|l| l.worker == self.options.worker && l.holder == self.holder)
         });
         if let Err(e) = released {
             notice::warn(format!("releasing the lease: {e}"));

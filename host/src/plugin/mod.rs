@@ -17,7 +17,7 @@ pub mod sandbox;
 pub mod spec;
 
 pub use bindings::ACCEPTED_VERSIONS;
-pub use registry::{Origin, PluginSource, Registry, ResolveError};
+pub use registry::{Origin, PinnedPlugin, PluginSource, Registry, ResolveError};
 pub use runtime::{Plugin, PluginError, Runtime};
 pub use spec::{AccountRequest, CredentialStatus, LoginCommands, LoginState, Spec, Wall};
 

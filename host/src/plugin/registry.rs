@@ -19,7 +19,14 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::bounded;
-use crate::roster::PluginEntry;
+
+/// A plugin file the roster names for a kind (`[plugins.<kind>]`), with
+/// the sha256 (lower-case hex) it must have, checked before compiling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedPlugin {
+    pub path: PathBuf,
+    pub sha256: Option<String>,
+}
 
 /// The plugins compiled into this binary: `(kind, component, sha256)`.
 pub type Builtins = &'static [(&'static str, &'static [u8], &'static str)];
@@ -121,7 +128,7 @@ impl std::error::Error for ResolveError {}
 
 pub struct Registry {
     builtins: Builtins,
-    roster_plugins: BTreeMap<String, PluginEntry>,
+    roster_plugins: BTreeMap<String, PinnedPlugin>,
     roster_path: Option<PathBuf>,
     plugin_dir: PathBuf,
 }
@@ -129,7 +136,7 @@ pub struct Registry {
 impl Registry {
     pub fn new(
         builtins: Builtins,
-        roster_plugins: BTreeMap<String, PluginEntry>,
+        roster_plugins: BTreeMap<String, PinnedPlugin>,
         roster_path: Option<PathBuf>,
         plugin_dir: PathBuf,
     ) -> Registry {
@@ -205,7 +212,7 @@ impl Registry {
             .collect()
     }
 
-    fn roster_origin(&self, entry: &PluginEntry) -> Origin {
+    fn roster_origin(&self, entry: &PinnedPlugin) -> Origin {
         Origin::Roster { path: entry.path.clone(), roster: self.roster_path.clone().unwrap_or_default() }
     }
 
@@ -257,7 +264,7 @@ impl Registry {
         Err(self.unknown(kind))
     }
 
-    fn read_roster_plugin(&self, kind: &str, entry: &PluginEntry) -> Result<PluginSource, ResolveError> {
+    fn read_roster_plugin(&self, kind: &str, entry: &PinnedPlugin) -> Result<PluginSource, ResolveError> {
         let origin = self.roster_origin(entry);
         let bytes = read(kind, &origin, &entry.path)?;
         let sha256 = sha256_hex(&bytes);
@@ -336,7 +343,7 @@ mod tests {
 
     const FAKE: Builtins = &[("alpha", b"alpha-bytes", "aa"), ("beta", b"beta-bytes", "bb")];
 
-    fn registry(dir: &Path, roster: BTreeMap<String, PluginEntry>) -> Registry {
+    fn registry(dir: &Path, roster: BTreeMap<String, PinnedPlugin>) -> Registry {
         Registry::new(FAKE, roster, Some("/r/roster.toml".into()), dir.to_owned())
     }
 
@@ -359,11 +366,7 @@ mod tests {
         std::fs::write(&pinned, b"delta").unwrap();
         let roster = BTreeMap::from([(
             "delta".to_owned(),
-            PluginEntry {
-                path: pinned.clone(),
-                sha256: Some(sha256_hex(b"delta")),
-                at: crate::roster::Pos { line: 1, column: 1 },
-            },
+            PinnedPlugin { path: pinned.clone(), sha256: Some(sha256_hex(b"delta")) },
         )]);
         let reg = registry(dir.path(), roster);
         assert_eq!(reg.known_kinds(), ["alpha", "beta", "delta", "gamma"]);
@@ -378,10 +381,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("x.wasm");
         std::fs::write(&file, b"x").unwrap();
-        let roster = BTreeMap::from([(
-            "x".to_owned(),
-            PluginEntry { path: file, sha256: Some("0".repeat(64)), at: crate::roster::Pos { line: 1, column: 1 } },
-        )]);
+        let roster = BTreeMap::from([("x".to_owned(), PinnedPlugin { path: file, sha256: Some("0".repeat(64)) })]);
         let err = registry(dir.path(), roster).resolve("x", &mut |_| {}).unwrap_err().to_string();
         assert!(
             err.contains("sha256 mismatch") && err.contains(&sha256_hex(b"x")) && err.contains("/r/roster.toml"),

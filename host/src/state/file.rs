@@ -28,10 +28,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::StateStore;
+use super::StoreError;
 use super::model::{Lease, State, WallRecord};
 use super::slots::{Newest, Slots};
 use crate::bounded::{self, ReadError};
-use crate::error::{Error, Result};
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 const STATE_FILE: &str = "state.json";
 /// The one temp file: durable writes happen under the lock, so one name
@@ -92,7 +94,7 @@ impl FileStore {
     /// people rely on (`--state-dir /tmp`).
     pub fn open(dir: &Path) -> Result<FileStore> {
         crate::private_dir::ensure(dir, "the state dir", "--state-dir (or ACCOUNTS_STATE_DIR)")
-            .map_err(|e| Error::Other(anyhow::Error::new(e)))?;
+            .map_err(|e| StoreError::Failed(anyhow::Error::new(e)))?;
         Ok(FileStore { dir: dir.to_owned(), slots: Slots::new(dir, LEASES_STEM) })
     }
 
@@ -111,7 +113,7 @@ impl FileStore {
         for _ in 0..8 {
             let dir =
                 File::open(&self.dir).with_context(|| format!("cannot open the state dir {}", self.dir.display()))?;
-            super::lock_wait::lock(&dir, &self.dir).map_err(|e| Error::Other(anyhow::anyhow!(e)))?;
+            super::lock_wait::lock(&dir, &self.dir).map_err(|e| StoreError::Failed(anyhow::anyhow!(e)))?;
             let locked = dir.metadata().with_context(|| format!("cannot read the state dir {}", self.dir.display()))?;
             match std::fs::metadata(&self.dir) {
                 Ok(now) if identity(&now) == identity(&locked) => return Ok(dir),
@@ -119,7 +121,7 @@ impl FileStore {
                 _ => continue,
             }
         }
-        Err(Error::Other(anyhow::anyhow!(
+        Err(StoreError::Failed(anyhow::anyhow!(
             "the state dir {} keeps being replaced while accounts locks it; stop whatever is moving it",
             self.dir.display()
         )))
@@ -273,18 +275,18 @@ struct Prepared {
 }
 
 impl StateStore for FileStore {
-    fn update<R>(&self, change: impl FnOnce(&mut State) -> Result<R>) -> Result<R> {
+    fn update<R, E: From<StoreError>>(&self, change: impl FnOnce(&mut State) -> Result<R, E>) -> Result<R, E> {
         self.update_and_publish(change, |_| Ok(()))
     }
 
     /// Everything that needs disk space is written before `publish`, and
     /// made current after it: a full disk fails before anything reaches
     /// the caller, and a failed publish leaves the state as it was.
-    fn update_and_publish<R>(
+    fn update_and_publish<R, E: From<StoreError>>(
         &self,
-        change: impl FnOnce(&mut State) -> Result<R>,
-        publish: impl FnOnce(&R) -> Result<()>,
-    ) -> Result<R> {
+        change: impl FnOnce(&mut State) -> Result<R, E>,
+        publish: impl FnOnce(&R) -> Result<(), E>,
+    ) -> Result<R, E> {
         let _lock = self.lock()?;
         let before = self.read()?;
         let mut state = before.state.clone();
@@ -293,7 +295,7 @@ impl StateStore for FileStore {
             Ok(prepared) => prepared,
             Err(e) => {
                 self.remove_stale_temp_file();
-                return Err(e);
+                return Err(e.into());
             }
         };
         if let Err(e) = publish(&result) {
@@ -332,7 +334,9 @@ fn read_json<T: DeserializeOwned>(path: &Path, version: fn(&T) -> u32, known: &[
     let bytes = match bounded::read(path, bounded::STATE_FILE_CAP) {
         Ok(bytes) => bytes,
         Err(ReadError::NotFound) => return Ok(None),
-        Err(e) => return Err(Error::Other(anyhow::anyhow!("cannot read the state file {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(StoreError::Failed(anyhow::anyhow!("cannot read the state file {}: {e}", path.display())));
+        }
     };
     let value: T = serde_json::from_slice(&bytes).map_err(|e| corrupt(path, &e.to_string()))?;
     let found = version(&value);
@@ -350,8 +354,8 @@ fn read_json<T: DeserializeOwned>(path: &Path, version: fn(&T) -> u32, known: &[
     Ok(Some(value))
 }
 
-fn corrupt(path: &Path, detail: &str) -> Error {
-    Error::Other(anyhow::anyhow!(
+fn corrupt(path: &Path, detail: &str) -> StoreError {
+    StoreError::Failed(anyhow::anyhow!(
         "the state file {} is corrupt ({detail}); it was left untouched. To recover, move it aside \
          (mv {0} {0}.bad): leases and walls then start empty, and running workers re-lease on their next launch",
         path.display()
@@ -388,12 +392,7 @@ mod tests {
     }
 
     fn edit(store: &FileStore, change: impl FnOnce(&mut State)) {
-        store
-            .update(|s| {
-                change(s);
-                Ok(())
-            })
-            .unwrap();
+        store.change(change).unwrap();
     }
 
     fn mode(p: &Path) -> u32 {
@@ -423,7 +422,7 @@ mod tests {
         for file in [store.state_path(), a, b, state_dir.join(OLD_LEASES_FILE)] {
             assert_eq!(mode(&file), 0o600, "{}", file.display());
         }
-        let seen = store.update(|s| Ok(s.clone())).unwrap();
+        let seen = store.change(|s| s.clone()).unwrap();
         assert_eq!(seen.leases, [lease("w"), lease("v")]);
         assert_eq!(seen.walls, [wall()]);
         assert_eq!(seen.last_leased["a"], 5);
@@ -469,11 +468,11 @@ mod tests {
             if let Some(v) = &leases_json {
                 std::fs::write(dir.path().join(OLD_LEASES_FILE), v.to_string()).unwrap();
             }
-            let seen = store.update(|s| Ok(s.clone())).unwrap();
+            let seen = store.change(|s| s.clone()).unwrap();
             assert_eq!(seen.leases, vec![lease("w")]);
             assert_eq!(seen.walls, if state_json.is_some() { vec![wall()] } else { vec![] });
             edit(&store, |s| s.put_lease(lease("v")));
-            let seen = store.update(|s| Ok(s.clone())).unwrap();
+            let seen = store.change(|s| s.clone()).unwrap();
             assert_eq!(seen.leases, vec![lease("w"), lease("v")]);
             assert_eq!(json(&dir.path().join(OLD_LEASES_FILE))["version"], 3, "an older accounts refuses it");
             if state_json.is_some() {
@@ -492,11 +491,11 @@ mod tests {
         // The next write goes to the other slot; cut it short.
         let (written, other) = if a.exists() { (a, b) } else { (b, a) };
         std::fs::write(&other, b"accounts-slot 2 400 abc\n{\"version\": 3, \"lea").unwrap();
-        let seen = store.update(|s| Ok(s.clone())).unwrap();
+        let seen = store.change(|s| s.clone()).unwrap();
         assert_eq!(seen.leases, [lease("w")], "the previous copy is kept");
         std::fs::write(&written, [0u8; 512]).unwrap();
         // No valid slot, written since this boot: damage, not a crash.
-        let err = store.update(|s| Ok(s.clone())).unwrap_err().to_string();
+        let err = store.change(|s| s.clone()).unwrap_err().to_string();
         assert!(err.contains("is corrupt") && err.contains("zero bytes"), "{err}");
         // The same from before this boot is what a power cut leaves: its
         // leases died with their holders.
@@ -504,7 +503,7 @@ mod tests {
         for path in [&written, &other] {
             std::fs::File::options().write(true).open(path).unwrap().set_modified(before_boot).unwrap();
         }
-        let seen = store.update(|s| Ok(s.clone())).unwrap();
+        let seen = store.change(|s| s.clone()).unwrap();
         assert!(seen.leases.is_empty(), "no valid slot after a power cut");
         assert_eq!(seen.walls, [wall()], "walls are kept");
     }
@@ -522,7 +521,7 @@ mod tests {
             let store = FileStore::open(dir.path()).unwrap();
             let path = dir.path().join(file);
             std::fs::write(&path, bytes).unwrap();
-            let err = store.update(|s| Ok(s.walls.pop())).unwrap_err().to_string();
+            let err = store.change(|s| s.walls.pop()).unwrap_err().to_string();
             assert!(
                 err.contains(expected) && err.contains(&path.display().to_string()) && err.contains("mv "),
                 "{err}"
@@ -536,7 +535,7 @@ mod tests {
         let dir = private_tempdir();
         let store = FileStore::open(dir.path()).unwrap();
         std::os::unix::fs::symlink("/dev/zero", dir.path().join("leases.0")).unwrap();
-        let err = store.update(|s| Ok(s.walls.pop())).unwrap_err().to_string();
+        let err = store.change(|s| s.walls.pop()).unwrap_err().to_string();
         assert!(err.contains("leases.0") && err.contains("character device"), "{err}");
     }
 
@@ -544,7 +543,7 @@ mod tests {
     fn failed_change_writes_nothing() {
         let dir = private_tempdir();
         let store = FileStore::open(dir.path()).unwrap();
-        let r: Result<()> = store.update(|s| {
+        let r: Result<(), crate::error::Error> = store.update(|s| {
             s.put_lease(lease("w"));
             Err(crate::error::usage("no"))
         });

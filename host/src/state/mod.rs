@@ -2,33 +2,40 @@
 //! trait with two backends: local files, the embedded default, and
 //! PostgreSQL, shared by a fleet of hosts).
 
+mod config;
+mod error;
 mod file;
 mod lock_wait;
 pub mod model;
 mod pg;
 mod slots;
 
+pub use config::StateConfig;
+pub use error::StoreError;
 pub use file::FileStore;
 pub use model::{Lease, State, WallRecord};
 pub use pg::{PgStore, check_state_url};
-
-use crate::error::Result;
 
 /// A place that keeps [`State`]. Every change is a read-modify-write under an
 /// exclusive lock, so concurrent callers never lose each other's updates.
 pub trait StateStore {
     /// Lock, read, let `change` edit the state, write it back if it changed,
     /// unlock. When `change` fails, nothing is written.
-    fn update<R>(&self, change: impl FnOnce(&mut State) -> Result<R>) -> Result<R>;
+    fn update<R, E: From<StoreError>>(&self, change: impl FnOnce(&mut State) -> Result<R, E>) -> Result<R, E>;
 
     /// A change whose outcome must reach the caller (an env on stdout):
     /// `publish` runs where its failure still leaves the state as it was,
     /// so no lease is kept that nobody was told about.
-    fn update_and_publish<R>(
+    fn update_and_publish<R, E: From<StoreError>>(
         &self,
-        change: impl FnOnce(&mut State) -> Result<R>,
-        publish: impl FnOnce(&R) -> Result<()>,
-    ) -> Result<R>;
+        change: impl FnOnce(&mut State) -> Result<R, E>,
+        publish: impl FnOnce(&R) -> Result<(), E>,
+    ) -> Result<R, E>;
+
+    /// [`StateStore::update`] for a change that cannot fail by itself.
+    fn change<R>(&self, change: impl FnOnce(&mut State) -> R) -> Result<R, StoreError> {
+        self.update(|state| Ok(change(state)))
+    }
 
     /// The clock that leases and walls are measured by, in epoch seconds:
     /// this host's for the file store, the database's for a fleet.
@@ -43,18 +50,18 @@ pub enum Store {
 }
 
 impl StateStore for Store {
-    fn update<R>(&self, change: impl FnOnce(&mut State) -> Result<R>) -> Result<R> {
+    fn update<R, E: From<StoreError>>(&self, change: impl FnOnce(&mut State) -> Result<R, E>) -> Result<R, E> {
         match self {
             Store::File(s) => s.update(change),
             Store::Postgres(s) => s.update(change),
         }
     }
 
-    fn update_and_publish<R>(
+    fn update_and_publish<R, E: From<StoreError>>(
         &self,
-        change: impl FnOnce(&mut State) -> Result<R>,
-        publish: impl FnOnce(&R) -> Result<()>,
-    ) -> Result<R> {
+        change: impl FnOnce(&mut State) -> Result<R, E>,
+        publish: impl FnOnce(&R) -> Result<(), E>,
+    ) -> Result<R, E> {
         match self {
             Store::File(s) => s.update_and_publish(change, publish),
             Store::Postgres(s) => s.update_and_publish(change, publish),

@@ -31,10 +31,12 @@ use serde::{Deserialize, Serialize};
 pub use connect::check_state_url;
 
 use super::StateStore;
+use super::StoreError;
 use super::model::{Lease, State, WallRecord};
-use crate::error::{Error, Result};
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+use super::StateConfig;
 use crate::holder::Holder;
-use crate::roster::StateConfig;
 
 pub struct PgStore {
     target: connect::Target,
@@ -89,7 +91,7 @@ impl PgStore {
             Duration::from_millis(config.connect_timeout_ms),
             Duration::from_millis(config.statement_timeout_ms),
         )
-        .map_err(|e| crate::error::usage(format!("state database: {e}")))?;
+        .map_err(|e| StoreError::Setup(format!("state database: {e}")))?;
         let store = PgStore {
             target,
             namespace: config.namespace.clone(),
@@ -137,9 +139,9 @@ impl PgStore {
     }
 
     /// One line naming the server (never a password) and what failed.
-    fn failure(&self, what: &str, detail: &str) -> Error {
+    fn failure(&self, what: &str, detail: &str) -> StoreError {
         let detail = detail.lines().next().unwrap_or_default();
-        Error::Other(anyhow::anyhow!("{what} the state database {}: {detail}", self.target.server))
+        StoreError::Failed(anyhow::anyhow!("{what} the state database {}: {detail}", self.target.server))
     }
 
     /// The change in one transaction, with the state before and after it;
@@ -149,11 +151,11 @@ impl PgStore {
     /// query protocol runs several statements in one round trip, where the
     /// extended one takes two per statement (prepare, then execute), so the
     /// values go in as literals (see [`sql`]).
-    fn transaction<R>(
+    fn transaction<R, E: From<StoreError>>(
         &self,
         client: &Session,
-        change: impl FnOnce(&mut State) -> Result<R>,
-    ) -> std::result::Result<Result<Changed<R>>, Failure> {
+        change: impl FnOnce(&mut State) -> Result<R, E>,
+    ) -> Result<Result<Changed<R>, E>, Failure> {
         let namespace = || Literal::text(&self.namespace);
         let lock_key = Literal::text(&format!("accounts:{}", self.namespace));
         let replies = client.simple_query(&(bind(sql::LOCK, &[lock_key]) + &bind(sql::READ, &[namespace()])))?;
@@ -162,12 +164,12 @@ impl PgStore {
             _ => None,
         });
         let Some((db_clock, rows)) = read else {
-            return Ok(Err(self.failure("cannot read", "no rows came back")));
+            return Ok(Err(self.failure("cannot read", "no rows came back").into()));
         };
         self.clock_offset.set(db_clock - local_clock());
         let before: Rows = match serde_json::from_str(rows) {
             Ok(rows) => rows,
-            Err(e) => return Ok(Err(self.failure("cannot read", &format!("unexpected rows ({e})")))),
+            Err(e) => return Ok(Err(self.failure("cannot read", &format!("unexpected rows ({e})")).into())),
         };
         let old = before.to_state();
         let mut state = old.clone();
@@ -196,12 +198,12 @@ impl PgStore {
     /// One change on a connection of its own, closed after it. On a
     /// failure the transaction was not committed, or its commit was not
     /// confirmed; either way it is whole or absent.
-    fn run<R>(&self, change: impl FnOnce(&mut State) -> Result<R>) -> Result<Changed<R>> {
+    fn run<R, E: From<StoreError>>(&self, change: impl FnOnce(&mut State) -> Result<R, E>) -> Result<Changed<R>, E> {
         let client = self.client()?;
         let result = self.transaction(&client, change);
         drop(client);
         *self.client.borrow_mut() = None;
-        result.unwrap_or_else(|e| Err(self.failure("the change failed at", &e.explain())))
+        result.unwrap_or_else(|e| Err(self.failure("the change failed at", &e.explain()).into()))
     }
 }
 
@@ -213,7 +215,7 @@ struct Changed<R> {
 }
 
 impl StateStore for PgStore {
-    fn update<R>(&self, change: impl FnOnce(&mut State) -> Result<R>) -> Result<R> {
+    fn update<R, E: From<StoreError>>(&self, change: impl FnOnce(&mut State) -> Result<R, E>) -> Result<R, E> {
         self.run(change).map(|changed| changed.out)
     }
 
@@ -221,16 +223,16 @@ impl StateStore for PgStore {
     /// on stdout when the commit then fails (a server killed in between).
     /// When publishing fails, the change is undone where nobody changed
     /// the same lease or wall since.
-    fn update_and_publish<R>(
+    fn update_and_publish<R, E: From<StoreError>>(
         &self,
-        change: impl FnOnce(&mut State) -> Result<R>,
-        publish: impl FnOnce(&R) -> Result<()>,
-    ) -> Result<R> {
+        change: impl FnOnce(&mut State) -> Result<R, E>,
+        publish: impl FnOnce(&R) -> Result<(), E>,
+    ) -> Result<R, E> {
         let changed = self.run(change)?;
         if let Err(e) = publish(&changed.out) {
             let undone = self.update(|state| {
                 state.revert(&changed.before, &changed.after);
-                Ok(())
+                Ok::<_, StoreError>(())
             });
             if let Err(undo) = undone {
                 crate::notice::warn(format!("undoing the change that could not be shown: {undo}"));
