@@ -8,6 +8,7 @@
 mod support;
 
 mod agents;
+mod architecture;
 mod cache;
 mod crash;
 mod exec;
