@@ -5,29 +5,25 @@
 //! asks it for an env, `render` prints it. The host names no vendor: every
 //! agent-specific fact lives in a plugin.
 
+// The leaf helpers live in their own crate (host/util); re-exported here
+// so the rest of the host names them as before.
+pub use accounts_util::{atomic_file, bounded, clock, holder, notice, private_dir, secret, timefmt, untrusted};
+// The stores: the local file store and the fleet's PostgreSQL (host/state).
+pub use accounts_state as state;
+
 pub mod alloc;
-pub mod atomic_file;
-pub mod bounded;
 pub mod cli;
-pub mod clock;
 pub mod credentials;
 pub mod error;
 pub mod exec;
-pub mod holder;
 pub mod launch;
 pub mod login;
-pub mod notice;
 pub mod paths;
 pub mod plugin;
-pub mod private_dir;
 pub mod render;
 pub mod report;
 pub mod roster;
 pub mod roster_edit;
 pub mod seats;
-pub mod secret;
-pub mod state;
-pub mod timefmt;
 pub mod token;
 pub mod token_store;
-pub mod untrusted;

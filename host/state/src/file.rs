@@ -543,9 +543,9 @@ mod tests {
     fn failed_change_writes_nothing() {
         let dir = private_tempdir();
         let store = FileStore::open(dir.path()).unwrap();
-        let r: Result<(), crate::error::Error> = store.update(|s| {
+        let r: Result<(), StoreError> = store.update(|s| {
             s.put_lease(lease("w"));
-            Err(crate::error::usage("no"))
+            Err(StoreError::Setup("no".into()))
         });
         assert!(r.is_err());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

@@ -2,6 +2,9 @@
 //! trait with two backends: local files, the embedded default, and
 //! PostgreSQL, shared by a fleet of hosts).
 
+// The leaf helpers, where the modules of this crate name them.
+pub(crate) use accounts_util::{bounded, clock, holder, notice, private_dir, timefmt};
+
 mod config;
 mod error;
 mod file;
