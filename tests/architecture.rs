@@ -1,5 +1,6 @@
 //! The host's crates and their modules depend on each other one way. Cargo
-//! refuses a circle between crates; between the modules of one crate this
+//! refuses a circle between crates (and `accounts-util`, `accounts-state`
+//! and `accounts-plugin-host` cannot name the `accounts` crate above them); between the modules of one crate this
 //! test does, reading the sources (every `crate::<module>` outside a file's
 //! unit tests), so a new circle fails here, naming the modules in it.
 
@@ -7,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The host's crates, by their source dirs under `host/`.
-const CRATES: [&str; 3] = ["src", "state/src", "util/src"];
+const CRATES: [&str; 4] = ["src", "plugin-host/src", "state/src", "util/src"];
 
 /// Each top-level module of the crate at `host/<src>` and the top-level
 /// modules it names.
@@ -90,11 +91,6 @@ fn the_host_modules_depend_on_each_other_one_way() {
         let graph = module_graph(src);
         assert!(graph.len() >= 5, "the sources of host/{src} were found: {graph:?}");
         assert_eq!(circles(&graph), Vec::<Vec<String>>::new(), "import circles between the modules of host/{src}");
-    }
-    // The plugin host knows nothing of the roster, the seats or the CLI.
-    let host = module_graph("src");
-    for upper in ["roster", "error", "seats", "cli", "exec", "launch"] {
-        assert!(!host["plugin"].contains(upper), "plugin depends on {upper}");
     }
 }
 

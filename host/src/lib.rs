@@ -10,6 +10,8 @@
 pub use accounts_util::{atomic_file, bounded, clock, holder, notice, private_dir, secret, timefmt, untrusted};
 // The stores: the local file store and the fleet's PostgreSQL (host/state).
 pub use accounts_state as state;
+// The plugin host: registry, runtime, sandbox, bindings (host/plugin-host).
+pub use accounts_plugin_host as plugin;
 
 pub mod alloc;
 pub mod cli;
@@ -19,7 +21,6 @@ pub mod exec;
 pub mod launch;
 pub mod login;
 pub mod paths;
-pub mod plugin;
 pub mod render;
 pub mod report;
 pub mod roster;

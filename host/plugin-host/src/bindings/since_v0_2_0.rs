@@ -5,11 +5,11 @@ use wasmtime::Store;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::config_dir_str;
-use crate::plugin::sandbox::SandboxState;
-use crate::plugin::spec::{AccountRequest, CredentialStatus, LoginCommands, LoginState, Spec, Wall};
+use crate::sandbox::SandboxState;
+use crate::spec::{AccountRequest, CredentialStatus, LoginCommands, LoginState, Spec, Wall};
 use crate::untrusted::Untrusted;
 
-wasmtime::component::bindgen!({ path: "../wit/v0.2.0", world: "plugin" });
+wasmtime::component::bindgen!({ path: "../../wit/v0.2.0", world: "plugin" });
 
 use self::accounts::auth::time_zones::{self, CivilTime};
 use exports::accounts::auth::account_auth as api;

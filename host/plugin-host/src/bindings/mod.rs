@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn every_frozen_contract_folder_is_a_version_we_accept() {
-        let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+        let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit");
         let mut folders: Vec<String> = std::fs::read_dir(&wit)
             .unwrap()
             .filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix('v').map(str::to_owned))

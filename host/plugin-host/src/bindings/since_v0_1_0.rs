@@ -3,11 +3,11 @@
 use wasmtime::Store;
 
 use super::config_dir_str;
-use crate::plugin::sandbox::SandboxState;
-use crate::plugin::spec::{AccountRequest, Spec, Wall};
+use crate::sandbox::SandboxState;
+use crate::spec::{AccountRequest, Spec, Wall};
 use crate::untrusted::Untrusted;
 
-wasmtime::component::bindgen!({ path: "../wit/v0.1.0", world: "plugin" });
+wasmtime::component::bindgen!({ path: "../../wit/v0.1.0", world: "plugin" });
 
 use exports::accounts::auth::account_auth as api;
 

@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn a_spec_line_is_used_only_when_its_digest_matches() {
-        let spec = crate::plugin::spec::tests::spec();
+        let spec = crate::spec::tests::spec();
         let line = spec_line("key", &spec);
         assert_eq!(spec_from_line("key", &line), Some(spec));
         assert_eq!(spec_from_line("other-key", &line), None, "the key is covered");

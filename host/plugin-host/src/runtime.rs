@@ -395,7 +395,7 @@ impl Plugin<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::{builtin, engine_config};
+    use crate::{builtin, engine_config};
 
     /// Every built-in ships precompiled, and the artifacts load in the
     /// runtime's engine: `build.rs` and the runtime share one configuration,

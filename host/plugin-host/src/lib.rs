@@ -4,6 +4,9 @@
 //! a call runs in (sandbox, call thread), what a plugin may declare
 //! and return (policy), and how a failure is worded (failure).
 
+// The leaf helpers, where the modules of this crate name them.
+pub(crate) use accounts_util::{atomic_file, bounded, clock, notice, private_dir, secret, timefmt, untrusted};
+
 mod bindings;
 pub mod cache;
 mod call_thread;

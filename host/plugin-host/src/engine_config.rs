@@ -1,6 +1,6 @@
 //! The wasmtime configuration every plugin is compiled and run with.
 //!
-//! Shared by path with `host/build.rs`, which precompiles the built-in
+//! Shared by path with `host/plugin-host/build.rs`, which precompiles the built-in
 //! plugins with it: a compiled artifact loads only in an engine configured
 //! the same way (wasmtime checks the artifact's settings against the
 //! engine's), so there is one definition for both. Only `wasmtime` here.

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::{env, fs};
 
-#[path = "build_plugins.rs"]
+#[path = "../build_plugins.rs"]
 mod build_plugins;
-#[path = "src/plugin/engine_config.rs"]
+#[path = "src/engine_config.rs"]
 mod engine_config;
 
 use build_plugins::WASM_TARGET;
@@ -24,7 +24,8 @@ const GUEST_PROFILE: &str = "plugin";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let workspace = manifest_dir.parent().unwrap().to_path_buf();
+    // host/plugin-host: the workspace is two levels up.
+    let workspace = manifest_dir.parent().and_then(Path::parent).unwrap().to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
 
     let builtins = find_builtins(&workspace.join("plugins"));
@@ -32,7 +33,7 @@ fn main() {
         watch(&path);
     }
     watch(&workspace.join("plugins"));
-    watch(&manifest_dir.join("src/plugin/engine_config.rs"));
+    watch(&manifest_dir.join("src/engine_config.rs"));
 
     let target_dir = plugin_target_dir(&workspace);
     check_wasm_target_installed();
