@@ -34,12 +34,12 @@ const RECORD_CAP: u64 = 64 << 10;
 const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
 /// A verified entry: the compiled plugin, and its spec when recorded.
-pub struct Entry {
+pub(crate) struct Entry {
     pub component: Component,
     pub spec: Option<Spec>,
 }
 
-pub struct ArtifactCache {
+pub(crate) struct ArtifactCache {
     dir: PathBuf,
 }
 
@@ -47,13 +47,13 @@ impl ArtifactCache {
     /// Open the cache dir, creating it (0700) when missing. An existing one
     /// must be private and this user's: its artifacts are mapped as code,
     /// so a dir others can write is refused (and never chmod-ed).
-    pub fn open(dir: &Path) -> Result<ArtifactCache, crate::private_dir::NotPrivate> {
+    pub(crate) fn open(dir: &Path) -> Result<ArtifactCache, crate::private_dir::NotPrivate> {
         crate::private_dir::ensure(dir, "the cache dir", "--cache-dir (or ACCOUNTS_CACHE_DIR)")?;
         Ok(ArtifactCache { dir: dir.to_owned() })
     }
 
     /// The cache key of a plugin for this engine and host build.
-    pub fn key(engine: &Engine, wasm_sha256: &str) -> String {
+    pub(crate) fn key(engine: &Engine, wasm_sha256: &str) -> String {
         let mut hasher = DigestHasher(blake3::Hasher::new_derive_key("accounts compiled-plugin cache key v2"));
         wasm_sha256.hash(&mut hasher);
         env!("CARGO_PKG_VERSION").hash(&mut hasher);
@@ -61,7 +61,7 @@ impl ArtifactCache {
         hasher.0.finalize().to_hex().to_string()
     }
 
-    pub fn artifact_path(&self, key: &str) -> PathBuf {
+    pub(crate) fn artifact_path(&self, key: &str) -> PathBuf {
         self.dir.join(format!("{key}.cwasm"))
     }
 
@@ -71,7 +71,7 @@ impl ArtifactCache {
 
     /// The cached component, if a verified entry exists, and its spec when
     /// the entry recorded one.
-    pub fn load(&self, engine: &Engine, key: &str) -> Option<Entry> {
+    pub(crate) fn load(&self, engine: &Engine, key: &str) -> Option<Entry> {
         let text = bounded::read_text(&self.digest_path(key), RECORD_CAP).ok()?;
         let record = Record::parse(&text);
         let path = self.artifact_path(key);
@@ -98,7 +98,7 @@ impl ArtifactCache {
 
     /// Store a compiled artifact and its spec under `key`, and prune stale
     /// entries.
-    pub fn store(&self, key: &str, artifact: &[u8], spec: &Spec) -> std::io::Result<()> {
+    pub(crate) fn store(&self, key: &str, artifact: &[u8], spec: &Spec) -> std::io::Result<()> {
         let path = self.artifact_path(key);
         write_atomic(&self.dir, &path, artifact)?;
         let digest = entry_digest(key, artifact);
@@ -110,7 +110,7 @@ impl ArtifactCache {
     }
 
     /// Add the spec to an entry written without one (by an older host).
-    pub fn store_spec(&self, key: &str, spec: &Spec) -> std::io::Result<()> {
+    pub(crate) fn store_spec(&self, key: &str, spec: &Spec) -> std::io::Result<()> {
         let text = bounded::read_text(&self.digest_path(key), RECORD_CAP).map_err(std::io::Error::other)?;
         let line = spec_line(key, spec);
         self.write_record(key, &Record { spec: Some(&line), ..Record::parse(&text) })

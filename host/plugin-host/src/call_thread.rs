@@ -28,13 +28,13 @@ type Job = Box<dyn FnOnce() + Send>;
 /// One thread for plugin calls, started on first use and replaced when a
 /// call is abandoned.
 #[derive(Default)]
-pub struct CallThread {
+pub(crate) struct CallThread {
     jobs: Mutex<Option<Sender<Job>>>,
 }
 
 /// Why a call gave no result.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Failed {
+pub(crate) enum Failed {
     /// Still running at its limit; abandoned.
     Stuck,
     /// Host code panicked during the call, with this message.
@@ -45,7 +45,7 @@ impl CallThread {
     /// Run `job` on the call thread and wait for its result. At `deadline`,
     /// `interrupt` is called (it stops a job that is computing); a job still
     /// running `grace` after that is abandoned.
-    pub fn run<R: Send + 'static>(
+    pub(crate) fn run<R: Send + 'static>(
         &self,
         deadline: Duration,
         grace: Duration,

@@ -6,7 +6,7 @@
 //! engine's), so there is one definition for both. Only `wasmtime` here.
 
 /// The engine configuration for plugins.
-pub fn config() -> wasmtime::Config {
+pub(crate) fn config() -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     // Epoch interruption enforces the per-call deadline; it is part of the
     // compiled code, so it is set identically for every artifact.

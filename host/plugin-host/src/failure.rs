@@ -5,7 +5,7 @@ use wasmtime::Trap;
 
 use super::sandbox::Limits;
 
-pub fn describe_failure(what: &str, error: &wasmtime::Error, limits: &Limits, memory_hit: bool) -> String {
+pub(crate) fn describe_failure(what: &str, error: &wasmtime::Error, limits: &Limits, memory_hit: bool) -> String {
     if memory_hit {
         return format!("{what} exceeded the memory limit of {} MiB", limits.memory_bytes >> 20);
     }
@@ -23,12 +23,12 @@ pub fn describe_failure(what: &str, error: &wasmtime::Error, limits: &Limits, me
     }
 }
 
-pub fn one_line(e: &wasmtime::Error) -> String {
+pub(crate) fn one_line(e: &wasmtime::Error) -> String {
     format!("{e:#}").replace('\n', " ")
 }
 
 /// A call still waiting in the host at its deadline.
-pub fn abandoned(what: &str, limits: &Limits) -> String {
+pub(crate) fn abandoned(what: &str, limits: &Limits) -> String {
     format!(
         "{what} ran past the deadline of {} ms while waiting in the host (a sleep, a poll, or a file that blocks, \
          such as a FIFO) and was abandoned",
@@ -37,6 +37,6 @@ pub fn abandoned(what: &str, limits: &Limits) -> String {
 }
 
 /// Host code panicked during a call.
-pub fn host_panic(what: &str, message: &str) -> String {
+pub(crate) fn host_panic(what: &str, message: &str) -> String {
     format!("{what} made the host's WASI layer panic ({message}); the plugin was stopped")
 }

@@ -87,7 +87,7 @@ impl Spec {
 }
 
 /// The most variables a spec's `rotation-env` may hold.
-pub const MAX_ROTATION_ENV: usize = 16;
+pub(crate) const MAX_ROTATION_ENV: usize = 16;
 
 /// `rotation-env` obeys the same deny list as `env-keys`, holds each name
 /// once, and never names a variable the launch sets (the rotated run's
@@ -112,7 +112,7 @@ fn check_rotation_env(spec: &Spec) -> Result<(), String> {
 
 /// A spec the host can use for `resolved_kind`, or why not. Run on every
 /// load, the cached spec included, so the rules live in one place.
-pub fn check(spec: Spec, resolved_kind: &str) -> Result<Spec, String> {
+pub(crate) fn check(spec: Spec, resolved_kind: &str) -> Result<Spec, String> {
     let mut strings: Vec<(&str, &str)> =
         vec![("kind", &spec.kind), ("label", &spec.label), ("enroll-hint", &spec.enroll_hint)];
     for (field, value) in [
@@ -173,7 +173,7 @@ pub(crate) mod tests {
     use super::*;
 
     /// A valid spec for tests.
-    pub fn spec() -> Spec {
+    pub(crate) fn spec() -> Spec {
         Spec {
             kind: "k".into(),
             label: "K".into(),

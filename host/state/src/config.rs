@@ -13,8 +13,8 @@ pub struct StateConfig {
     pub statement_timeout_ms: u64,
 }
 
-pub const DEFAULT_NAMESPACE: &str = "default";
-pub const DEFAULT_DB_TIMEOUT_MS: u64 = 5000;
+pub(crate) const DEFAULT_NAMESPACE: &str = "default";
+pub(crate) const DEFAULT_DB_TIMEOUT_MS: u64 = 5000;
 
 impl Default for StateConfig {
     fn default() -> StateConfig {

@@ -2,6 +2,10 @@
 //! trait with two backends: local files, the embedded default, and
 //! PostgreSQL, shared by a fleet of hosts).
 
+// Private by default: an item is `pub` only when it is part of this
+// crate's API, so the compiler sees dead code.
+#![warn(unreachable_pub)]
+
 // The leaf helpers, where the modules of this crate name them.
 pub(crate) use accounts_util::{bounded, clock, holder, notice, private_dir, timefmt};
 
@@ -9,14 +13,19 @@ mod config;
 mod error;
 mod file;
 mod lock_wait;
-pub mod model;
+mod model;
 mod pg;
 mod slots;
 
+/// Where the state is kept (the roster's `[state]`).
 pub use config::StateConfig;
+/// What can go wrong keeping it.
 pub use error::StoreError;
+/// The embedded default: files in a private state dir.
 pub use file::FileStore;
+/// Leases, walls and last-lease times, and the whole state of one roster.
 pub use model::{Lease, State, WallRecord};
+/// The fleet's store in PostgreSQL, and the check of its URL.
 pub use pg::{PgStore, check_state_url};
 
 /// A place that keeps [`State`]. Every change is a read-modify-write under an

@@ -16,7 +16,7 @@ const QUIET: Duration = Duration::from_secs(1);
 const DEFAULT_LIMIT: Duration = Duration::from_secs(60);
 
 /// Lock `handle` (an open `dir`), exclusively, or say why not.
-pub fn lock(handle: &File, dir: &Path) -> Result<(), String> {
+pub(crate) fn lock(handle: &File, dir: &Path) -> Result<(), String> {
     match handle.try_lock() {
         Ok(()) => return Ok(()),
         Err(std::fs::TryLockError::WouldBlock) => {}

@@ -27,13 +27,13 @@ const MAGIC: &str = "accounts-slot";
 const PENDING: u8 = b'~';
 
 /// The two slot files of one piece of data.
-pub struct Slots {
+pub(crate) struct Slots {
     paths: [PathBuf; 2],
 }
 
 /// What a read found: the newest valid body and its slot, if any.
 #[derive(Debug)]
-pub struct Newest {
+pub(crate) struct Newest {
     pub body: Option<Vec<u8>>,
     generation: u64,
     slot: Option<usize>,
@@ -42,25 +42,25 @@ pub struct Newest {
 impl Newest {
     /// Whether no slot file exists at all (as opposed to slots that hold
     /// nothing valid).
-    pub fn is_fresh(&self) -> bool {
+    pub(crate) fn is_fresh(&self) -> bool {
         self.slot.is_none() && self.generation == 0
     }
 }
 
 /// A slot file that is neither valid, nor what a crash leaves behind.
 #[derive(Debug)]
-pub struct Corrupt {
+pub(crate) struct Corrupt {
     pub path: PathBuf,
     pub detail: String,
 }
 
 impl Slots {
     /// Slots `<dir>/<stem>.0` and `<dir>/<stem>.1`.
-    pub fn new(dir: &Path, stem: &str) -> Slots {
+    pub(crate) fn new(dir: &Path, stem: &str) -> Slots {
         Slots { paths: [dir.join(format!("{stem}.0")), dir.join(format!("{stem}.1"))] }
     }
 
-    pub fn paths(&self) -> &[PathBuf; 2] {
+    pub(crate) fn paths(&self) -> &[PathBuf; 2] {
         &self.paths
     }
 
@@ -71,7 +71,7 @@ impl Slots {
     /// the leases died with their holders), mean "nothing held"; anything
     /// else is damage that would silently free every seat, so it is an
     /// error naming the file.
-    pub fn read(&self) -> Result<Newest, Corrupt> {
+    pub(crate) fn read(&self) -> Result<Newest, Corrupt> {
         let mut newest = Newest { body: None, generation: 0, slot: None };
         let mut any_file = false;
         let mut damaged: Option<Corrupt> = None;
@@ -109,7 +109,7 @@ impl Slots {
     /// Write `body` as the copy after `after` (the result of the read made
     /// under the same lock), into the other slot.
     #[cfg(test)]
-    pub fn write(&self, after: &Newest, body: &[u8]) -> std::io::Result<()> {
+    pub(crate) fn write(&self, after: &Newest, body: &[u8]) -> std::io::Result<()> {
         self.prepare(after, body)?.commit()
     }
 
@@ -118,7 +118,7 @@ impl Slots {
     /// header marked pending; [`Prepared::commit`] then rewrites one byte
     /// in place. So a full disk fails here, while the caller can still say
     /// nothing happened.
-    pub fn prepare(&self, after: &Newest, body: &[u8]) -> std::io::Result<Prepared> {
+    pub(crate) fn prepare(&self, after: &Newest, body: &[u8]) -> std::io::Result<Prepared> {
         let generation = after.generation.checked_add(1).ok_or_else(|| std::io::Error::other("generation overflow"))?;
         let slot = after.slot.map_or(0, |s| 1 - s);
         let mut bytes = encode(generation, body);
@@ -142,13 +142,13 @@ impl Slots {
 
 /// A copy written but not yet the newest (see [`Slots::prepare`]); dropped
 /// without a commit, it is passed over as a write cut short.
-pub struct Prepared {
+pub(crate) struct Prepared {
     file: std::fs::File,
 }
 
 impl Prepared {
     /// Make the prepared copy the newest: its first byte, in place.
-    pub fn commit(self) -> std::io::Result<()> {
+    pub(crate) fn commit(self) -> std::io::Result<()> {
         self.file.write_all_at(&MAGIC.as_bytes()[..1], 0)
     }
 }

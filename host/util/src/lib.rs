@@ -1,6 +1,10 @@
 //! The leaf helpers every other part of `accounts` uses, with no knowledge
 //! of rosters, plugins, stores or the CLI: the bottom layer of the host.
 
+// Private by default: an item is `pub` only when it is part of this
+// crate's API, so the compiler sees dead code.
+#![warn(unreachable_pub)]
+
 /// Files written whole: a temp file beside the target, fsynced, renamed.
 pub mod atomic_file;
 /// Reads with a size cap, and a clear error for what is not a regular file.

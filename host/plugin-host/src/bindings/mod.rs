@@ -17,13 +17,13 @@ use super::sandbox::SandboxState;
 use super::spec::{AccountRequest, CredentialStatus, Spec, Wall};
 
 /// The interface name without a version, to recognise other versions.
-pub const INTERFACE_UNVERSIONED: &str = "accounts:auth/account-auth";
+pub(crate) const INTERFACE_UNVERSIONED: &str = "accounts:auth/account-auth";
 
 /// A contract version this host accepts. Every `match` on it (and on
 /// [`Pre`] and [`Instance`], one variant per version) is exhaustive, so a
 /// version added here fails to compile until each has its arm.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Contract {
+pub(crate) enum Contract {
     V0_1,
     V0_2,
     V0_3,
@@ -31,10 +31,10 @@ pub enum Contract {
 
 impl Contract {
     /// Every version, oldest first: the one list the others derive from.
-    pub const ALL: [Contract; 3] = [Contract::V0_1, Contract::V0_2, Contract::V0_3];
+    pub(crate) const ALL: [Contract; 3] = [Contract::V0_1, Contract::V0_2, Contract::V0_3];
 
     /// `0.3.0`.
-    pub const fn version(self) -> &'static str {
+    pub(crate) const fn version(self) -> &'static str {
         match self {
             Contract::V0_1 => since_v0_1_0::VERSION,
             Contract::V0_2 => since_v0_2_0::VERSION,
@@ -64,32 +64,32 @@ pub const ACCEPTED_VERSIONS: [&str; Contract::ALL.len()] = {
 };
 
 /// The interfaces the host itself provides to plugins (beyond WASI).
-pub const HOST_INTERFACES: &[&str] = &[since_v0_2_0::TIME_ZONES, since_v0_3_0::TIME_ZONES];
+pub(crate) const HOST_INTERFACES: &[&str] = &[since_v0_2_0::TIME_ZONES, since_v0_3_0::TIME_ZONES];
 
 /// A plugin ready to instantiate, in the version it exports.
 #[derive(Clone)]
-pub enum Pre {
+pub(crate) enum Pre {
     V0_1(since_v0_1_0::PluginPre<SandboxState>),
     V0_2(since_v0_2_0::PluginPre<SandboxState>),
     V0_3(since_v0_3_0::PluginPre<SandboxState>),
 }
 
 /// A live instance of a plugin.
-pub enum Instance {
+pub(crate) enum Instance {
     V0_1(since_v0_1_0::Plugin),
     V0_2(since_v0_2_0::Plugin),
     V0_3(since_v0_3_0::Plugin),
 }
 
 /// Define the host's own imports (time zones) in `linker`.
-pub fn link_host_imports(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
+pub(crate) fn link_host_imports(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     since_v0_2_0::link_host_imports(linker)?;
     since_v0_3_0::link_host_imports(linker)
 }
 
 /// The contract version `component` exports, or why it is not a plugin
 /// this host accepts.
-pub fn exported_version(engine: &Engine, component: &Component) -> Result<Contract, String> {
+pub(crate) fn exported_version(engine: &Engine, component: &Component) -> Result<Contract, String> {
     let ty = component.component_type();
     let exports: Vec<String> = ty
         .exports(engine)
@@ -118,7 +118,7 @@ pub fn exported_version(engine: &Engine, component: &Component) -> Result<Contra
 
 impl Pre {
     /// Type-check a linked component against the contract `version`.
-    pub fn new(pre: InstancePre<SandboxState>, contract: Contract) -> wasmtime::Result<Pre> {
+    pub(crate) fn new(pre: InstancePre<SandboxState>, contract: Contract) -> wasmtime::Result<Pre> {
         Ok(match contract {
             Contract::V0_1 => Pre::V0_1(since_v0_1_0::PluginPre::new(pre)?),
             Contract::V0_2 => Pre::V0_2(since_v0_2_0::PluginPre::new(pre)?),
@@ -126,7 +126,7 @@ impl Pre {
         })
     }
 
-    pub fn instantiate(&self, store: &mut Store<SandboxState>) -> wasmtime::Result<Instance> {
+    pub(crate) fn instantiate(&self, store: &mut Store<SandboxState>) -> wasmtime::Result<Instance> {
         Ok(match self {
             Pre::V0_1(pre) => Instance::V0_1(pre.instantiate(&mut *store)?),
             Pre::V0_2(pre) => Instance::V0_2(pre.instantiate(&mut *store)?),
@@ -136,7 +136,7 @@ impl Pre {
 }
 
 impl Instance {
-    pub fn spec(&self, store: &mut Store<SandboxState>) -> wasmtime::Result<Spec> {
+    pub(crate) fn spec(&self, store: &mut Store<SandboxState>) -> wasmtime::Result<Spec> {
         match self {
             Instance::V0_1(p) => since_v0_1_0::spec(p, store),
             Instance::V0_2(p) => since_v0_2_0::spec(p, store),
@@ -145,7 +145,11 @@ impl Instance {
     }
 
     /// `Err(reason)` when the plugin refuses the token.
-    pub fn validate_token(&self, store: &mut Store<SandboxState>, token: &str) -> wasmtime::Result<Result<(), String>> {
+    pub(crate) fn validate_token(
+        &self,
+        store: &mut Store<SandboxState>,
+        token: &str,
+    ) -> wasmtime::Result<Result<(), String>> {
         match self {
             Instance::V0_1(p) => since_v0_1_0::validate_token(p, store, token),
             Instance::V0_2(p) => since_v0_2_0::validate_token(p, store, token),
@@ -153,7 +157,7 @@ impl Instance {
         }
     }
 
-    pub fn launch_env(
+    pub(crate) fn launch_env(
         &self,
         store: &mut Store<SandboxState>,
         account: &AccountRequest,
@@ -166,7 +170,7 @@ impl Instance {
     }
 
     /// `None` for a contract without `credential-status`.
-    pub fn credential_status(
+    pub(crate) fn credential_status(
         &self,
         store: &mut Store<SandboxState>,
         account: &AccountRequest,
@@ -178,7 +182,7 @@ impl Instance {
         }
     }
 
-    pub fn detect_wall(
+    pub(crate) fn detect_wall(
         &self,
         store: &mut Store<SandboxState>,
         output: &str,

@@ -11,10 +11,10 @@ wasmtime::component::bindgen!({ path: "../../wit/v0.1.0", world: "plugin" });
 
 use exports::accounts::auth::account_auth as api;
 
-pub const VERSION: &str = "0.1.0";
-pub const INTERFACE: &str = "accounts:auth/account-auth@0.1.0";
+pub(super) const VERSION: &str = "0.1.0";
+pub(super) const INTERFACE: &str = "accounts:auth/account-auth@0.1.0";
 
-pub fn spec(p: &Plugin, store: &mut Store<SandboxState>) -> wasmtime::Result<Spec> {
+pub(super) fn spec(p: &Plugin, store: &mut Store<SandboxState>) -> wasmtime::Result<Spec> {
     let raw = p.accounts_auth_account_auth().call_spec(store)?;
     Ok(Spec {
         kind: raw.kind,
@@ -33,7 +33,7 @@ pub fn spec(p: &Plugin, store: &mut Store<SandboxState>) -> wasmtime::Result<Spe
 }
 
 /// 0.1.0 answers yes or no: a no comes with no reason (the host words it).
-pub fn validate_token(
+pub(super) fn validate_token(
     p: &Plugin,
     store: &mut Store<SandboxState>,
     token: &str,
@@ -51,7 +51,7 @@ fn account(req: &AccountRequest) -> wasmtime::Result<api::Account> {
     })
 }
 
-pub fn launch_env(
+pub(super) fn launch_env(
     p: &Plugin,
     store: &mut Store<SandboxState>,
     req: &AccountRequest,
@@ -59,7 +59,7 @@ pub fn launch_env(
     p.accounts_auth_account_auth().call_launch_env(store, &account(req)?)
 }
 
-pub fn detect_wall(
+pub(super) fn detect_wall(
     p: &Plugin,
     store: &mut Store<SandboxState>,
     output: &str,

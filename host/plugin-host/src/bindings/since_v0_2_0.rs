@@ -14,15 +14,15 @@ wasmtime::component::bindgen!({ path: "../../wit/v0.2.0", world: "plugin" });
 use self::accounts::auth::time_zones::{self, CivilTime};
 use exports::accounts::auth::account_auth as api;
 
-pub const VERSION: &str = "0.2.0";
-pub const INTERFACE: &str = "accounts:auth/account-auth@0.2.0";
-pub const TIME_ZONES: &str = "accounts:auth/time-zones@0.2.0";
+pub(super) const VERSION: &str = "0.2.0";
+pub(super) const INTERFACE: &str = "accounts:auth/account-auth@0.2.0";
+pub(super) const TIME_ZONES: &str = "accounts:auth/time-zones@0.2.0";
 
-pub fn link_host_imports(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
+pub(super) fn link_host_imports(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     time_zones::add_to_linker::<SandboxState, HasSelf<SandboxState>>(linker, |state| state)
 }
 
-pub fn spec(p: &Plugin, store: &mut Store<SandboxState>) -> wasmtime::Result<Spec> {
+pub(super) fn spec(p: &Plugin, store: &mut Store<SandboxState>) -> wasmtime::Result<Spec> {
     let raw = p.accounts_auth_account_auth().call_spec(store)?;
     Ok(Spec {
         kind: raw.kind,

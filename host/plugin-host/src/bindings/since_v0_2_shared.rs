@@ -43,7 +43,7 @@ macro_rules! since_v0_2_calls {
             }
         }
 
-        pub fn validate_token(
+        pub(super) fn validate_token(
             p: &Plugin,
             store: &mut Store<SandboxState>,
             token: &str,
@@ -60,7 +60,7 @@ macro_rules! since_v0_2_calls {
             })
         }
 
-        pub fn launch_env(
+        pub(super) fn launch_env(
             p: &Plugin,
             store: &mut Store<SandboxState>,
             req: &AccountRequest,
@@ -68,7 +68,7 @@ macro_rules! since_v0_2_calls {
             p.accounts_auth_account_auth().call_launch_env(store, &account(req)?)
         }
 
-        pub fn credential_status(
+        pub(super) fn credential_status(
             p: &Plugin,
             store: &mut Store<SandboxState>,
             req: &AccountRequest,
@@ -86,7 +86,7 @@ macro_rules! since_v0_2_calls {
             })
         }
 
-        pub fn detect_wall(
+        pub(super) fn detect_wall(
             p: &Plugin,
             store: &mut Store<SandboxState>,
             output: &str,

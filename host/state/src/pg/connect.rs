@@ -20,7 +20,7 @@ const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
 const PASSFILE_CAP: u64 = 64 * 1024;
 
 /// A database to connect to, ready to dial.
-pub struct Target {
+pub(super) struct Target {
     config: Config,
     root_cert: Option<PathBuf>,
     /// For the whole dial: TCP, TLS, startup, authentication.
@@ -54,7 +54,7 @@ fn parse(url: &str) -> Result<(Config, Option<PathBuf>), String> {
 }
 
 impl Target {
-    pub fn new(url: &str, connect_timeout: Duration, statement_timeout: Duration) -> Result<Target, String> {
+    pub(super) fn new(url: &str, connect_timeout: Duration, statement_timeout: Duration) -> Result<Target, String> {
         let (mut config, root_cert) = parse(url)?;
         if config.get_hosts().is_empty() {
             let host = std::env::var("PGHOST").unwrap_or_else(|_| DEFAULT_SOCKET_DIR.into());
@@ -89,7 +89,7 @@ impl Target {
 
     /// Dial. TLS as `sslmode` says (libpq's default is `prefer`); a Unix
     /// socket never uses TLS, as with libpq.
-    pub fn connect(&self) -> Result<Session, Failure> {
+    pub(super) fn connect(&self) -> Result<Session, Failure> {
         let only_sockets = self.config.get_hosts().iter().all(|h| matches!(h, Host::Unix(_)));
         let (dial, exchange) = (self.connect_timeout, self.exchange_timeout);
         if self.config.get_ssl_mode() == SslMode::Disable || only_sockets {
@@ -103,7 +103,7 @@ impl Target {
 /// What went wrong, on one line: the server's own message for a database
 /// error, else the error with its causes ("error connecting to server" alone
 /// would not say that the connection was refused).
-pub fn explain(error: &tokio_postgres::Error) -> String {
+pub(super) fn explain(error: &tokio_postgres::Error) -> String {
     if let Some(db) = error.as_db_error() {
         return format!("{}: {}", db.severity(), db.message());
     }

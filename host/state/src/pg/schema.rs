@@ -19,11 +19,11 @@ const MIGRATION_LOCK: i64 = 0x6163_636f_756e_7473; // "accounts"
 /// `sql/`. Applied ones are never edited: a change is a new file.
 const MIGRATIONS: &[&str] = &[include_str!("sql/migrate_001.sql")];
 
-pub const VERSION: i32 = MIGRATIONS.len() as i32;
+pub(super) const VERSION: i32 = MIGRATIONS.len() as i32;
 
 /// Bring the schema up to [`VERSION`]; returns the database's clock (epoch
 /// seconds) read on the way. One round trip when the schema is current.
-pub fn ensure(client: &Session) -> Result<f64, String> {
+pub(super) fn ensure(client: &Session) -> Result<f64, String> {
     // The simple query protocol: one round trip (a prepared statement takes two).
     match client.simple_query(
         "SELECT coalesce(max(version), 0), extract(epoch FROM clock_timestamp())::float8 FROM accounts_schema",

@@ -18,7 +18,7 @@ use tokio_postgres::{Client, Config, SimpleQueryMessage, Socket};
 
 /// Why an exchange failed.
 #[derive(Debug)]
-pub enum Failure {
+pub(super) enum Failure {
     /// The server answered with an error, or the connection broke.
     Postgres(tokio_postgres::Error),
     /// No answer in time.
@@ -31,7 +31,7 @@ pub enum Failure {
 
 impl Failure {
     /// The server's SQLSTATE, for an error the server sent.
-    pub fn code(&self) -> Option<&tokio_postgres::error::SqlState> {
+    pub(super) fn code(&self) -> Option<&tokio_postgres::error::SqlState> {
         match self {
             Failure::Postgres(e) => e.code(),
             _ => None,
@@ -39,7 +39,7 @@ impl Failure {
     }
 
     /// What went wrong, on one line.
-    pub fn explain(&self) -> String {
+    pub(super) fn explain(&self) -> String {
         match self {
             Failure::Postgres(e) => super::connect::explain(e),
             Failure::TimedOut { waited, doing } => {
@@ -61,7 +61,7 @@ impl From<tokio_postgres::Error> for Failure {
 }
 
 /// A connection and the runtime that drives it.
-pub struct Session {
+pub(super) struct Session {
     // Dropped first: the client, then the runtime with the connection task.
     client: Client,
     runtime: Runtime,
@@ -72,7 +72,12 @@ pub struct Session {
 impl Session {
     /// Dial, negotiate TLS, start up and authenticate, all within
     /// `connect_deadline`. Each later exchange gets `deadline`.
-    pub fn open<T>(config: &Config, tls: T, connect_deadline: Duration, deadline: Duration) -> Result<Session, Failure>
+    pub(super) fn open<T>(
+        config: &Config,
+        tls: T,
+        connect_deadline: Duration,
+        deadline: Duration,
+    ) -> Result<Session, Failure>
     where
         T: MakeTlsConnect<Socket> + 'static + Send,
         T::TlsConnect: Send,
@@ -92,16 +97,16 @@ impl Session {
 
     /// Statements in one round trip (the simple query protocol), and what
     /// they returned.
-    pub fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Failure> {
+    pub(super) fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Failure> {
         self.within("waiting for a query", self.client.simple_query(sql))
     }
 
     /// Statements in one round trip, their rows not wanted.
-    pub fn batch_execute(&self, sql: &str) -> Result<(), Failure> {
+    pub(super) fn batch_execute(&self, sql: &str) -> Result<(), Failure> {
         self.within("waiting for a query", self.client.batch_execute(sql))
     }
 
-    pub fn is_closed(&self) -> bool {
+    pub(super) fn is_closed(&self) -> bool {
         self.client.is_closed()
     }
 

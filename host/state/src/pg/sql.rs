@@ -9,26 +9,26 @@
 //! prepared statements, so a query reads the same either way.
 
 /// Lock the namespace and start the change (`$1`: the lock's key text).
-pub const LOCK: &str = include_str!("sql/lock.sql");
+pub(super) const LOCK: &str = include_str!("sql/lock.sql");
 /// Read a namespace whole (`$1`: the namespace).
-pub const READ: &str = include_str!("sql/read.sql");
+pub(super) const READ: &str = include_str!("sql/read.sql");
 /// Replace a namespace's rows of one table (`$1`: the namespace, `$2`: the
 /// rows as JSON text).
-pub const REPLACE_LEASES: &str = include_str!("sql/replace_leases.sql");
-pub const REPLACE_WALLS: &str = include_str!("sql/replace_walls.sql");
-pub const REPLACE_LAST_LEASED: &str = include_str!("sql/replace_last_leased.sql");
+pub(super) const REPLACE_LEASES: &str = include_str!("sql/replace_leases.sql");
+pub(super) const REPLACE_WALLS: &str = include_str!("sql/replace_walls.sql");
+pub(super) const REPLACE_LAST_LEASED: &str = include_str!("sql/replace_last_leased.sql");
 
 /// A value quoted for SQL.
-pub struct Literal(String);
+pub(super) struct Literal(String);
 
 impl Literal {
     /// A string constant: quotes doubled, which is the whole escape with
     /// `standard_conforming_strings` on (set for every connection).
-    pub fn text(text: &str) -> Literal {
+    pub(super) fn text(text: &str) -> Literal {
         Literal(format!("'{}'", text.replace('\'', "''")))
     }
 
-    pub fn int(value: i64) -> Literal {
+    pub(super) fn int(value: i64) -> Literal {
         Literal(value.to_string())
     }
 }
@@ -37,7 +37,7 @@ impl Literal {
 /// template (a value is never scanned again, whatever it holds). `--`
 /// comment lines are left out. A placeholder with no value is a bug in the
 /// caller, caught by the tests: it panics.
-pub fn bind(template: &str, values: &[Literal]) -> String {
+pub(super) fn bind(template: &str, values: &[Literal]) -> String {
     let mut out = String::with_capacity(template.len() + values.iter().map(|v| v.0.len()).sum::<usize>());
     for line in template.lines().filter(|l| !l.trim_start().starts_with("--")) {
         let mut rest = line;
