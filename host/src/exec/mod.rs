@@ -108,6 +108,109 @@ enum Renewal {
     Lost,
 }
 
+/// What one run's watch loop keeps track of between events.
+struct Watch {
+    zone: String,
+    renew_every: Duration,
+    next_renewal: Instant,
+    /// One wall feed per output stream (stdout or the pty, stderr).
+    feeds: [WallFeed; 2],
+    /// Whether output is still checked for a wall (`--rotate`, and the
+    /// plugin has not failed).
+    watching: bool,
+    /// The wall acted on: the agent is being stopped for it.
+    wall: Option<Wall>,
+    /// A wall without a reset, held briefly in case the next line gives one.
+    settle: Settle,
+    settle_at: Option<Instant>,
+    /// A signal or a lost lease ended the run: it is not started again.
+    stopped_by_user: bool,
+    status: Option<ExitStatus>,
+    drain_until: Option<Instant>,
+    kill_at: Option<Instant>,
+}
+
+impl Watch {
+    fn new(options: &Options) -> Watch {
+        let renew_every = Duration::from_secs((options.ttl_secs / 3).clamp(1, 3600) as u64);
+        Watch {
+            zone: timefmt::local_zone_name(),
+            renew_every,
+            next_renewal: Instant::now() + renew_every,
+            feeds: [WallFeed::default(), WallFeed::default()],
+            watching: options.rotate,
+            wall: None,
+            settle: Settle::default(),
+            settle_at: None,
+            stopped_by_user: false,
+            status: None,
+            drain_until: None,
+            kill_at: None,
+        }
+    }
+
+    /// How the run ended, once the child has exited and its output is read
+    /// (or the drain time passed), or a wall stopped it.
+    fn outcome(&mut self, run: &Run) -> Option<Outcome> {
+        let status = self.status?;
+        let drained = run.streams == 0 || self.drain_until.is_some_and(|t| Instant::now() >= t);
+        if self.wall.is_none() && !drained {
+            return None;
+        }
+        // A wall still waiting for its reset counts: no more output will
+        // bring one.
+        Some(match self.wall.take().or_else(|| self.settle.take()) {
+            Some(wall) if !self.stopped_by_user => Outcome::Walled(wall),
+            _ => Outcome::Exited(child::exit_code(status)),
+        })
+    }
+
+    /// When the loop must wake up at the latest.
+    fn deadline(&self) -> Instant {
+        [Some(self.next_renewal), self.kill_at, self.drain_until, self.settle_at]
+            .into_iter()
+            .flatten()
+            .min()
+            .expect("the renewal is always due")
+    }
+
+    /// Check output for a wall; returns one to act on now.
+    fn on_output(&mut self, plugin: &Plugin<'_>, stream: usize, bytes: &[u8]) -> Option<Wall> {
+        match detect(plugin, self.feeds[stream].push(bytes), &self.zone) {
+            Ok(found) => {
+                let act_on = self.settle.found(found);
+                if self.settle.is_pending() && self.settle_at.is_none() {
+                    self.settle_at = Some(Instant::now() + SETTLE);
+                }
+                act_on
+            }
+            Err(e) => {
+                notice::warn(format!("{e}; no longer watching this run for a wall"));
+                self.watching = false;
+                None
+            }
+        }
+    }
+
+    fn on_signal(&mut self, run: &Run, signal: i32, by_terminal: bool) {
+        self.stopped_by_user |= signals::ends_the_run(signal);
+        if self.status.is_none()
+            && child::should_forward(by_terminal, run.own_session)
+            && let Some(signal) = Signal::from_named_raw(signal)
+        {
+            run.job.signal(signal);
+        }
+    }
+
+    /// SIGTERM to a child still running, SIGKILL after the grace.
+    fn stop(&mut self, run: &Run, grace: Duration) {
+        if self.status.is_none() {
+            run.job.signal(Signal::TERM);
+            self.kill_at = Some(Instant::now() + grace);
+        }
+    }
+}
+
 /// Where a run's output goes and how the child is reached.
 struct Run {
     id: u32,
@@ -279,113 +382,74 @@ impl Supervisor<'_> {
     /// Handle events for a running child until it has exited and its output
     /// is read (or `--grace` passed), or until a wall stopped it.
     fn watch(&self, run: &mut Run, inbox: &Receiver<Event>) -> Result<Outcome> {
-        let zone = timefmt::local_zone_name();
-        let renew_every = Duration::from_secs((self.options.ttl_secs / 3).clamp(1, 3600) as u64);
-        let mut next_renewal = Instant::now() + renew_every;
-        let mut feeds = [WallFeed::default(), WallFeed::default()];
-        let mut watching = self.options.rotate;
-        let mut wall: Option<Wall> = None;
-        let mut settle = Settle::default();
-        let mut settle_at: Option<Instant> = None;
-        let mut stopped_by_user = false;
-        let mut status: Option<ExitStatus> = None;
-        let mut drain_until = None;
-        let mut kill_at: Option<Instant> = None;
+        let mut w = Watch::new(&self.options);
         loop {
-            if let Some(status) = status
-                && (wall.is_some() || run.streams == 0 || drain_until.is_some_and(|t| Instant::now() >= t))
-            {
-                // A wall still waiting for its reset counts: no more output
-                // will bring one.
-                return Ok(match wall.or_else(|| settle.take()) {
-                    Some(wall) if !stopped_by_user => Outcome::Walled(wall),
-                    _ => Outcome::Exited(child::exit_code(status)),
-                });
+            if let Some(outcome) = w.outcome(run) {
+                return Ok(outcome);
             }
-            let deadline =
-                [Some(next_renewal), kill_at, drain_until, settle_at].into_iter().flatten().min().expect("renewal");
             let mut act_on: Option<Wall> = None;
-            match inbox.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(Event::Output { run: r, stream, bytes }) if r == run.id && watching && wall.is_none() => {
-                    match detect(self.plugin, feeds[stream].push(&bytes), &zone) {
-                        Ok(found) => {
-                            act_on = settle.found(found);
-                            if settle.is_pending() && settle_at.is_none() {
-                                settle_at = Some(Instant::now() + SETTLE);
-                            }
-                        }
-                        Err(e) => {
-                            notice::warn(format!("{e}; no longer watching this run for a wall"));
-                            watching = false;
-                        }
-                    }
+            match inbox.recv_timeout(w.deadline().saturating_duration_since(Instant::now())) {
+                Ok(Event::Output { run: r, stream, bytes }) if r == run.id && w.watching && w.wall.is_none() => {
+                    act_on = w.on_output(self.plugin, stream, &bytes);
                 }
                 Ok(Event::StreamDone { run: r }) if r == run.id => run.streams -= 1,
-                Ok(Event::Exited { run: r, status: s }) if r == run.id => {
-                    status = Some(s);
+                Ok(Event::Exited { run: r, status }) if r == run.id => {
+                    w.status = Some(status);
                     // Output still in flight (a wall printed just before
                     // exiting, a background child's last words) is passed on
                     // until the streams close, for at most the grace.
-                    drain_until = Some(Instant::now() + self.options.grace);
+                    w.drain_until = Some(Instant::now() + self.options.grace);
                 }
                 Ok(Event::Signal { signal, .. }) if signal == signals::WINDOW_CHANGED => {
                     if let Some(pty) = &run.pty {
                         pty.copy_window_size();
                     }
                 }
-                Ok(Event::Signal { signal, by_terminal }) => {
-                    stopped_by_user |= signals::ends_the_run(signal);
-                    if status.is_none()
-                        && child::should_forward(by_terminal, run.own_session)
-                        && let Some(signal) = Signal::from_named_raw(signal)
-                    {
-                        run.job.signal(signal);
-                    }
-                }
+                Ok(Event::Signal { signal, by_terminal }) => w.on_signal(run, signal, by_terminal),
                 // Output of an earlier run, or output we no longer check.
                 Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => {
-                    let now = Instant::now();
-                    if settle_at.is_some_and(|t| now >= t) {
-                        act_on = settle.take();
-                        settle_at = None;
-                    }
-                    if kill_at.is_some_and(|t| now >= t) && status.is_none() {
-                        notice::note(format!("the agent ignored SIGTERM for {:?}; killing it", self.options.grace));
-                        run.job.kill();
-                        kill_at = None;
-                    }
-                    if now >= next_renewal {
-                        next_renewal = now
-                            + match self.renew(&run.account) {
-                                Renewal::Renewed => renew_every,
-                                Renewal::Retry => renew_every.min(RENEW_RETRY),
-                                Renewal::Lost => {
-                                    // No seat to run on: stop the agent rather
-                                    // than over-allocate the account.
-                                    stopped_by_user = true;
-                                    if status.is_none() {
-                                        run.job.signal(Signal::TERM);
-                                        kill_at = Some(Instant::now() + self.options.grace);
-                                    }
-                                    renew_every
-                                }
-                            };
-                    }
-                }
+                Err(RecvTimeoutError::Timeout) => act_on = self.on_timers(&mut w, run),
                 Err(RecvTimeoutError::Disconnected) => unreachable!("the supervisor holds a sender"),
             }
             if let Some(found) = act_on {
-                if status.is_none() {
-                    run.job.signal(Signal::TERM);
-                    kill_at = Some(Instant::now() + self.options.grace);
-                }
-                for feed in &mut feeds {
+                w.stop(run, self.options.grace);
+                for feed in &mut w.feeds {
                     feed.forget();
                 }
-                wall = Some(found);
+                w.wall = Some(found);
             }
         }
+    }
+
+    /// The timers that came due: a wall's settling time, the SIGKILL after
+    /// the grace, the lease renewal. Returns a wall to act on.
+    fn on_timers(&self, w: &mut Watch, run: &Run) -> Option<Wall> {
+        let now = Instant::now();
+        let mut act_on = None;
+        if w.settle_at.is_some_and(|t| now >= t) {
+            act_on = w.settle.take();
+            w.settle_at = None;
+        }
+        if w.kill_at.is_some_and(|t| now >= t) && w.status.is_none() {
+            notice::note(format!("the agent ignored SIGTERM for {:?}; killing it", self.options.grace));
+            run.job.kill();
+            w.kill_at = None;
+        }
+        if now >= w.next_renewal {
+            w.next_renewal = now
+                + match self.renew(&run.account) {
+                    Renewal::Renewed => w.renew_every,
+                    Renewal::Retry => w.renew_every.min(RENEW_RETRY),
+                    Renewal::Lost => {
+                        // No seat to run on: stop the agent rather than
+                        // over-allocate the account.
+                        w.stopped_by_user = true;
+                        w.stop(run, self.options.grace);
+                        w.renew_every
+                    }
+                };
+        }
+        act_on
     }
 
     /// Wall `account` after `wall`, outside a rotation (no seat is taken).
