@@ -47,7 +47,7 @@ pub struct Account {
     pub disabled: bool,
     pub token: TokenSource,
     /// Variables the roster sets for this account's agent, over what its
-    /// plugin sets and clears (`env = { CLAUDE_CODE_USE_BEDROCK = "1" }`):
+    /// plugin sets and clears (`env = { VENDOR_USE_GATEWAY = "1" }`):
     /// how a user keeps on purpose a variable the plugin would clear.
     pub env: Vec<(String, String)>,
     /// Where `name = ...` stands, for errors found later (a duplicate).
@@ -590,11 +590,11 @@ sha256 = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
         let account = "[[account]]\nname = \"a\"\nagent = \"x\"\nconfig_dir = \"d\"\n";
         let r = Roster::parse(
             Path::new("/r/roster.toml"),
-            &format!("{account}env = {{ CLAUDE_CODE_USE_BEDROCK = \"1\", B = \"x y\" }}\n"),
+            &format!("{account}env = {{ VENDOR_USE_GATEWAY = \"1\", B = \"x y\" }}\n"),
             None,
         )
         .unwrap();
-        assert_eq!(r.accounts[0].env, [("B".into(), "x y".into()), ("CLAUDE_CODE_USE_BEDROCK".into(), "1".into())]);
+        assert_eq!(r.accounts[0].env, [("B".into(), "x y".into()), ("VENDOR_USE_GATEWAY".into(), "1".into())]);
         let e = err(&format!("{account}env = {{ LD_PRELOAD = \"/x.so\" }}\n"));
         assert!(e.contains(":5:7: env: LD_PRELOAD is on the host's deny list") && e.contains("no roster may"), "{e}");
         let e = err(&format!("{account}env = {{ ACCOUNTS_WORKER = \"w\" }}\n"));
