@@ -358,14 +358,18 @@ pub fn print(text: &str) -> Result<()> {
 
 /// Parse, run, and turn the outcome into an exit code.
 pub fn main() -> std::process::ExitCode {
-    if let Some(name) = empty_setting(&<Cli as clap::CommandFactory>::command()) {
+    // One build of the command serves the check and the parse (what
+    // `Cli::parse` does, with the check in between).
+    let command = <Cli as clap::CommandFactory>::command();
+    if let Some(name) = empty_setting(&command) {
         crate::notice::error(format!(
             "{name} is set but empty (a variable a script never filled in?); give it a value, \
              or unset it for the default"
         ));
         return std::process::ExitCode::from(2);
     }
-    let cli = Cli::parse();
+    let cli =
+        <Cli as clap::FromArgMatches>::from_arg_matches_mut(&mut command.get_matches()).unwrap_or_else(|e| e.exit());
     let ctx = Context {
         paths: Paths::resolve(cli.roster, cli.state_dir, cli.plugin_dir, cli.cache_dir),
         verbose: cli.verbose,
@@ -386,16 +390,15 @@ pub fn main() -> std::process::ExitCode {
     }
 }
 
-/// The first of our environment settings that is set to nothing. clap would
-/// take it for a flag given without its value; falling back to the default
-/// instead could run a worker on another roster than the one meant.
+/// The first of the global settings (`ACCOUNTS_ROSTER`, `ACCOUNTS_STATE_DIR`,
+/// ...) that is set to nothing. clap would take it for a flag given without
+/// its value; falling back to the default instead could run a worker on
+/// another roster than the one meant. (Subcommands are built only when they
+/// run, `defer`, so only the global flags are seen here.)
 fn empty_setting(command: &clap::Command) -> Option<String> {
-    let mut names: Vec<&std::ffi::OsStr> = command.get_arguments().filter_map(clap::Arg::get_env).collect();
-    for sub in command.get_subcommands() {
-        names.extend(sub.get_arguments().filter_map(clap::Arg::get_env));
-    }
-    names
-        .into_iter()
+    command
+        .get_arguments()
+        .filter_map(clap::Arg::get_env)
         .find(|name| std::env::var_os(name).is_some_and(|v| v.is_empty()))
         .map(|n| n.to_string_lossy().into())
 }

@@ -112,7 +112,7 @@ fn inherited_fd(number: &str) -> Option<File> {
 }
 
 fn keep(request: Request) -> ExitCode {
-    let Request { mut control, mut report, on_pty, grace, argv } = request;
+    let Request { control, mut report, on_pty, grace, argv } = request;
     // Orphans in the agent's tree are re-parented to us, not to init.
     // (rustix's argument is the flag: `None` would clear it; any pid sets it.)
     if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
@@ -133,7 +133,7 @@ fn keep(request: Request) -> ExitCode {
     drop(report);
 
     let hard_stop = Arc::new(AtomicBool::new(false));
-    watch_control(&mut control, Arc::clone(&hard_stop));
+    watch_control(control, Arc::clone(&hard_stop));
     let ended = reap_until(agent);
     end_leftovers(grace, &hard_stop);
     exit_as(ended)
@@ -193,8 +193,7 @@ fn relay_signals(agent: Arc<AtomicI32>, on_pty: bool) -> std::io::Result<()> {
 /// Read the control pipe on a thread of its own: end-of-file (`exec` is
 /// gone) or the kill byte kill the whole job, over and over, until the
 /// main thread has reaped it and exits.
-fn watch_control(control: &mut File, hard_stop: Arc<AtomicBool>) {
-    let Ok(mut control) = control.try_clone() else { return };
+fn watch_control(mut control: File, hard_stop: Arc<AtomicBool>) {
     std::thread::spawn(move || {
         let mut byte = [0u8; 1];
         loop {
