@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The host's crates, by their source dirs under `host/`.
-const CRATES: [&str; 4] = ["src", "plugin-host/src", "state/src", "util/src"];
+const CRATES: [&str; 5] = ["src", "core/src", "plugin-host/src", "state/src", "util/src"];
 
 /// Each top-level module of the crate at `host/<src>` and the top-level
 /// modules it names.
@@ -89,7 +89,7 @@ fn circles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
 fn the_host_modules_depend_on_each_other_one_way() {
     for src in CRATES {
         let graph = module_graph(src);
-        assert!(graph.len() >= 5, "the sources of host/{src} were found: {graph:?}");
+        assert!(graph.len() >= 4, "the sources of host/{src} were found: {graph:?}");
         assert_eq!(circles(&graph), Vec::<Vec<String>>::new(), "import circles between the modules of host/{src}");
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Context, print};
 use crate::error::{Error, Result, usage};
+use crate::exit::ExitStatus;
 use crate::holder;
 use crate::roster::{self, Roster};
 use crate::roster_edit::{NewAccount, RosterFile};
@@ -36,7 +37,7 @@ pub struct AddArgs {
     token_env: Option<String>,
 }
 
-pub fn run_add(ctx: &Context, args: AddArgs) -> Result<()> {
+pub fn run_add(ctx: &Context, args: AddArgs) -> Result<ExitStatus> {
     if !roster::valid_name(&args.name) {
         return Err(usage(format!("account name {:?} is not allowed; {}", args.name, roster::NAME_RULE)));
     }
@@ -122,7 +123,7 @@ pub struct RemoveArgs {
 
 /// Takes the account out of the roster; its config dir, which holds the
 /// agent's own login, is kept.
-pub fn run_remove(ctx: &Context, args: RemoveArgs) -> Result<()> {
+pub fn run_remove(ctx: &Context, args: RemoveArgs) -> Result<ExitStatus> {
     let mut file = RosterFile::open(&ctx.paths.roster)?;
     let Some(current) = file.current().cloned() else {
         return Err(usage(format!("there is no roster at {}; nothing to remove", ctx.paths.roster.display())));

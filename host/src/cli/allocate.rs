@@ -2,6 +2,7 @@
 
 use super::{Context, LeaseFlags, no_seat_as_json, print};
 use crate::error::{Result, usage};
+use crate::exit::ExitStatus;
 use crate::holder;
 use crate::seats::{self, Claim};
 use crate::state::StateStore;
@@ -23,7 +24,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<()> {
+pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
     let workers: Vec<String> = match (args.workers, args.names.is_empty()) {
         (Some(n), true) => (1..=n).map(|i| format!("w{i}")).collect(),
         (None, false) => args.names.clone(),
@@ -62,8 +63,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
                 })
             },
             // Leases nobody was told about are not kept.
-            |text| print(text),
+            |text| print(text).map(drop),
         )
-        .map(drop)
+        .map(|_| ExitStatus::Success)
         .map_err(|e| no_seat_as_json(e, args.json))
 }

@@ -5,6 +5,7 @@ use clap::CommandFactory;
 
 use super::{Cli, print};
 use crate::error::Result;
+use crate::exit::ExitStatus;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -13,7 +14,7 @@ pub struct Args {
     shell: clap_complete::Shell,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args) -> Result<ExitStatus> {
     let mut command = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "accounts", &mut script);

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Read};
 
 use super::{Context, print};
 use crate::error::{Error, Result, usage};
+use crate::exit::ExitStatus;
 use crate::launch;
 use crate::roster_edit::RosterFile;
 use crate::seats;
@@ -24,7 +25,7 @@ pub struct EnrollArgs {
     token_env: Option<String>,
 }
 
-pub fn run_enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
+pub fn run_enroll(ctx: &Context, args: EnrollArgs) -> Result<ExitStatus> {
     let roster = ctx.roster()?;
     let account = seats::account(&roster, &args.name)?;
     let plugins = ctx.plugin_host(Some(&roster))?;
@@ -63,7 +64,7 @@ pub struct ForgetArgs {
 
 /// Removes the token `enroll` stored. The agent's own login files are
 /// never touched: logging out is the agent's business.
-pub fn run_forget(ctx: &Context, args: ForgetArgs) -> Result<()> {
+pub fn run_forget(ctx: &Context, args: ForgetArgs) -> Result<ExitStatus> {
     let roster = ctx.roster()?;
     let account = seats::account(&roster, &args.name)?;
     let plugins = ctx.plugin_host(Some(&roster))?;

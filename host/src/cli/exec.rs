@@ -4,6 +4,7 @@
 use super::Context;
 use crate::error::{Result, usage};
 use crate::exec::{Options, Supervisor};
+use crate::exit::ExitStatus;
 use crate::holder::{self, Holder};
 use crate::launch::ACCOUNT_VAR;
 use crate::seats;
@@ -47,7 +48,7 @@ pub struct Args {
 /// The shortest lease `exec` can keep renewed.
 const MIN_EXEC_TTL_SECS: i64 = 3;
 
-pub fn run(ctx: &Context, args: Args) -> Result<u8> {
+pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
     if let Some(outer) = std::env::var_os(ACCOUNT_VAR)
         && !args.nested
     {
@@ -101,5 +102,5 @@ pub fn run(ctx: &Context, args: Args) -> Result<u8> {
             grace: std::time::Duration::from_millis(grace_ms),
         },
     };
-    supervisor.run()
+    supervisor.run().map(ExitStatus::Agent)
 }

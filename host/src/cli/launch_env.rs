@@ -3,6 +3,7 @@
 
 use super::{Context, EnvOutput, LeaseFlags, no_seat_as_json, print};
 use crate::error::Result;
+use crate::exit::ExitStatus;
 use crate::holder;
 use crate::launch;
 use crate::seats::{self, Claim};
@@ -25,7 +26,7 @@ pub struct Args {
     output: EnvOutput,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<()> {
+pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
     let roster = ctx.roster()?;
     let plugins = ctx.plugin_host(Some(&roster))?;
     match &args.account {
@@ -56,9 +57,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
                     },
                     // When the env cannot reach the caller (refused on a
                     // terminal, a full disk, a closed pipe), the lease is not kept.
-                    |env| print(env),
+                    |env| print(env).map(drop),
                 )
-                .map(drop)
+                .map(|_| ExitStatus::Success)
                 .map_err(|e| no_seat_as_json(e, args.output.json()))
         }
     }

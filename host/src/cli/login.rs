@@ -8,8 +8,9 @@ use serde_json::json;
 
 use super::{Context, health, print};
 use crate::credentials;
-use crate::error::{EXIT_SAME_LOGIN, Error, Result, usage};
+use crate::error::{Error, Result, usage};
 use crate::exec::child;
+use crate::exit::ExitStatus;
 use crate::launch;
 use crate::login::session::{self, Ended};
 use crate::login::snapshot::Snapshot;
@@ -34,7 +35,7 @@ pub struct Args {
     timeout: String,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<u8> {
+pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
     let timeout = timefmt::parse_duration(&args.timeout).map_err(|e| usage(format!("--timeout: {e}")))?;
     let roster = ctx.roster()?;
     let account = seats::account(&roster, &args.name)?;
@@ -105,7 +106,7 @@ fn report_success(
     account: &Account,
     status: &CredentialStatus,
     headless: bool,
-) -> Result<u8> {
+) -> Result<ExitStatus> {
     let now = crate::clock::now();
     let host = ctx.plugin_host(Some(roster))?;
     let plugins = health::Plugins::load(roster, &host);
@@ -132,7 +133,7 @@ fn report_success(
         print(&format!("{}: {}\n", account.name, credentials::describe_login(status, now)))?;
     }
     if same.is_empty() {
-        return Ok(0);
+        return Ok(ExitStatus::Success);
     }
     let identity = status.identity.as_ref().map_or_else(|| "the same user".to_owned(), |i| i.shown());
     let (name, others) = (&account.name, same.join(" and "));
@@ -141,7 +142,7 @@ fn report_success(
          another user (accounts login {name}), or remove it (accounts remove {name}); `accounts status` flags \
          both until then"
     ));
-    Ok(EXIT_SAME_LOGIN)
+    Ok(ExitStatus::SameLogin)
 }
 
 /// A login may replace credentials a running agent uses: say which workers.

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::error::{Error, Result};
+use crate::exit::ExitStatus;
 use crate::holder::{self, Holder};
 use crate::launch::Launch;
 use crate::notice;
@@ -305,6 +306,9 @@ impl EnvOutput {
     /// only to a pipe or file, or when asked to. Docker arguments hold no
     /// token.
     pub fn render(&self, launch: &Launch) -> Result<String> {
+        if let Some(warning) = &launch.warning {
+            notice::warn(warning);
+        }
         if self.mount_at.is_some() && self.format != Format::Docker {
             return Err(crate::error::usage("--mount-at goes with --format docker"));
         }
@@ -349,10 +353,13 @@ pub fn no_seat_as_json(error: Error, json: bool) -> Error {
 
 /// Write all of `text` to stdout at once, so a failure never leaves half an
 /// env behind.
-pub fn print(text: &str) -> Result<()> {
+/// A command's result is done once it is on stdout, so this returns the
+/// command's status: `print(..)` ends most commands.
+pub fn print(text: &str) -> Result<ExitStatus> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
+        .map(|()| ExitStatus::Success)
         .map_err(|e| Error::Other(anyhow::anyhow!("writing to stdout: {e}")))
 }
 
@@ -382,10 +389,10 @@ pub fn main() -> std::process::ExitCode {
         Ok(()) => run(&ctx, cli.command),
     };
     match result {
-        Ok(code) => std::process::ExitCode::from(code),
+        Ok(status) => status.into(),
         Err(error) => {
             report(&ctx, &error);
-            std::process::ExitCode::from(error.exit_code())
+            ExitStatus::of(&error).into()
         }
     }
 }
@@ -403,26 +410,25 @@ fn empty_setting(command: &clap::Command) -> Option<String> {
         .map(|n| n.to_string_lossy().into())
 }
 
-/// Run one subcommand; `Ok` is the exit code.
-fn run(ctx: &Context, command: Command) -> Result<u8> {
-    let done = |result: Result<()>| result.map(|()| 0);
+/// Run one subcommand.
+fn run(ctx: &Context, command: Command) -> Result<ExitStatus> {
     match command {
         Command::Exec(args) => exec::run(ctx, args),
-        Command::LaunchEnv(args) => done(launch_env::run(ctx, args)),
-        Command::Wall(args) => done(wall::run_wall(ctx, args)),
-        Command::Unwall(args) => done(wall::run_unwall(ctx, args)),
-        Command::Rotate(args) => done(rotate::run(ctx, args)),
-        Command::Release(args) => done(release::run(ctx, args)),
-        Command::Allocate(args) => done(allocate::run(ctx, args)),
-        Command::Status(args) => done(status::run(ctx, args)),
-        Command::Add(args) => done(add::run_add(ctx, args)),
-        Command::Remove(args) => done(add::run_remove(ctx, args)),
+        Command::LaunchEnv(args) => launch_env::run(ctx, args),
+        Command::Wall(args) => wall::run_wall(ctx, args),
+        Command::Unwall(args) => wall::run_unwall(ctx, args),
+        Command::Rotate(args) => rotate::run(ctx, args),
+        Command::Release(args) => release::run(ctx, args),
+        Command::Allocate(args) => allocate::run(ctx, args),
+        Command::Status(args) => status::run(ctx, args),
+        Command::Add(args) => add::run_add(ctx, args),
+        Command::Remove(args) => add::run_remove(ctx, args),
         Command::Login(args) => login::run(ctx, args),
-        Command::Enroll(args) => done(enroll::run_enroll(ctx, args)),
-        Command::Forget(args) => done(enroll::run_forget(ctx, args)),
-        Command::Plugins(cmd) => done(plugins::run(ctx, cmd)),
-        Command::State(cmd) => done(state_cmd::run(ctx, cmd)),
-        Command::Completions(args) => done(completions::run(args)),
+        Command::Enroll(args) => enroll::run_enroll(ctx, args),
+        Command::Forget(args) => enroll::run_forget(ctx, args),
+        Command::Plugins(cmd) => plugins::run(ctx, cmd),
+        Command::State(cmd) => state_cmd::run(ctx, cmd),
+        Command::Completions(args) => completions::run(args),
     }
 }
 

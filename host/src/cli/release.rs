@@ -2,6 +2,7 @@
 
 use super::{Context, print};
 use crate::error::Result;
+use crate::exit::ExitStatus;
 use crate::holder;
 use crate::seats;
 use crate::state::StateStore;
@@ -17,7 +18,7 @@ pub struct Args {
     account: Option<String>,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<()> {
+pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
     if let Some(worker) = &args.worker {
         seats::check_worker_id(worker)?;
     }

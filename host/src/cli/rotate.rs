@@ -4,6 +4,7 @@
 use super::wall::WallTime;
 use super::{Context, EnvOutput, LeaseFlags, no_seat_as_json, print};
 use crate::error::{Error, Result, usage};
+use crate::exit::ExitStatus;
 use crate::holder;
 use crate::launch;
 use crate::seats::{self, Claim};
@@ -27,7 +28,7 @@ pub struct Args {
     output: EnvOutput,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<()> {
+pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
     seats::check_worker_id(&args.worker)?;
     let roster = ctx.roster()?;
     let plugins = ctx.plugin_host(Some(&roster))?;
@@ -80,7 +81,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
         // When the env cannot reach the caller, the rotation changes nothing
         // (the wall too; run it again).
         |outcome| match outcome {
-            Ok((env, ..)) => print(env),
+            Ok((env, ..)) => print(env).map(drop),
             Err(_) => Ok(()),
         },
     )?;
@@ -92,5 +93,5 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
         args.worker,
         moved_to
     ));
-    Ok(())
+    Ok(ExitStatus::Success)
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::{Context, print};
 use crate::error::{Result, usage};
+use crate::exit::ExitStatus;
 use crate::holder;
 use crate::roster::StateConfig;
 use crate::seats;
@@ -29,7 +30,7 @@ pub struct CopyArgs {
     from: Option<String>,
 }
 
-pub fn run(ctx: &Context, command: Command) -> Result<()> {
+pub fn run(ctx: &Context, command: Command) -> Result<ExitStatus> {
     let Command::Copy(args) = command;
     let roster = ctx.roster()?;
     let config = ctx.state_config(Some(&roster))?;

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::{Context, health, print};
 use crate::credentials::{self, Health};
 use crate::error::Result;
+use crate::exit::ExitStatus;
 use crate::report::{self, TokenInfo};
 use crate::roster::Account;
 use crate::timefmt;
@@ -20,7 +21,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<()> {
+pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
     let roster = ctx.roster()?;
     let (state, now) = ctx.current_state(&roster)?;
     let host = ctx.plugin_host(Some(&roster))?;

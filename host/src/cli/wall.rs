@@ -7,6 +7,7 @@ use super::{Context, print};
 use crate::bounded;
 use crate::error::{Error, Result, usage};
 use crate::exec::{self, feed::WallFeed, settle::Settle};
+use crate::exit::ExitStatus;
 use crate::holder;
 use crate::plugin::Wall;
 use crate::roster::Roster;
@@ -83,7 +84,7 @@ pub struct UnwallArgs {
     account: String,
 }
 
-pub fn run_wall(ctx: &Context, args: WallArgs) -> Result<()> {
+pub fn run_wall(ctx: &Context, args: WallArgs) -> Result<ExitStatus> {
     let roster = ctx.roster()?;
     let account = seats::account(&roster, &args.account)?;
     let store = ctx.store(Some(&roster))?;
@@ -168,7 +169,7 @@ fn wall_in_output(ctx: &Context, roster: &Roster, agent: &str, path: &Path) -> R
     )))
 }
 
-pub fn run_unwall(ctx: &Context, args: UnwallArgs) -> Result<()> {
+pub fn run_unwall(ctx: &Context, args: UnwallArgs) -> Result<ExitStatus> {
     let roster = ctx.roster()?;
     let account = seats::account(&roster, &args.account)?;
     let store = ctx.store(Some(&roster))?;

@@ -305,6 +305,9 @@ impl Supervisor<'_> {
                 }
             })?;
             wall = None;
+            if let Ok(Launch { warning: Some(warning), .. }) = &outcome {
+                notice::warn(warning);
+            }
             let (message, first_reset) = match outcome {
                 Ok(launch) if self.options.rotate => return Ok(Ok(launch::for_rotation(launch, self.plugin))),
                 Ok(launch) => return Ok(Ok(launch)),

@@ -18,9 +18,7 @@ use crate::plugin::{CredentialStatus, LoginState, Plugin};
 use crate::render::LaunchEnv;
 use crate::roster::{Account, TokenSource};
 
-/// The token file `enroll` writes into a config dir when neither the roster
-/// nor the plugin names one.
-pub const HOST_TOKEN_FILE: &str = ".accounts-token";
+pub use crate::token_store::HOST_TOKEN_FILE;
 
 /// The env a login runs with: the plugin's env for the account without a
 /// token (its config-dir variable, its own per-account paths), and every

@@ -8,10 +8,11 @@ use super::Context;
 use crate::bounded;
 use crate::cli::{PluginHost, print};
 use crate::error::{Error, Result, usage};
+use crate::exit::ExitStatus;
 use crate::plugin::Plugin;
 use crate::plugin::conformance::{self, Finding};
 
-pub fn run(ctx: &Context, target: &str, wall_sample: Option<&Path>, json: bool) -> Result<()> {
+pub fn run(ctx: &Context, target: &str, wall_sample: Option<&Path>, json: bool) -> Result<ExitStatus> {
     let samples = match wall_sample {
         Some(path) => read_samples(path)?,
         None => Vec::new(),
@@ -23,7 +24,7 @@ pub fn run(ctx: &Context, target: &str, wall_sample: Option<&Path>, json: bool) 
     let failed = findings.iter().filter(|f| !f.passed).count();
     print(&if json { as_json(&plugin, &findings) } else { as_table(&plugin, &findings) })?;
     if failed == 0 {
-        return Ok(());
+        return Ok(ExitStatus::Success);
     }
     Err(Error::Other(anyhow::anyhow!(
         "plugin {:?}: {failed} of {} checks failed; see the report above",

@@ -8,9 +8,10 @@ use std::path::Path;
 use super::Context;
 use crate::cli::print;
 use crate::error::{Error, Result, usage};
+use crate::exit::ExitStatus;
 use crate::plugin::{builtin, conformance, registry};
 
-pub fn install(ctx: &Context, file: &Path) -> Result<()> {
+pub fn install(ctx: &Context, file: &Path) -> Result<ExitStatus> {
     if std::fs::symlink_metadata(file).is_err() {
         let name = file.to_string_lossy();
         let hint = if builtin::BUILTINS.iter().any(|(k, _, _)| *k == name) {
@@ -62,7 +63,7 @@ pub fn install(ctx: &Context, file: &Path) -> Result<()> {
     ))
 }
 
-pub fn remove(ctx: &Context, kind: &str) -> Result<()> {
+pub fn remove(ctx: &Context, kind: &str) -> Result<ExitStatus> {
     if !registry::is_kind_name(kind) {
         return Err(usage(format!("{kind:?} is not a plugin kind (lower-case letters, digits, - and _)")));
     }

@@ -5,6 +5,7 @@ use serde_json::json;
 use super::Context;
 use crate::cli::print;
 use crate::error::Result;
+use crate::exit::ExitStatus;
 use crate::plugin::{Origin, Spec, policy, sandbox};
 
 /// One line of `plugins list`: a plugin's spec, or why it did not load.
@@ -14,7 +15,7 @@ struct Row {
     loaded: std::result::Result<Spec, String>,
 }
 
-pub fn list(ctx: &Context, json: bool) -> Result<()> {
+pub fn list(ctx: &Context, json: bool) -> Result<ExitStatus> {
     let roster = ctx.roster_if_any()?;
     let plugins = ctx.plugin_host(roster.as_ref())?;
     for warning in plugins.registry.dir_warnings() {
@@ -34,7 +35,7 @@ pub fn list(ctx: &Context, json: bool) -> Result<()> {
     print(&if json { list_json(&rows) } else { list_table(&rows) })?;
     let broken: Vec<&str> = rows.iter().filter(|r| r.loaded.is_err()).map(|r| r.kind.as_str()).collect();
     if broken.is_empty() {
-        return Ok(());
+        return Ok(ExitStatus::Success);
     }
     Err(crate::error::usage(format!(
         "{} of {} plugins could not be loaded ({}); see their errors above",
@@ -75,7 +76,7 @@ fn list_table(rows: &[Row]) -> String {
     out
 }
 
-pub fn inspect(ctx: &Context, kind: &str, json: bool) -> Result<()> {
+pub fn inspect(ctx: &Context, kind: &str, json: bool) -> Result<ExitStatus> {
     let roster = ctx.roster_if_any()?;
     let plugins = ctx.plugin_host(roster.as_ref())?;
     let plugin = plugins.load(kind)?;
@@ -110,7 +111,7 @@ pub fn inspect(ctx: &Context, kind: &str, json: bool) -> Result<()> {
     ))
 }
 
-pub fn policy(json: bool) -> Result<()> {
+pub fn policy(json: bool) -> Result<ExitStatus> {
     let limits = sandbox::Limits::default();
     if json {
         let denied: Vec<_> = policy::DENIED.iter().map(|(names, why)| json!({"names": names, "why": why})).collect();

@@ -12,6 +12,7 @@ use clap::Subcommand;
 
 use super::Context;
 use crate::error::Result;
+use crate::exit::ExitStatus;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -64,7 +65,7 @@ pub enum Command {
     },
 }
 
-pub fn run(ctx: &Context, cmd: Command) -> Result<()> {
+pub fn run(ctx: &Context, cmd: Command) -> Result<ExitStatus> {
     match cmd {
         Command::List { json } => list::list(ctx, json),
         Command::Inspect { kind, json } => list::inspect(ctx, &kind, json),

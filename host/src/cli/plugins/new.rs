@@ -7,13 +7,14 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::print;
 use crate::error::{Error, Result, usage};
+use crate::exit::ExitStatus;
 use crate::plugin::registry;
 
 /// The SDK crate of the source tree this binary was built from, when it is
 /// still there (until the SDK is published, plugins depend on it by path).
 const BUILT_FROM_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/sdk");
 
-pub fn run(kind: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> Result<()> {
+pub fn run(kind: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> Result<ExitStatus> {
     if !registry::is_kind_name(kind) {
         return Err(usage(format!(
             "{kind:?} is not a valid kind: use lower-case letters, digits, - and _, starting with a letter"

@@ -3,10 +3,8 @@
 //! bounded and checked before any plugin sees it. The token is a
 //! [`Secret`] from the moment it is read.
 
-use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
 use crate::bounded;
 use crate::error::{Result, usage};
@@ -17,10 +15,13 @@ use crate::secret::Secret;
 /// anything longer is a wrong file, not a token.
 pub const MAX_TOKEN_BYTES: usize = 16 << 10;
 
-/// A static token and where it came from (`token_file PATH`, `token_env VAR`).
+/// A static token, where it came from (`token_file PATH`, `token_env VAR`),
+/// and a warning for the user when its file is readable by others (the
+/// caller prints it: this crate writes to no terminal).
 pub struct StaticToken {
     pub secret: Secret,
     pub source: String,
+    pub warning: Option<String>,
 }
 
 /// The account's static token, trimmed, when it has one. `token_file_name`
@@ -28,10 +29,10 @@ pub struct StaticToken {
 /// names no source. Errors say what is wrong and how to fix it, never the
 /// token.
 pub fn read(account: &Account, token_file_name: Option<&str>) -> Result<Option<StaticToken>> {
-    let (raw, source) = match &account.token {
-        TokenSource::File(path) => (read_file(account, path)?, format!("token_file {}", path.display())),
+    let (raw, source, warning) = match &account.token {
+        TokenSource::File(path) => (read_file(account, path)?, format!("token_file {}", path.display()), exposed(path)),
         TokenSource::Env(var) => match std::env::var(var) {
-            Ok(v) => (v, format!("token_env {var}")),
+            Ok(v) => (v, format!("token_env {var}"), None),
             Err(_) => {
                 return Err(usage(format!(
                     "account {:?}: token_env {var} is not set (or not UTF-8); export it, or remove token_env from the roster",
@@ -47,7 +48,7 @@ pub fn read(account: &Account, token_file_name: Option<&str>) -> Result<Option<S
                 return Ok(None);
             }
             let source = path.display().to_string();
-            (read_file(account, &path)?, source)
+            (read_file(account, &path)?, source, exposed(&path))
         }
     };
     let trimmed = raw.trim();
@@ -63,7 +64,7 @@ pub fn read(account: &Account, token_file_name: Option<&str>) -> Result<Option<S
     if let Some(problem) = shape_problem(trimmed) {
         return Err(usage(format!("account {:?}: the token from {source} {problem}", account.name)));
     }
-    Ok(Some(StaticToken { secret: Secret::new(trimmed.to_owned()), source }))
+    Ok(Some(StaticToken { secret: Secret::new(trimmed.to_owned()), source, warning }))
 }
 
 /// What is wrong with the shape of a (trimmed) token, if anything. A second
@@ -89,25 +90,19 @@ fn read_file(account: &Account, path: &Path) -> Result<String> {
             path.display()
         ))
     })?;
-    warn_if_exposed(path);
     Ok(text)
 }
 
-/// Warn (once per file and call) when a token file is readable by group or
-/// others, as ssh does for private keys.
-fn warn_if_exposed(path: &Path) {
-    static WARNED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
-    let Ok(meta) = std::fs::metadata(path) else { return };
-    if meta.permissions().mode() & 0o077 == 0 {
-        return;
-    }
-    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
-    if warned.insert(path.to_owned()) {
-        crate::notice::warn(format!(
+/// A warning when a token file is readable by group or others, as ssh
+/// gives for private keys.
+fn exposed(path: &Path) -> Option<String> {
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
             "token file {} is readable by other users (mode {:o}); fix: chmod 600 {}",
             path.display(),
-            meta.permissions().mode() & 0o777,
+            mode & 0o777,
             path.display()
-        ));
-    }
+        )
+    })
 }

@@ -14,11 +14,13 @@ use crate::token;
 pub const ACCOUNT_VAR: &str = "ACCOUNTS_ACCOUNT";
 pub const WORKER_VAR: &str = "ACCOUNTS_WORKER";
 
-/// A launch env and the token inside it, if any (so callers can refuse to
-/// print it to a terminal).
+/// A launch env, the token inside it, if any (so callers can refuse to
+/// print it to a terminal), and a warning for the user about its source
+/// (a token file others can read), which the caller prints.
 pub struct Launch {
     pub env: LaunchEnv,
     pub token: Option<Secret>,
+    pub warning: Option<String>,
 }
 
 /// Build the env for `account` through its plugin. `worker` is the lease
@@ -26,7 +28,7 @@ pub struct Launch {
 pub fn launch_env(account: &Account, plugin: &Plugin<'_>, worker: Option<&str>, now: i64) -> Result<Launch> {
     let token = read_token(account, plugin)?;
     ensure_config_dir(account)?;
-    let request = request(account, token.as_ref().map(|(t, _)| t.clone()), now);
+    let request = request(account, token.as_ref().map(|t| t.secret.clone()), now);
     let mut env = plugin.launch_env(&request)?;
     apply_roster_env(account, plugin, &mut env)?;
     let unset = plugin.spec().env_keys.iter().filter(|k| !env.iter().any(|(n, _)| n == *k)).cloned().collect();
@@ -42,7 +44,8 @@ pub fn launch_env(account: &Account, plugin: &Plugin<'_>, worker: Option<&str>, 
             unset,
             config_dir: account.config_dir.clone(),
         },
-        token: token.map(|(t, _)| t),
+        warning: token.as_ref().and_then(|t| t.warning.clone()),
+        token: token.map(|t| t.secret),
     })
 }
 
@@ -76,22 +79,21 @@ pub fn for_rotation(mut launch: Launch, plugin: &Plugin<'_>) -> Launch {
     launch
 }
 
-/// The account's static token, checked by its plugin, and a description
-/// of its source.
-pub fn read_token(account: &Account, plugin: &Plugin<'_>) -> Result<Option<(Secret, String)>> {
+/// The account's static token, checked by its plugin.
+pub fn read_token(account: &Account, plugin: &Plugin<'_>) -> Result<Option<token::StaticToken>> {
     let spec = plugin.spec();
-    let Some(token::StaticToken { secret, source }) = token::read(account, spec.token_file_name.as_deref())? else {
+    let Some(token) = token::read(account, spec.token_file_name.as_deref())? else {
         return Ok(None);
     };
-    if let Err(reason) = plugin.validate_token(&secret)? {
+    if let Err(reason) = plugin.validate_token(&token.secret)? {
         // The plugin's reason, or (a plugin that gives none) the prefixes.
         let why = if reason.raw().is_empty() { spec.prefix_hint() } else { format!(": {reason}") };
         return Err(usage(format!(
-            "account {:?}: the token from {source} is not a valid {} token{why}; fix or remove it",
-            account.name, spec.label
+            "account {:?}: the token from {} is not a valid {} token{why}; fix or remove it",
+            account.name, token.source, spec.label
         )));
     }
-    Ok(Some((secret, source)))
+    Ok(Some(token))
 }
 
 /// What the plugin is told about `account`.

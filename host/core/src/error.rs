@@ -1,18 +1,10 @@
-//! The error type of the whole CLI and its exit codes:
-//! - 2: the user must fix something (flags, roster, plugin setup);
-//! - 75 (EX_TEMPFAIL): no seat free now, try again later;
-//! - 3: `login` worked, but the account is logged in as the same user as
-//!   another account of the roster (they share one quota);
-//! - 1: anything else (I/O, a plugin call that failed).
+//! The error of the domain core, sorted by what the user can do about it
+//! (fix a setting, wait for a seat, nothing). The binary turns each kind
+//! into its exit code (`accounts::exit`); nothing here knows the numbers.
 
 use crate::plugin::{PluginError, ResolveError};
 use crate::roster::RosterError;
 use crate::state::StoreError;
-
-pub const EXIT_FAILURE: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
-pub const EXIT_SAME_LOGIN: u8 = 3;
-pub const EXIT_NO_SEAT: u8 = 75;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -35,19 +27,6 @@ pub enum Error {
     Exhausted(String),
     #[error("{0:#}")]
     Other(#[from] anyhow::Error),
-}
-
-impl Error {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Error::Usage(_) | Error::Roster(_) | Error::Resolve(_) => EXIT_USAGE,
-            Error::Plugin(e) if e.refused => EXIT_USAGE,
-            Error::Store(StoreError::Setup(_)) => EXIT_USAGE,
-            Error::Store(StoreError::Failed(_)) => EXIT_FAILURE,
-            Error::NoSeat { .. } | Error::Exhausted(_) => EXIT_NO_SEAT,
-            Error::Plugin(_) | Error::Other(_) => EXIT_FAILURE,
-        }
-    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -4,10 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::login::HOST_TOKEN_FILE;
 use crate::roster::{Account, TokenSource};
 use crate::secret::Secret;
 use crate::token::MAX_TOKEN_BYTES;
+
+/// The token file `enroll` writes into a config dir when neither the roster
+/// nor the plugin names one.
+pub const HOST_TOKEN_FILE: &str = ".accounts-token";
 
 /// Where `enroll` keeps an account's token.
 #[derive(Debug, PartialEq, Eq)]
