@@ -605,3 +605,82 @@ fn codex_exec_json_walls_until_the_time_codex_printed() {
     assert_eq!(wall_of(&scene, "x2")["until"], rfc3339(two - two % 60));
     assert!(api.wait_for(CODEX_TWO, Duration::from_secs(1)).is_some(), "rotated to x2");
 }
+
+#[test]
+fn claude_resumes_its_conversation_on_the_next_account() {
+    let scene = two_claude_accounts();
+    let reset = jiff::Timestamp::now().as_second() + 2 * 3_600;
+    // The marker is in account one's conversation only (a tool call the
+    // stand-in made), never in the argv: a fresh start cannot send it.
+    const MARKER: &str = "MARKER-7f3a-conversation";
+    let api = standin::StandIn::start(&[
+        (CLAUDE_ONE, standin::Answer::ClaudeToolThenQuota { marker: MARKER, claim: "five_hour", reset }),
+        (CLAUDE_TWO, standin::Answer::ClaudeReply("resumed on account two")),
+    ]);
+    let started = std::time::Instant::now();
+    let out = claude_rotated(&scene, &api);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("resumed on account two"), "{stdout}");
+    assert!(stderr.contains("moving worker"), "{stderr}");
+    assert!(stderr.contains("resuming conversation"), "{stderr}");
+    eprintln!("{stderr}wall to resumed agent: the whole run took {:?}", started.elapsed());
+    // Account two's first request carries account one's conversation,
+    // with account two's credential.
+    let first_two = api.posts().into_iter().find(|p| p.credential == CLAUDE_TWO).expect("account two was never used");
+    assert!(first_two.body.contains(MARKER), "account two's first request lacks the conversation: {}", first_two.body);
+    assert!(!first_two.body.contains("say hi\"},{\"type\":\"text\",\"text\":\"say hi"), "the prompt was sent twice");
+    // The session file now sits in account two's config dir too, and no
+    // credential moved.
+    let copied = files_below(&scene.fx.path("d/c2/projects"));
+    assert!(copied.iter().any(|p| p.extension().is_some_and(|e| e == "jsonl")), "{copied:?}");
+    let creds = std::fs::read_to_string(scene.fx.path("d/c2/.credentials.json")).unwrap();
+    assert!(creds.contains(CLAUDE_TWO) && !creds.contains(CLAUDE_ONE));
+}
+
+#[test]
+fn claude_with_fresh_starts_over_on_the_next_account() {
+    let scene = two_claude_accounts();
+    let reset = jiff::Timestamp::now().as_second() + 2 * 3_600;
+    const MARKER: &str = "MARKER-fresh-start";
+    let api = standin::StandIn::start(&[
+        (CLAUDE_ONE, standin::Answer::ClaudeToolThenQuota { marker: MARKER, claim: "five_hour", reset }),
+        (CLAUDE_TWO, standin::Answer::ClaudeReply("fresh on account two")),
+    ]);
+    let mut cmd = scene.accounts(&["exec", "--rotate", "--fresh", "--account", "c1", "--", "claude", "-p", "say hi"]);
+    cmd.env("ANTHROPIC_BASE_URL", api.url())
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .current_dir(scene.fx.path("."));
+    let out = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let first_two = api.posts().into_iter().find(|p| p.credential == CLAUDE_TWO).unwrap();
+    assert!(!first_two.body.contains(MARKER), "--fresh carried the conversation");
+    assert!(!text(&out.stderr).contains("resuming conversation"));
+}
+
+#[test]
+fn claude_restarts_fresh_when_the_conversation_cannot_be_carried() {
+    let scene = two_claude_accounts();
+    // Account two's projects folder is a file: the carry cannot place the
+    // session there, undoes itself, and the agent starts afresh.
+    scene.fx.write("d/c2/projects", "not a folder");
+    let reset = jiff::Timestamp::now().as_second() + 2 * 3_600;
+    const MARKER: &str = "MARKER-cannot-carry";
+    let api = standin::StandIn::start(&[
+        (CLAUDE_ONE, standin::Answer::ClaudeToolThenQuota { marker: MARKER, claim: "five_hour", reset }),
+        (CLAUDE_TWO, standin::Answer::ClaudeReply("fresh on account two")),
+    ]);
+    let out = claude_rotated(&scene, &api);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("not resuming the conversation on c2"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(line.contains("projects is in the way: not a directory") && line.ends_with("starting afresh"), "{line}");
+    let first_two = api.posts().into_iter().find(|p| p.credential == CLAUDE_TWO).unwrap();
+    assert!(!first_two.body.contains(MARKER));
+    // Account one's conversation is still there, account two's file too.
+    assert!(files_below(&scene.fx.path("d/c1/projects")).iter().any(|p| p.extension().is_some_and(|e| e == "jsonl")));
+    assert_eq!(std::fs::read_to_string(scene.fx.path("d/c2/projects")).unwrap(), "not a folder");
+}

@@ -19,6 +19,9 @@ pub enum Answer {
     ClaudeQuota { claim: &'static str, reset: i64, paused: bool },
     /// A normal Anthropic Messages reply (streamed when asked).
     ClaudeReply(&'static str),
+    /// A Bash tool call whose command holds `marker`, then, once the
+    /// request carries the tool's result, the quota 429 of `ClaudeQuota`.
+    ClaudeToolThenQuota { marker: &'static str, claim: &'static str, reset: i64 },
     /// codex's 429 body for a ChatGPT or API account out of usage.
     CodexUsageLimit { resets_at: i64 },
     /// 401 for anything else.
@@ -31,6 +34,7 @@ pub struct Seen {
     /// `authorization: Bearer X` or `x-api-key: X` as `X`; "none".
     pub credential: String,
     pub method: String,
+    pub body: String,
 }
 
 pub struct StandIn {
@@ -101,13 +105,22 @@ fn serve(stream: TcpStream, answers: &HashMap<String, Answer>, log: &Mutex<Vec<S
         .map(|v| v.trim_start_matches("Bearer ").to_owned())
         .or_else(|| headers.get("x-api-key").cloned())
         .unwrap_or_else(|| "none".into());
-    log.lock().unwrap().push(Seen { credential: credential.clone(), method: method.clone() });
+    log.lock().unwrap().push(Seen { credential: credential.clone(), method: method.clone(), body: body.clone() });
     let mut stream = stream;
     if method != "POST" {
         // No websockets, no other endpoints: the agents fall back to HTTPS.
         return respond(&mut stream, "404 Not Found", &[], "application/json", "{}");
     }
-    match answers.get(&credential).cloned().unwrap_or(Answer::Unauthorized) {
+    let answer = match answers.get(&credential).cloned().unwrap_or(Answer::Unauthorized) {
+        Answer::ClaudeToolThenQuota { claim, reset, .. } if body.contains("tool_result") => {
+            Answer::ClaudeQuota { claim, reset, paused: false }
+        }
+        other => other,
+    };
+    match answer {
+        Answer::ClaudeToolThenQuota { marker, .. } => {
+            respond(&mut stream, "200 OK", &[], "text/event-stream", &claude_tool_stream(marker));
+        }
         Answer::ClaudeQuota { claim, reset, paused } => {
             let reset = reset.to_string();
             let mut headers = vec![
@@ -187,6 +200,32 @@ fn claude_message(text: &str) -> String {
         "usage": {"input_tokens": 1, "output_tokens": 1}
     })
     .to_string()
+}
+
+/// The server-sent events of one streamed Bash tool call.
+fn claude_tool_stream(marker: &str) -> String {
+    let input = serde_json::json!({"command": format!("echo {marker}"), "description": "Print the marker"}).to_string();
+    let events = [
+        (
+            "message_start",
+            serde_json::json!({"type": "message_start", "message": {"id": "msg_standin_tool", "type": "message", "role": "assistant", "model": "claude-standin", "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 1, "output_tokens": 1}}}),
+        ),
+        (
+            "content_block_start",
+            serde_json::json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_standin", "name": "Bash", "input": {}}}),
+        ),
+        (
+            "content_block_delta",
+            serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": input}}),
+        ),
+        ("content_block_stop", serde_json::json!({"type": "content_block_stop", "index": 0})),
+        (
+            "message_delta",
+            serde_json::json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": {"output_tokens": 1}}),
+        ),
+        ("message_stop", serde_json::json!({"type": "message_stop"})),
+    ];
+    events.iter().map(|(name, data)| format!("event: {name}\ndata: {data}\n\n")).collect()
 }
 
 /// The server-sent events of one streamed text reply.

@@ -16,6 +16,12 @@ use crate::bounded;
 
 /// Cooldown for a wall whose message carries no reset time.
 pub const DEFAULT_WALL_COOLDOWN_SECS: i64 = 60 * 60;
+/// What a resumed agent is asked when its conversation is carried to the
+/// next account (the first prompt was answered already, or is in it).
+pub const DEFAULT_RESUME_PROMPT: &str =
+    "Your previous session stopped at a usage limit and was moved to another account. Continue where you left off.";
+/// Most bytes one conversation may have to be carried (`[resume] max_mib`).
+pub const DEFAULT_RESUME_MAX_MIB: u64 = 256;
 
 /// Deadline for one plugin call unless the roster sets `plugin_timeout`.
 pub const DEFAULT_PLUGIN_TIMEOUT_MS: u64 = 1000;
@@ -31,11 +37,27 @@ pub struct Roster {
     pub plugins: BTreeMap<String, PluginEntry>,
     /// Where leases and walls are kept (`[state]`).
     pub state: StateConfig,
+    /// How a rotation carries the agent's conversation (`[resume]`).
+    pub resume: ResumeSettings,
     /// Where `default_agent` stands, for errors found later.
     default_agent_at: Option<Pos>,
 }
 
 pub use crate::state::StateConfig;
+
+/// The roster's `[resume]`: what a resumed agent is asked, and how large a
+/// conversation may be to be carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeSettings {
+    pub prompt: String,
+    pub max_bytes: u64,
+}
+
+impl Default for ResumeSettings {
+    fn default() -> Self {
+        ResumeSettings { prompt: DEFAULT_RESUME_PROMPT.into(), max_bytes: DEFAULT_RESUME_MAX_MIB << 20 }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
@@ -116,6 +138,14 @@ struct RawRoster {
     #[serde(default)]
     plugins: BTreeMap<String, Spanned<RawPlugin>>,
     state: Option<RawState>,
+    resume: Option<RawResume>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResume {
+    prompt: Option<Spanned<String>>,
+    max_mib: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -207,6 +237,10 @@ impl Roster {
             state: match &raw.state {
                 Some(raw_state) => p.state(raw_state)?,
                 None => StateConfig::default(),
+            },
+            resume: match &raw.resume {
+                Some(raw_resume) => p.resume(raw_resume)?,
+                None => ResumeSettings::default(),
             },
             default_agent: raw.default_agent.as_ref().map(|d| d.get_ref().clone()),
             default_agent_at: raw.default_agent.as_ref().map(|d| p.pos(d.span().start)),
@@ -331,6 +365,33 @@ impl Parser<'_> {
                 format!("{what} starts with ~ but no home dir is known; write an absolute path"),
             )
         })
+    }
+
+    fn resume(&self, raw: &RawResume) -> Result<ResumeSettings, RosterError> {
+        let mut settings = ResumeSettings::default();
+        if let Some(prompt) = &raw.prompt {
+            let text = prompt.get_ref().trim();
+            if text.is_empty() || text.len() > 4096 || text.chars().any(|c| c.is_control() && c != '\n') {
+                return Err(self.error(
+                    Some(prompt.span()),
+                    "resume.prompt must be some text (at most 4 KiB, no control characters): what a resumed agent \
+                     is asked"
+                        .into(),
+                ));
+            }
+            settings.prompt = text.to_owned();
+        }
+        if let Some(max) = &raw.max_mib {
+            let mib = *max.get_ref();
+            if !(1..=16_384).contains(&mib) {
+                return Err(self.error(
+                    Some(max.span()),
+                    format!("resume.max_mib {mib} is out of range; give 1 to 16384 (the default is {DEFAULT_RESUME_MAX_MIB})"),
+                ));
+            }
+            settings.max_bytes = mib << 20;
+        }
+        Ok(settings)
     }
 
     fn wall_cooldown(&self, value: &Option<Spanned<String>>) -> Result<i64, RosterError> {
@@ -557,6 +618,13 @@ sha256 = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
     }
 
     #[test]
+    fn resume_settings() {
+        let r = parse("[resume]\nprompt = \" Go on. \"\nmax_mib = 8\n").unwrap();
+        assert_eq!(r.resume, ResumeSettings { prompt: "Go on.".into(), max_bytes: 8 << 20 });
+        assert_eq!(parse("").unwrap().resume, ResumeSettings::default());
+    }
+
+    #[test]
     fn plugin_timeout() {
         assert_eq!(parse("plugin_timeout = \"250ms\"\n").unwrap().plugin_timeout_ms, 250);
         assert!(err("plugin_timeout = \"5m\"\n").contains(":1:18: plugin_timeout must be"));
@@ -618,6 +686,8 @@ sha256 = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
         let nul = err("[[account]]\nname=\"a\"\nagent=\"x\"\nconfig_dir=\"d\\u0000e\"\n");
         assert!(nul.contains(":4:12: config_dir has a NUL character"), "{nul}");
         assert!(err("wall_cooldown = \"soon\"\n").contains(":1:17: wall_cooldown"));
+        assert!(err("[resume]\nmax_mib = 0\n").contains(":2:11: resume.max_mib 0 is out of range"));
+        assert!(err("[resume]\nprompt = \"  \"\n").contains(":2:10: resume.prompt must be some text"));
         assert!(
             err("[[account]]\nname=\"a\"\nagent=\"x\"\nconfig_dir=\"d\"\ntoken_file=\"f\"\ntoken_env=\"E\"\n")
                 .contains("keep one")

@@ -34,7 +34,9 @@ pub use registry::{Origin, PinnedPlugin, PluginSource, Registry, ResolveError};
 /// A loaded plugin, its errors, and the engine that loads them.
 pub use runtime::{Plugin, PluginError, Runtime};
 /// What a plugin says and is asked, in the host's own types.
-pub use spec::{AccountRequest, CredentialStatus, LoginCommands, LoginState, Spec, Wall};
+pub use spec::{
+    AccountRequest, Conversation, ConversationQuery, CredentialStatus, LoginCommands, LoginState, Spec, Wall,
+};
 
 /// The plugins compiled into this binary by `build.rs`.
 pub mod builtin {

@@ -17,6 +17,10 @@ pub const MAX_SPEC_STRING_BYTES: usize = 4 * 1024;
 /// window the built-in plugins know (weekly limits, daily quotas, monthly
 /// spend limits of up to 31 days).
 pub const MAX_WALL_SECS: i64 = 35 * 86_400;
+/// Most files one conversation may name, and most arguments a resumed
+/// command line may have: more is a plugin's mistake.
+pub const MAX_CONVERSATION_FILES: usize = 4_096;
+pub const MAX_RESUME_ARGS: usize = 4_096;
 
 /// Names no plugin may set, even when it declares them, each group with
 /// the reason (shown by `accounts plugins policy` and in PLUGINS.md).

@@ -17,7 +17,7 @@ use super::failure;
 use super::policy;
 use super::registry::{Origin, PluginSource};
 use super::sandbox::{self, Limits, SandboxState};
-use super::spec::{self, AccountRequest, CredentialStatus, Spec, Wall};
+use super::spec::{self, AccountRequest, Conversation, ConversationQuery, CredentialStatus, Spec, Wall};
 use crate::notice;
 use crate::untrusted::{Redactor, Untrusted, escape_controls};
 
@@ -320,6 +320,57 @@ impl Plugin<'_> {
                 policy::MAX_SPEC_STRING_BYTES
             ))),
             w => Ok(w.map(|w| Wall { resets_at: self.clamp_reset(w.resets_at, now), ..w })),
+        }
+    }
+
+    /// The conversation `query` describes in `account`'s config dir, as
+    /// the plugin names it (its paths are checked by whoever copies them);
+    /// `None` when there is none or the plugin keeps none.
+    pub fn find_conversation(
+        &self,
+        account: &AccountRequest,
+        query: &ConversationQuery,
+    ) -> Result<Option<Conversation>, PluginError> {
+        let mount = account.config_dir.is_dir().then_some(account.config_dir.as_path());
+        let (request, query) = (account.clone(), query.clone());
+        let found = self.call("find-conversation", account.now, mount, move |store, p| {
+            p.find_conversation(store, &request, &query)
+        })?;
+        if let Some(c) = &found {
+            let too_long = |t: &str| t.len() > policy::MAX_SPEC_STRING_BYTES;
+            if c.files.len() > policy::MAX_CONVERSATION_FILES
+                || too_long(c.id.raw())
+                || c.files.iter().chain(&c.cwd).any(|f| too_long(f))
+                || c.bound_to.as_ref().is_some_and(|b| too_long(b.raw()))
+            {
+                return Err(self.failed(format!(
+                    "find-conversation returned more than the contract allows ({} files at most, {} bytes a string)",
+                    policy::MAX_CONVERSATION_FILES,
+                    policy::MAX_SPEC_STRING_BYTES
+                )));
+            }
+        }
+        Ok(found)
+    }
+
+    /// The argv that resumes conversation `id` from `argv`; `Err` is the
+    /// plugin's reason this argv cannot be resumed.
+    pub fn resume_argv(
+        &self,
+        argv: &[String],
+        id: &str,
+        prompt: &str,
+    ) -> Result<Result<Vec<String>, Untrusted>, PluginError> {
+        let (owned, id, prompt) = (argv.to_vec(), id.to_owned(), prompt.to_owned());
+        let resumed = self.call("resume-argv", 0, None, move |store, p| p.resume_argv(store, &owned, &id, &prompt))?;
+        match resumed {
+            Ok(args) if args.is_empty() || args.len() > policy::MAX_RESUME_ARGS => Err(self.failed(format!(
+                "resume-argv returned {} arguments; between 1 and {} are allowed",
+                args.len(),
+                policy::MAX_RESUME_ARGS
+            ))),
+            Ok(args) => Ok(Ok(args)),
+            Err(reason) => Ok(Err(self.scrubbed(&reason, None))),
         }
     }
 

@@ -66,6 +66,26 @@ pub struct CredentialStatus {
     pub plan: Option<crate::untrusted::Untrusted>,
 }
 
+/// Which conversation the host asks a plugin for (the contract's
+/// `conversation-query`).
+#[derive(Debug, Clone)]
+pub struct ConversationQuery {
+    pub id: Option<String>,
+    pub cwd: Option<String>,
+    pub since: Option<i64>,
+    pub output: String,
+}
+
+/// A conversation a plugin found in a config dir, as it named it: the
+/// host checks every path before it touches a file (`accounts::carry`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    pub id: crate::untrusted::Untrusted,
+    pub files: Vec<String>,
+    pub cwd: Option<String>,
+    pub bound_to: Option<crate::untrusted::Untrusted>,
+}
+
 /// What the plugin needs to know about one account.
 #[derive(Debug, Clone)]
 pub struct AccountRequest {

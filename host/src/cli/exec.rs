@@ -28,6 +28,10 @@ pub struct Args {
     /// account and start the command again on the next seat
     #[arg(long)]
     rotate: bool,
+    /// At a wall, start the command afresh instead of resuming the agent's
+    /// conversation on the next account
+    #[arg(long, requires = "rotate")]
+    fresh: bool,
     /// Give up (exit 75) after this many rotations
     #[arg(long, value_name = "N", requires = "rotate")]
     max_rotations: Option<u32>,
@@ -100,6 +104,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
             max_rotations: args.max_rotations,
             wait: args.wait,
             grace: std::time::Duration::from_millis(grace_ms),
+            fresh: args.fresh,
         },
     };
     supervisor.run().map(ExitStatus::Agent)

@@ -14,6 +14,7 @@ pub mod child;
 pub mod feed;
 pub mod keeper;
 pub mod pty;
+pub mod resume;
 pub mod settle;
 mod signals;
 
@@ -29,6 +30,7 @@ use rustix::process::Signal;
 
 use self::child::{ChildStdio, Sink};
 use self::feed::WallFeed;
+use self::resume::OutputSample;
 use self::settle::{SETTLE, Settle};
 use crate::error::{Error, Result};
 use crate::holder::Holder;
@@ -79,6 +81,9 @@ pub struct Options {
     pub max_rotations: Option<u32>,
     pub wait: bool,
     pub grace: Duration,
+    /// At a wall, start the command afresh instead of resuming its
+    /// conversation (`--fresh`).
+    pub fresh: bool,
 }
 
 /// Everything one `exec` works with.
@@ -96,7 +101,8 @@ pub struct Supervisor<'a> {
 /// How one run of the agent ended.
 enum Outcome {
     Exited(u8),
-    Walled(Wall),
+    /// A wall stopped the run; what it printed, for the session id.
+    Walled(Wall, String),
 }
 
 /// What a renewal of the lease came to.
@@ -123,6 +129,8 @@ struct Watch {
     /// A wall without a reset, held briefly in case the next line gives one.
     settle: Settle,
     settle_at: Option<Instant>,
+    /// The start and end of the run's output (`--rotate` only).
+    sample: OutputSample,
     /// A signal or a lost lease ended the run: it is not started again.
     stopped_by_user: bool,
     status: Option<ExitStatus>,
@@ -142,6 +150,7 @@ impl Watch {
             wall: None,
             settle: Settle::default(),
             settle_at: None,
+            sample: OutputSample::default(),
             stopped_by_user: false,
             status: None,
             drain_until: None,
@@ -160,7 +169,7 @@ impl Watch {
         // A wall still waiting for its reset counts: no more output will
         // bring one.
         Some(match self.wall.take().or_else(|| self.settle.take()) {
-            Some(wall) if !self.stopped_by_user => Outcome::Walled(wall),
+            Some(wall) if !self.stopped_by_user => Outcome::Walled(wall, self.sample.text()),
             _ => Outcome::Exited(child::exit_code(status)),
         })
     }
@@ -176,6 +185,7 @@ impl Watch {
 
     /// Check output for a wall; returns one to act on now.
     fn on_output(&mut self, plugin: &Plugin<'_>, stream: usize, bytes: &[u8]) -> Option<Wall> {
+        self.sample.push(&feed::plain_text(bytes));
         match detect(plugin, self.feeds[stream].push(bytes), &self.zone) {
             Ok(found) => {
                 let act_on = self.settle.found(found);
@@ -247,10 +257,12 @@ impl Supervisor<'_> {
             (true, true) => ChildStdio::Pty { stdin_too: std::io::stdin().is_terminal() },
         };
         let mut rotations = 0;
+        let mut argv = self.options.argv.clone();
         for run_id in 0.. {
-            let wall = match self.run_once(run_id, &launch, &stdio, events, inbox, keys.as_ref())? {
+            let started_at = crate::clock::now();
+            let (wall, output) = match self.run_once(run_id, &argv, &launch, &stdio, events, inbox, keys.as_ref())? {
                 Outcome::Exited(code) => return Ok(code),
-                Outcome::Walled(wall) => wall,
+                Outcome::Walled(wall, output) => (wall, output),
             };
             let account = launch.env.account.clone();
             if self.options.max_rotations.is_some_and(|max| rotations >= max) {
@@ -261,7 +273,7 @@ impl Supervisor<'_> {
                 )));
             }
             rotations += 1;
-            launch = match self.seat(None, Some((&account, &wall)), inbox)? {
+            let next = match self.seat(None, Some((&account, &wall)), inbox)? {
                 Ok(next) => next,
                 Err(code) => return Ok(code),
             };
@@ -272,8 +284,26 @@ impl Supervisor<'_> {
             }
             notice::note(format!(
                 "moving worker {} from {account} to {} (rotation {rotations})",
-                self.options.worker, launch.env.account
+                self.options.worker, next.env.account
             ));
+            // Each resume is worked out from the command as given, so a
+            // second rotation resumes the same conversation again.
+            argv = match self.options.fresh {
+                true => self.options.argv.clone(),
+                false => {
+                    let ended = resume::Ended { launch: &launch, started_at, output };
+                    resume::resumed_argv(
+                        self.roster,
+                        self.plugin,
+                        &self.roster.resume,
+                        &self.options.argv,
+                        &ended,
+                        &next,
+                    )
+                    .unwrap_or_else(|| self.options.argv.clone())
+                }
+            };
+            launch = next;
         }
         unreachable!("the run loop only ends by returning")
     }
@@ -326,19 +356,21 @@ impl Supervisor<'_> {
     }
 
     /// One run of the child on `launch`'s account, to its exit or its wall.
+    #[allow(clippy::too_many_arguments)]
     fn run_once(
         &self,
         id: u32,
+        argv: &[String],
         launch: &Launch,
         stdio: &ChildStdio,
         events: &SyncSender<Event>,
         inbox: &Receiver<Event>,
         keys: Option<&KeyForwarder>,
     ) -> Result<Outcome> {
-        let spawned = match child::spawn(&self.options.argv, &launch.env, stdio, self.options.grace) {
+        let spawned = match child::spawn(argv, &launch.env, stdio, self.options.grace) {
             Ok(spawned) => spawned,
             Err(e) => {
-                notice::error(format!("cannot run {:?}: {e}", self.options.argv[0]));
+                notice::error(format!("cannot run {:?}: {e}", argv[0]));
                 return Ok(Outcome::Exited(child::spawn_failure_code(&e)));
             }
         };

@@ -18,7 +18,11 @@
 
 use accounts_plugin::clock::{Precision, Reset};
 use accounts_plugin::messages::{self, Walls};
-use accounts_plugin::{Account, Agent, CredentialStatus, Env, LoginState, Spec, Wall, clock, json, text};
+use accounts_plugin::{
+    Account, Agent, Conversation, CredentialStatus, Env, LoginState, Query, Spec, Wall, clock, json, text,
+};
+
+mod resume;
 
 const CONFIG_DIR_ENV: &str = "CLAUDE_CONFIG_DIR";
 const OAUTH_TOKEN_ENV: &str = "CLAUDE_CODE_OAUTH_TOKEN";
@@ -102,6 +106,14 @@ impl Agent for Claude {
 
     fn detect_wall(output: &str, now: i64, zone: &str) -> Option<Wall> {
         detect(output, now, zone)
+    }
+
+    fn find_conversation(_account: &Account, query: &Query) -> Option<Conversation> {
+        resume::find(query)
+    }
+
+    fn resume_argv(argv: &[String], id: &str, prompt: &str) -> Result<Vec<String>, String> {
+        resume::argv(argv, id, prompt)
     }
 }
 

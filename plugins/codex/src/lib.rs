@@ -15,7 +15,11 @@
 
 use accounts_plugin::clock::{Precision, Reset};
 use accounts_plugin::messages::{self, Walls};
-use accounts_plugin::{Account, Agent, CredentialStatus, LoginState, Spec, Wall, clock, json, text};
+use accounts_plugin::{
+    Account, Agent, Conversation, CredentialStatus, LoginState, Query, Spec, Wall, clock, json, text,
+};
+
+mod resume;
 
 const TOKEN_PREFIX: &str = "sk-";
 /// Anthropic keys also start with `sk-`; one in an OpenAI slot is a mix-up.
@@ -62,6 +66,14 @@ impl Agent for Codex {
 
     fn detect_wall(output: &str, now: i64, zone: &str) -> Option<Wall> {
         detect(output, now, zone)
+    }
+
+    fn find_conversation(_account: &Account, query: &Query) -> Option<Conversation> {
+        resume::find(query)
+    }
+
+    fn resume_argv(argv: &[String], id: &str, prompt: &str) -> Result<Vec<String>, String> {
+        resume::argv(argv, id, prompt)
     }
 }
 

@@ -252,13 +252,25 @@ impl Parser<'_> {
 /// A JSON file below the config mount; `None` when it is missing,
 /// unreadable or not JSON (all three mean "no usable login").
 pub fn read_config_json(relative: &str) -> Option<Value> {
-    let text = std::fs::read_to_string(Path::new(CONFIG_MOUNT).join(relative)).ok()?;
+    let text = std::fs::read_to_string(config_path(relative)).ok()?;
     parse(&text)
 }
 
 /// Whether a regular file exists below the config mount.
 pub fn config_file_exists(relative: &str) -> bool {
-    std::fs::metadata(Path::new(CONFIG_MOUNT).join(relative)).is_ok_and(|m| m.is_file())
+    std::fs::metadata(config_path(relative)).is_ok_and(|m| m.is_file())
+}
+
+/// `relative` below the config mount. In a native build (a plugin's own
+/// unit tests) the mount is `ACCOUNTS_PLUGIN_CONFIG_ROOT` when set, so a
+/// test can point the plugin at a fixture config dir; in the sandbox it is
+/// always [`CONFIG_MOUNT`].
+pub fn config_path(relative: &str) -> std::path::PathBuf {
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Some(root) = std::env::var_os("ACCOUNTS_PLUGIN_CONFIG_ROOT") {
+        return Path::new(&root).join(relative);
+    }
+    Path::new(CONFIG_MOUNT).join(relative)
 }
 
 /// The value at `path` in `value`, e.g. `["tokens", "expires"]`.

@@ -42,8 +42,10 @@
 
 extern crate self as accounts_plugin;
 
+pub mod argv;
 pub mod civil;
 pub mod clock;
+pub mod conversation;
 #[cfg(all(feature = "corpus", not(target_arch = "wasm32")))]
 pub mod corpus;
 pub mod json;
@@ -52,6 +54,7 @@ mod spec;
 pub mod text;
 mod zones;
 
+pub use conversation::{Conversation, Query};
 pub use spec::{Account, CredentialStatus, Env, LoginState, Spec, Wall, check_token_shape as token_shape};
 
 /// The agent a plugin serves. Implement [`Agent::spec`]; the rest have
@@ -103,6 +106,29 @@ pub trait Agent {
         let _ = (output, now, zone);
         None
     }
+
+    /// The conversation in `account`'s config dir (read-only under
+    /// [`json::CONFIG_MOUNT`]) that `query` describes, newest first
+    /// ([`conversation::newest_file`] finds it). Name every file the agent
+    /// needs to resume it, and no credential.
+    ///
+    /// Default: none (the agent keeps nothing the host can carry, and a
+    /// rotation restarts it afresh).
+    fn find_conversation(account: &Account, query: &Query) -> Option<Conversation> {
+        let _ = (account, query);
+        None
+    }
+
+    /// The argv (program first) that resumes conversation `id`, from the
+    /// argv the run was started with: the original prompt is not sent
+    /// again, `prompt` is asked instead ([`argv`] parses and rebuilds a
+    /// command line). `Err` says why this argv cannot be resumed.
+    ///
+    /// Default: this agent cannot resume a conversation.
+    fn resume_argv(argv: &[String], id: &str, prompt: &str) -> Result<Vec<String>, String> {
+        let _ = (argv, id, prompt);
+        Err(format!("{} cannot resume a conversation", Self::spec().label))
+    }
 }
 
 /// Export `$agent` (a type implementing [`Agent`]) as the plugin's
@@ -136,6 +162,19 @@ macro_rules! export {
                 ) -> ::core::option::Option<$crate::__private::WitWall> {
                     $crate::__private::detect_wall::<$agent>(&output, now, &zone)
                 }
+                fn find_conversation(
+                    account: $crate::__private::WitAccount,
+                    query: $crate::__private::WitQuery,
+                ) -> ::core::option::Option<$crate::__private::WitConversation> {
+                    $crate::__private::find_conversation::<$agent>(account, query)
+                }
+                fn resume_argv(
+                    argv: ::std::vec::Vec<::std::string::String>,
+                    id: ::std::string::String,
+                    prompt: ::std::string::String,
+                ) -> ::core::result::Result<::std::vec::Vec<::std::string::String>, ::std::string::String> {
+                    <$agent as $crate::Agent>::resume_argv(&argv, &id, &prompt)
+                }
             }
     $crate::__export_plugin_impl!(AccountsPluginExports with_types_in $crate::__private::bindings);
         };
@@ -161,7 +200,8 @@ pub mod __private {
     }
 
     pub use bindings::exports::accounts::auth::account_auth::{
-        Account as WitAccount, AgentSpec, CredentialInfo as WitStatus, Env as WitEnv, Guest, Wall as WitWall,
+        Account as WitAccount, AgentSpec, Conversation as WitConversation, ConversationQuery as WitQuery,
+        CredentialInfo as WitStatus, Env as WitEnv, Guest, Wall as WitWall,
     };
 
     use crate::{Account, Agent};
@@ -176,6 +216,12 @@ pub mod __private {
 
     pub fn credential_status<A: Agent>(account: WitAccount) -> WitStatus {
         A::credential_status(&Account::from_wit(account)).into_wit()
+    }
+
+    pub fn find_conversation<A: Agent>(account: WitAccount, query: WitQuery) -> Option<WitConversation> {
+        let query = crate::Query { id: query.id, cwd: query.cwd, since: query.since, output: query.output };
+        let found = A::find_conversation(&Account::from_wit(account), &query)?;
+        Some(WitConversation { id: found.id, files: found.files, cwd: found.cwd, bound_to: found.bound_to })
     }
 
     pub fn detect_wall<A: Agent>(output: &str, now: i64, zone: &str) -> Option<WitWall> {

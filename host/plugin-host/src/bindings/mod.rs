@@ -14,7 +14,7 @@ use wasmtime::component::{Component, InstancePre, Linker, types::ComponentItem};
 use wasmtime::{Engine, Store};
 
 use super::sandbox::SandboxState;
-use super::spec::{AccountRequest, CredentialStatus, Spec, Wall};
+use super::spec::{AccountRequest, Conversation, ConversationQuery, CredentialStatus, Spec, Wall};
 
 /// The interface name without a version, to recognise other versions.
 pub(crate) const INTERFACE_UNVERSIONED: &str = "accounts:auth/account-auth";
@@ -193,6 +193,38 @@ impl Instance {
             Instance::V0_1(p) => since_v0_1_0::detect_wall(p, store, output, now, zone),
             Instance::V0_2(p) => since_v0_2_0::detect_wall(p, store, output, now, zone),
             Instance::V0_3(p) => since_v0_3_0::detect_wall(p, store, output, now, zone),
+        }
+    }
+}
+
+impl Instance {
+    /// `None` for a contract without conversations (before 0.3.0): such a
+    /// plugin's agent restarts afresh at a rotation.
+    pub(crate) fn find_conversation(
+        &self,
+        store: &mut Store<SandboxState>,
+        account: &AccountRequest,
+        query: &ConversationQuery,
+    ) -> wasmtime::Result<Option<Conversation>> {
+        match self {
+            Instance::V0_1(_) | Instance::V0_2(_) => Ok(None),
+            Instance::V0_3(p) => since_v0_3_0::find_conversation(p, store, account, query),
+        }
+    }
+
+    /// `Err` (the reason) for a contract without conversations.
+    pub(crate) fn resume_argv(
+        &self,
+        store: &mut Store<SandboxState>,
+        argv: &[String],
+        id: &str,
+        prompt: &str,
+    ) -> wasmtime::Result<Result<Vec<String>, String>> {
+        match self {
+            Instance::V0_1(_) | Instance::V0_2(_) => {
+                Ok(Err("its contract (before 0.3.0) cannot resume a conversation".into()))
+            }
+            Instance::V0_3(p) => since_v0_3_0::resume_argv(p, store, argv, id, prompt),
         }
     }
 }

@@ -6,7 +6,9 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::config_dir_str;
 use crate::sandbox::SandboxState;
-use crate::spec::{AccountRequest, CredentialStatus, LoginCommands, LoginState, Spec, Wall};
+use crate::spec::{
+    AccountRequest, Conversation, ConversationQuery, CredentialStatus, LoginCommands, LoginState, Spec, Wall,
+};
 use crate::untrusted::Untrusted;
 
 wasmtime::component::bindgen!({ path: "../../wit/v0.3.0", world: "plugin" });
@@ -41,3 +43,34 @@ pub(super) fn spec(p: &Plugin, store: &mut Store<SandboxState>) -> wasmtime::Res
 }
 
 super::since_v0_2_shared::since_v0_2_calls!();
+
+pub(super) fn find_conversation(
+    p: &Plugin,
+    store: &mut Store<SandboxState>,
+    req: &AccountRequest,
+    query: &ConversationQuery,
+) -> wasmtime::Result<Option<Conversation>> {
+    let query = api::ConversationQuery {
+        id: query.id.clone(),
+        cwd: query.cwd.clone(),
+        since: query.since,
+        output: query.output.clone(),
+    };
+    let found = p.accounts_auth_account_auth().call_find_conversation(store, &account(req)?, &query)?;
+    Ok(found.map(|c| Conversation {
+        id: Untrusted::new(c.id),
+        files: c.files,
+        cwd: c.cwd,
+        bound_to: c.bound_to.map(Untrusted::new),
+    }))
+}
+
+pub(super) fn resume_argv(
+    p: &Plugin,
+    store: &mut Store<SandboxState>,
+    argv: &[String],
+    id: &str,
+    prompt: &str,
+) -> wasmtime::Result<Result<Vec<String>, String>> {
+    p.accounts_auth_account_auth().call_resume_argv(store, argv, id, prompt)
+}

@@ -1,0 +1,165 @@
+//! Rotation that keeps the conversation: after a wall, find the run's
+//! conversation in the old account's config dir (the plugin says which
+//! files), carry it to the next account's (`carry`, the host's rules), and
+//! start the agent with the plugin's resume argv. Anything that stands in
+//! the way is one line on stderr, and the agent starts afresh as before.
+
+use std::path::Path;
+
+use crate::carry;
+use crate::launch::{self, Launch};
+use crate::notice;
+use crate::plugin::{ConversationQuery, Plugin};
+use crate::roster::{Account, ResumeSettings, Roster, TokenSource};
+use crate::token_store::HOST_TOKEN_FILE;
+
+/// Most bytes kept from the start and from the end of a run's output,
+/// where agents print their session id (stream-json's first line, the
+/// JSON result's last).
+const SAMPLE_BYTES: usize = 8 * 1024;
+
+/// The start and the end of a run's output, as plain text.
+#[derive(Default)]
+pub struct OutputSample {
+    head: String,
+    tail: String,
+}
+
+impl OutputSample {
+    pub fn push(&mut self, text: &str) {
+        let room = SAMPLE_BYTES.saturating_sub(self.head.len());
+        let cut = floor_char_boundary(text, room.min(text.len()));
+        self.head.push_str(&text[..cut]);
+        self.tail.push_str(&text[cut..]);
+        if self.tail.len() > 2 * SAMPLE_BYTES {
+            let from = self.tail.len() - SAMPLE_BYTES;
+            self.tail = self.tail[ceil_char_boundary(&self.tail, from)..].to_owned();
+        }
+    }
+
+    pub fn text(&self) -> String {
+        let from = self.tail.len().saturating_sub(SAMPLE_BYTES);
+        format!("{}\n{}", self.head, &self.tail[ceil_char_boundary(&self.tail, from)..])
+    }
+}
+
+fn floor_char_boundary(s: &str, mut at: usize) -> usize {
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn ceil_char_boundary(s: &str, mut at: usize) -> usize {
+    while !s.is_char_boundary(at) {
+        at += 1;
+    }
+    at
+}
+
+/// What one walled run leaves for the next: when it started, where, and
+/// what it printed.
+pub struct Ended<'a> {
+    pub launch: &'a Launch,
+    pub started_at: i64,
+    pub output: String,
+}
+
+/// The argv that resumes the walled run's conversation on `next`, with
+/// its files carried there; `None` (said on stderr) to start afresh.
+pub fn resumed_argv(
+    roster: &Roster,
+    plugin: &Plugin<'_>,
+    settings: &ResumeSettings,
+    argv: &[String],
+    ended: &Ended<'_>,
+    next: &Launch,
+) -> Option<Vec<String>> {
+    let (from, to) = (account(roster, ended.launch)?, account(roster, next)?);
+    let afresh = |why: String| {
+        notice::warn(format!("not resuming the conversation on {}: {why}; starting afresh", to.name));
+        None
+    };
+    let now = crate::clock::now();
+    let cwd = std::env::current_dir().ok().and_then(|d| d.to_str().map(str::to_owned));
+    // A second of slack: file times and our clock round differently.
+    let query = ConversationQuery { id: None, cwd, since: Some(ended.started_at - 1), output: ended.output.clone() };
+    let found = match plugin.find_conversation(&launch::request(from, None, now), &query) {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return afresh(format!("{} keeps no conversation of this run in {}", plugin.spec().label, from.name));
+        }
+        Err(e) => return afresh(e.to_string()),
+    };
+    if let Some(owner) = &found.bound_to {
+        let identity =
+            plugin.credential_status(&launch::request(to, None, now)).ok().flatten().and_then(|s| s.identity);
+        if identity.as_ref().map(|i| i.raw()) != Some(owner.raw()) {
+            return afresh(format!(
+                "conversation {} is tied to the login that made it ({owner}), and {} is another login",
+                found.id, to.name
+            ));
+        }
+    }
+    let resumed = match plugin.resume_argv(argv, found.id.raw(), &settings.prompt) {
+        Ok(Ok(resumed)) => resumed,
+        Ok(Err(reason)) => return afresh(reason.to_string()),
+        Err(e) => return afresh(e.to_string()),
+    };
+    let protected = protected_files(plugin, from);
+    match carry::carry(&from.config_dir, &to.config_dir, &found.files, &protected, settings.max_bytes) {
+        Ok(carried) => {
+            notice::note(format!(
+                "resuming conversation {} on {} ({} file{}, {} carried from {})",
+                found.id,
+                to.name,
+                carried.copied + carried.already_there,
+                if carried.copied + carried.already_there == 1 { "" } else { "s" },
+                crate::bounded::human(carried.bytes),
+                from.name
+            ));
+            Some(resumed)
+        }
+        Err(why) => afresh(why),
+    }
+}
+
+fn account<'r>(roster: &'r Roster, launch: &Launch) -> Option<&'r Account> {
+    roster.accounts.iter().find(|a| a.name == launch.env.account)
+}
+
+/// The files no conversation may carry: the plugin's credential and token
+/// files, the host's token file, and the account's own token file when it
+/// lies inside its config dir.
+fn protected_files(plugin: &Plugin<'_>, account: &Account) -> Vec<String> {
+    let spec = plugin.spec();
+    let mut names: Vec<String> =
+        [spec.credential_file_name.clone(), spec.token_file_name.clone()].into_iter().flatten().collect();
+    names.push(HOST_TOKEN_FILE.to_owned());
+    if let TokenSource::File(path) = &account.token
+        && let Ok(inside) = path.strip_prefix(&account.config_dir)
+    {
+        names.extend(inside.to_str().map(str::to_owned));
+    }
+    names.retain(|n| !Path::new(n).as_os_str().is_empty());
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_keeps_the_start_and_the_end() {
+        let mut sample = OutputSample::default();
+        sample.push("{\"session_id\":\"first\"}\n");
+        for _ in 0..10_000 {
+            sample.push("é filler line\n");
+        }
+        sample.push("{\"session_id\":\"last\"}\n");
+        let text = sample.text();
+        assert!(text.starts_with("{\"session_id\":\"first\"}"));
+        assert!(text.ends_with("{\"session_id\":\"last\"}\n"));
+        assert!(text.len() <= 2 * SAMPLE_BYTES + 8, "{}", text.len());
+    }
+}
