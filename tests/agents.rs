@@ -684,3 +684,45 @@ fn claude_restarts_fresh_when_the_conversation_cannot_be_carried() {
     assert!(files_below(&scene.fx.path("d/c1/projects")).iter().any(|p| p.extension().is_some_and(|e| e == "jsonl")));
     assert_eq!(std::fs::read_to_string(scene.fx.path("d/c2/projects")).unwrap(), "not a folder");
 }
+
+#[test]
+fn codex_exec_resumes_its_conversation_on_the_next_account() {
+    let scene = Scene::new(
+        "default_agent = \"codex\"\n\
+         [[account]]\nname = \"x1\"\nagent = \"codex\"\nconfig_dir = \"d/x1\"\ntoken_file = \"t1\"\n\
+         [[account]]\nname = \"x2\"\nagent = \"codex\"\nconfig_dir = \"d/x2\"\ntoken_file = \"t2\"\n",
+    );
+    scene.fx.write("t1", CODEX_ONE);
+    scene.fx.write("t2", CODEX_TWO);
+    const MARKER: &str = "MARKER-codex-rollout";
+    let resets_at = jiff::Timestamp::now().as_second() + 3 * 3_600;
+    let api = standin::StandIn::start(&[
+        (CODEX_ONE, standin::Answer::CodexToolThenUsageLimit { marker: MARKER, resets_at }),
+        (CODEX_TWO, standin::Answer::CodexReply("resumed on x2")),
+    ]);
+    let base = format!("openai_base_url=\"{}/v1\"", api.url());
+    let mut cmd = scene.accounts(&[
+        "exec",
+        "--rotate",
+        "--account",
+        "x1",
+        "--",
+        "codex",
+        "exec",
+        "--json",
+        "-c",
+        &base,
+        "--skip-git-repo-check",
+        "say hi",
+    ]);
+    cmd.current_dir(scene.fx.path("."));
+    let out = run(&mut cmd);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stderr.contains("resuming conversation"), "{stderr}");
+    assert!(stdout.contains("resumed on x2"), "{stdout}");
+    let first_two = api.posts().into_iter().find(|p| p.credential == CODEX_TWO).expect("x2 was never used");
+    assert!(first_two.body.contains(MARKER), "x2's first request lacks the conversation: {}", first_two.body);
+    let rollouts = files_below(&scene.fx.path("d/x2/sessions"));
+    assert!(rollouts.iter().any(|p| p.file_name().unwrap().to_str().unwrap().starts_with("rollout-")), "{rollouts:?}");
+}

@@ -24,6 +24,11 @@ pub enum Answer {
     ClaudeToolThenQuota { marker: &'static str, claim: &'static str, reset: i64 },
     /// codex's 429 body for a ChatGPT or API account out of usage.
     CodexUsageLimit { resets_at: i64 },
+    /// A shell tool call whose command holds `marker`, then, once the
+    /// request carries its output, codex's usage-limit 429.
+    CodexToolThenUsageLimit { marker: &'static str, resets_at: i64 },
+    /// A normal Responses API reply, streamed.
+    CodexReply(&'static str),
     /// 401 for anything else.
     Unauthorized,
 }
@@ -115,6 +120,9 @@ fn serve(stream: TcpStream, answers: &HashMap<String, Answer>, log: &Mutex<Vec<S
         Answer::ClaudeToolThenQuota { claim, reset, .. } if body.contains("tool_result") => {
             Answer::ClaudeQuota { claim, reset, paused: false }
         }
+        Answer::CodexToolThenUsageLimit { resets_at, .. } if body.contains("function_call_output") => {
+            Answer::CodexUsageLimit { resets_at }
+        }
         other => other,
     };
     match answer {
@@ -138,6 +146,15 @@ fn serve(stream: TcpStream, answers: &HashMap<String, Answer>, log: &Mutex<Vec<S
             respond(&mut stream, "200 OK", &[], "text/event-stream", &claude_stream(text));
         }
         Answer::ClaudeReply(text) => respond(&mut stream, "200 OK", &[], "application/json", &claude_message(text)),
+        Answer::CodexToolThenUsageLimit { marker, .. } => {
+            let arguments = serde_json::json!({"command": ["echo", marker]}).to_string();
+            let item = serde_json::json!({"type": "function_call", "id": "fc_standin", "call_id": "call_standin", "name": "shell", "arguments": arguments});
+            respond(&mut stream, "200 OK", &[], "text/event-stream", &codex_stream(item));
+        }
+        Answer::CodexReply(text) => {
+            let item = serde_json::json!({"type": "message", "role": "assistant", "id": "msg_standin", "content": [{"type": "output_text", "text": text}]});
+            respond(&mut stream, "200 OK", &[], "text/event-stream", &codex_stream(item));
+        }
         Answer::CodexUsageLimit { resets_at } => {
             let secs = resets_at - jiff::Timestamp::now().as_second();
             let body = format!(
@@ -200,6 +217,23 @@ fn claude_message(text: &str) -> String {
         "usage": {"input_tokens": 1, "output_tokens": 1}
     })
     .to_string()
+}
+
+/// The server-sent events of one Responses API reply holding `item`.
+fn codex_stream(item: serde_json::Value) -> String {
+    let usage = serde_json::json!({"input_tokens": 1, "input_tokens_details": null, "output_tokens": 1, "output_tokens_details": null, "total_tokens": 2});
+    let events = [
+        ("response.created", serde_json::json!({"type": "response.created", "response": {"id": "resp_standin"}})),
+        (
+            "response.output_item.done",
+            serde_json::json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+        ),
+        (
+            "response.completed",
+            serde_json::json!({"type": "response.completed", "response": {"id": "resp_standin", "usage": usage}}),
+        ),
+    ];
+    events.iter().map(|(name, data)| format!("event: {name}\ndata: {data}\n\n")).collect()
 }
 
 /// The server-sent events of one streamed Bash tool call.
