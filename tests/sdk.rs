@@ -40,9 +40,11 @@ fn a_scaffolded_plugin_builds_out_of_tree_checks_installs_and_launches() {
         .unwrap();
     assert!(test.success(), "the scaffold's unit test");
 
-    let samples = fx.write("walls.txt", "Usage limit reached. Try again at 3pm.\n");
+    // A wall without a reset is normal (the roster's cooldown applies).
+    let samples = fx.write("walls.txt", "Usage limit reached. Try again at 3pm.\nUsage limit reached.\n");
     let report = fx.ok(&["plugins", "check", wasm.to_str().unwrap(), "--wall-sample", samples.to_str().unwrap()]);
-    assert!(report.contains("all 11 checks passed"), "{report}");
+    assert!(report.contains("all 14 checks passed"), "{report}");
+    assert!(report.contains("no reset in it (the roster's wall_cooldown applies)"), "{report}");
 
     let installed = fx.ok(&["plugins", "install", wasm.to_str().unwrap()]);
     let block = installed.split("# To pin it in your roster:\n").nth(1).expect("the roster block");
@@ -82,7 +84,7 @@ fn check_passes_a_plugin_without_defects() {
     let fx = Fixture::new("");
     let wasm = test_plugin_with("checkbad", "");
     let report = fx.ok(&["plugins", "check", wasm.to_str().unwrap()]);
-    assert!(report.contains("all 10 checks passed"), "{report}");
+    assert!(report.contains("all 12 checks passed"), "{report}");
     let json: serde_json::Value =
         serde_json::from_str(&fx.ok(&["plugins", "check", wasm.to_str().unwrap(), "--json"])).unwrap();
     assert_eq!((json["kind"].as_str(), json["passed"].as_bool()), (Some("checkbad"), Some(true)));
@@ -99,6 +101,12 @@ fn check_catches_a_token_check_that_accepts_an_empty_token() {
     let failed = check_fails("accepts-empty");
     assert!(failed.contains("refuses the empty token: it accepted the empty token"), "{failed}");
     assert!(failed.contains("refuses the blank token: it accepted the blank token"), "{failed}");
+}
+
+#[test]
+fn check_catches_a_resume_that_sends_the_first_prompt_again() {
+    let failed = check_fails("prompt-twice");
+    assert!(failed.contains("resume-argv") && failed.contains("sends the first prompt again"), "{failed}");
 }
 
 #[test]

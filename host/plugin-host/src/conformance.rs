@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::runtime::Plugin;
-use super::spec::{AccountRequest, LoginState, Spec};
+use super::spec::{AccountRequest, ConversationQuery, LoginState, Spec};
 use crate::secret::Secret;
 
 /// One thing checked.
@@ -55,6 +55,8 @@ pub fn check(plugin: &Plugin<'_>, wasm_bytes: Option<usize>, wall_samples: &[Str
     };
     launch_env_declares_its_keys(&mut findings, plugin, &spec, dir.path());
     no_login_in_an_empty_dir(&mut findings, plugin, &spec, dir.path());
+    no_conversation_in_an_empty_dir(&mut findings, plugin, dir.path());
+    resume_argv_drops_the_prompt(&mut findings, plugin, &spec);
     walls_found_and_not_invented(&mut findings, plugin, wall_samples);
     calls_within_the_deadline(&mut findings, plugin.deadline());
     findings
@@ -152,8 +154,61 @@ fn no_login_in_an_empty_dir(findings: &mut Vec<Finding>, plugin: &Plugin<'_>, sp
     }
 }
 
-/// detect-wall finds nothing in ordinary output, and each sample with its
-/// reset.
+/// An empty config dir holds no conversation.
+fn no_conversation_in_an_empty_dir(findings: &mut Vec<Finding>, plugin: &Plugin<'_>, dir: &Path) {
+    let now = crate::clock::now();
+    let request = AccountRequest { name: "check".into(), config_dir: dir.to_owned(), token: None, now };
+    let query = ConversationQuery { id: None, cwd: Some("/work".into()), since: Some(now - 60), output: String::new() };
+    let name = "find-conversation on an empty config dir";
+    let started = Instant::now();
+    let found = plugin.find_conversation(&request, &query);
+    let took = Some(started.elapsed());
+    match found {
+        Ok(None) => record(findings, name, true, "none".into(), took),
+        Ok(Some(c)) => record(findings, name, false, format!("found conversation {} in an empty dir", c.id), took),
+        Err(e) => record(findings, name, false, e.to_string(), took),
+    }
+}
+
+/// A resumed command line names the conversation, asks the continuation
+/// prompt, and does not send the first prompt again.
+fn resume_argv_drops_the_prompt(findings: &mut Vec<Finding>, plugin: &Plugin<'_>, spec: &Spec) {
+    const ID: &str = "0f0e0d0c-0b0a-4908-8706-050403020100";
+    const FIRST: &str = "CHECK-FIRST-PROMPT";
+    const NEXT: &str = "CHECK-CONTINUE";
+    let program = spec.login.as_ref().and_then(|l| l.interactive.first()).cloned().unwrap_or_else(|| spec.kind.clone());
+    let argv = vec![program, FIRST.to_owned()];
+    let name = "resume-argv";
+    let started = Instant::now();
+    let resumed = plugin.resume_argv(&argv, ID, NEXT);
+    let took = Some(started.elapsed());
+    match resumed {
+        Err(e) => record(findings, name, false, e.to_string(), took),
+        Ok(Err(reason)) => {
+            record(findings, name, true, format!("cannot resume ({reason}): rotations start afresh"), took)
+        }
+        Ok(Ok(args)) => {
+            let has = |s: &str| args.iter().any(|a| a.contains(s));
+            let problem = if !has(ID) {
+                Some("does not name the conversation's id")
+            } else if has(FIRST) {
+                Some("sends the first prompt again")
+            } else if !has(NEXT) {
+                Some("does not ask the continuation prompt")
+            } else {
+                None
+            };
+            let shown = crate::untrusted::Untrusted::new(args.join(" "));
+            match problem {
+                None => record(findings, name, true, format!("{:?} resumes as {shown}", argv.join(" ")), took),
+                Some(problem) => record(findings, name, false, format!("{shown} {problem}"), took),
+            }
+        }
+    }
+}
+
+/// detect-wall finds nothing in ordinary output, and each sample (with its
+/// reset, when the message gives one).
 fn walls_found_and_not_invented(findings: &mut Vec<Finding>, plugin: &Plugin<'_>, wall_samples: &[String]) {
     let zone = crate::timefmt::local_zone_name();
     let now = crate::clock::now();
@@ -178,7 +233,8 @@ fn walls_found_and_not_invented(findings: &mut Vec<Finding>, plugin: &Plugin<'_>
         let (passed, detail) = match plugin.detect_wall(sample, now, &zone) {
             Ok(Some(wall)) => match wall.resets_at {
                 Some(at) => (true, format!("resets {}", crate::timefmt::format_instant(at))),
-                None => (false, "found the wall but no reset time".into()),
+                // Normal for many messages: the roster's wall_cooldown applies.
+                None => (true, "found the wall; no reset in it (the roster's wall_cooldown applies)".into()),
             },
             Ok(None) => (false, "found no wall".into()),
             Err(e) => (false, e.to_string()),

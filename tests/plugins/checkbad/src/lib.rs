@@ -27,6 +27,12 @@ impl Agent for Bad {
     fn detect_wall(output: &str, now: i64, _zone: &str) -> Option<Wall> {
         (cfg!(feature = "eager-wall") || output.contains("BAD LIMIT")).then(|| Wall::new(Some(now + 60), output))
     }
+
+    fn resume_argv(argv: &[String], id: &str, prompt: &str) -> Result<Vec<String>, String> {
+        let (program, rest) = argv.split_first().ok_or("empty")?;
+        let kept = if cfg!(feature = "prompt-twice") { rest.to_vec() } else { Vec::new() };
+        Ok([vec![program.clone()], kept, vec!["--resume".into(), id.into(), prompt.into()]].concat())
+    }
 }
 
 accounts_plugin::export!(Bad);
