@@ -726,3 +726,44 @@ fn codex_exec_resumes_its_conversation_on_the_next_account() {
     let rollouts = files_below(&scene.fx.path("d/x2/sessions"));
     assert!(rollouts.iter().any(|p| p.file_name().unwrap().to_str().unwrap().starts_with("rollout-")), "{rollouts:?}");
 }
+
+#[test]
+fn accounts_resume_continues_a_conversation_that_ended_at_a_wall() {
+    let scene = two_claude_accounts();
+    let reset = jiff::Timestamp::now().as_second() + 2 * 3_600;
+    const MARKER: &str = "MARKER-accounts-resume";
+    let api = standin::StandIn::start(&[
+        (CLAUDE_ONE, standin::Answer::ClaudeToolThenQuota { marker: MARKER, claim: "five_hour", reset }),
+        (CLAUDE_TWO, standin::Answer::ClaudeReply("continued on c2")),
+    ]);
+    let env = |cmd: &mut Command| {
+        cmd.env("ANTHROPIC_BASE_URL", api.url())
+            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+            .current_dir(scene.fx.path("."));
+    };
+    // A plain exec (no --rotate): Claude stops at its wall on c1.
+    let mut first = scene.accounts(&["exec", "--account", "c1", "--", "claude", "-p", "say hi"]);
+    env(&mut first);
+    let out = run(&mut first);
+    assert_ne!(out.status.code(), Some(0), "Claude stopped at its wall: {}", text(&out.stdout));
+    run(&mut scene.accounts(&["wall", "c1", "--for", "1h"]));
+    // `accounts resume` finds the newest conversation of this directory in
+    // c1's config dir and continues it on the free seat, c2.
+    let mut resume = scene.accounts(&["resume", "--", "-p"]);
+    env(&mut resume);
+    let out = run(&mut resume);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("continued on c2"), "{stdout}");
+    assert!(stderr.contains("resuming conversation") && stderr.contains("carried from c1"), "{stderr}");
+    let first_two = api.posts().into_iter().find(|p| p.credential == CLAUDE_TWO).expect("c2 was never used");
+    assert!(first_two.body.contains(MARKER), "{}", first_two.body);
+    // An id that no account has: exit 2, nothing on stdout.
+    let mut missing = scene.accounts(&["resume", "00000000-0000-4000-8000-000000000000"]);
+    env(&mut missing);
+    let out = run(&mut missing);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty() && text(&out.stderr).contains("no conversation \"00000000-0000-4000-8000-000000000000\"")
+    );
+}

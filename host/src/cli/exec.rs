@@ -7,6 +7,8 @@ use crate::exec::{Options, Supervisor};
 use crate::exit::ExitStatus;
 use crate::holder::{self, Holder};
 use crate::launch::ACCOUNT_VAR;
+use crate::plugin::{Conversation, Plugin};
+use crate::roster::Roster;
 use crate::seats;
 use crate::timefmt;
 
@@ -18,22 +20,33 @@ pub struct Args {
     /// Agent kind to pick a seat for [default: the roster's default_agent]
     #[arg(long, value_name = "KIND")]
     agent: Option<String>,
-    /// Worker id [default: <host>-<pid of this exec>]
-    #[arg(long, value_name = "ID")]
-    worker: Option<String>,
-    /// Lease lifetime; renewed while the command runs, released when it ends
-    #[arg(long, default_value = "12h", value_name = "DURATION")]
-    ttl: String,
     /// Watch the output for the agent's rate-limit wall; on one, wall the
-    /// account and start the command again on the next seat
+    /// account and continue on the next seat, resuming the conversation
     #[arg(long)]
     rotate: bool,
     /// At a wall, start the command afresh instead of resuming the agent's
     /// conversation on the next account
     #[arg(long, requires = "rotate")]
     fresh: bool,
+    #[command(flatten)]
+    run: RunArgs,
+    /// The command and its arguments, after `--`
+    #[arg(required = true, last = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+// The flags `exec` and `resume` share (a plain comment: clap would take a
+// doc comment of a flattened group for the command's summary).
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Worker id [default: <host>-<pid of this exec>]
+    #[arg(long, value_name = "ID")]
+    worker: Option<String>,
+    /// Lease lifetime; renewed while the command runs, released when it ends
+    #[arg(long, default_value = "12h", value_name = "DURATION")]
+    ttl: String,
     /// Give up (exit 75) after this many rotations
-    #[arg(long, value_name = "N", requires = "rotate")]
+    #[arg(long, value_name = "N")]
     max_rotations: Option<u32>,
     /// When no seat is free, wait for the first wall to lift instead of exiting 75
     #[arg(long)]
@@ -44,15 +57,37 @@ pub struct Args {
     /// Run even inside another accounts session ($ACCOUNTS_ACCOUNT is set)
     #[arg(long)]
     nested: bool,
-    /// The command and its arguments, after `--`
-    #[arg(required = true, last = true, value_name = "CMD")]
-    command: Vec<String>,
 }
 
 /// The shortest lease `exec` can keep renewed.
 const MIN_EXEC_TTL_SECS: i64 = 3;
 
 pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
+    if args.run.max_rotations.is_some() && !args.rotate {
+        return Err(usage("--max-rotations goes with --rotate"));
+    }
+    let roster = ctx.roster()?;
+    let agent = match &args.account {
+        Some(name) => seats::account(&roster, name)?.agent.clone(),
+        None => seats::agent_for(&roster, args.agent.as_deref())?.to_owned(),
+    };
+    let plugins = ctx.plugin_host(Some(&roster))?;
+    let plugin = plugins.load(&agent)?;
+    let job = Job { argv: args.command, account: args.account, rotate: args.rotate, fresh: args.fresh, resume: None };
+    supervise(ctx, &roster, &plugin, &args.run, job)
+}
+
+/// What to run, besides the shared flags.
+pub struct Job {
+    pub argv: Vec<String>,
+    pub account: Option<String>,
+    pub rotate: bool,
+    pub fresh: bool,
+    pub resume: Option<(String, Conversation)>,
+}
+
+/// Lease a seat and run `job` on it under the supervisor.
+pub fn supervise(ctx: &Context, roster: &Roster, plugin: &Plugin<'_>, args: &RunArgs, job: Job) -> Result<ExitStatus> {
     if let Some(outer) = std::env::var_os(ACCOUNT_VAR)
         && !args.nested
     {
@@ -74,37 +109,31 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
         )));
     }
     let grace_ms = timefmt::parse_duration_ms(&args.grace).map_err(|e| usage(format!("--grace: {e}")))?;
-    let roster = ctx.roster()?;
-    let agent = match &args.account {
-        Some(name) => seats::account(&roster, name)?.agent.clone(),
-        None => seats::agent_for(&roster, args.agent.as_deref())?.to_owned(),
-    };
-    let plugins = ctx.plugin_host(Some(&roster))?;
-    let plugin = plugins.load(&agent)?;
-    let store = ctx.store(Some(&roster))?;
+    let store = ctx.store(Some(roster))?;
     let host = holder::host_name();
     // The lease lives as long as this process, which outlives the child.
     let holder = Holder::of(std::process::id());
-    let worker = args.worker.unwrap_or_else(|| format!("{host}-{}", holder.pid));
+    let worker = args.worker.clone().unwrap_or_else(|| format!("{host}-{}", holder.pid));
     seats::check_worker_id(&worker)?;
     let supervisor = Supervisor {
-        roster: &roster,
-        plugin: &plugin,
+        roster,
+        plugin,
         store: &store,
         host,
         holder,
-        redactor: ctx.redactor(&roster, &plugin),
+        redactor: ctx.redactor(roster, plugin),
         options: Options {
-            argv: args.command,
-            agent,
-            account: args.account,
+            argv: job.argv,
+            agent: plugin.spec().kind.clone(),
+            account: job.account,
             worker,
             ttl_secs,
-            rotate: args.rotate,
+            rotate: job.rotate,
             max_rotations: args.max_rotations,
             wait: args.wait,
             grace: std::time::Duration::from_millis(grace_ms),
-            fresh: args.fresh,
+            fresh: job.fresh,
+            resume: job.resume,
         },
     };
     supervisor.run().map(ExitStatus::Agent)

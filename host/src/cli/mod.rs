@@ -31,6 +31,7 @@ mod launch_env;
 mod login;
 mod plugins;
 mod release;
+mod resume;
 mod rotate;
 mod state_cmd;
 mod status;
@@ -81,6 +82,8 @@ enum Command {
     LaunchEnv(launch_env::Args),
     /// Run a command on a leased seat; with --rotate, move it on at a wall
     Exec(exec::Args),
+    /// Continue an agent's conversation that ended at a wall on a free seat
+    Resume(resume::Args),
     /// Wall an account: skip it until its usage limit resets
     Wall(wall::WallArgs),
     /// Lift an account's wall now
@@ -414,6 +417,7 @@ fn empty_setting(command: &clap::Command) -> Option<String> {
 fn run(ctx: &Context, command: Command) -> Result<ExitStatus> {
     match command {
         Command::Exec(args) => exec::run(ctx, args),
+        Command::Resume(args) => resume::run(ctx, args),
         Command::LaunchEnv(args) => launch_env::run(ctx, args),
         Command::Wall(args) => wall::run_wall(ctx, args),
         Command::Unwall(args) => wall::run_unwall(ctx, args),

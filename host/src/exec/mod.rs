@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 use crate::holder::Holder;
 use crate::launch::{self, Launch};
 use crate::notice;
-use crate::plugin::{Plugin, PluginError, Wall};
+use crate::plugin::{Conversation, Plugin, PluginError, Wall};
 use crate::roster::Roster;
 use crate::seats::{self, Claim};
 use crate::state::{State, StateStore, Store};
@@ -84,6 +84,9 @@ pub struct Options {
     /// At a wall, start the command afresh instead of resuming its
     /// conversation (`--fresh`).
     pub fresh: bool,
+    /// A conversation (and the account whose config dir holds it) to
+    /// continue on the first seat (`accounts resume`).
+    pub resume: Option<(String, Conversation)>,
 }
 
 /// Everything one `exec` works with.
@@ -258,6 +261,14 @@ impl Supervisor<'_> {
         };
         let mut rotations = 0;
         let mut argv = self.options.argv.clone();
+        if let Some((from, found)) = &self.options.resume {
+            let account = |name: &str| self.roster.accounts.iter().find(|a| a.name == name);
+            let (Some(from), Some(to)) = (account(from), account(&launch.env.account)) else {
+                return Err(Error::Other(anyhow::anyhow!("account {from:?} is no longer in the roster")));
+            };
+            argv = resume::continue_on(self.plugin, &self.roster.resume, &self.options.argv, from, found, to)
+                .map_err(|why| Error::Other(anyhow::anyhow!("cannot resume conversation {}: {why}", found.id)))?;
+        }
         for run_id in 0.. {
             let started_at = crate::clock::now();
             let (wall, output) = match self.run_once(run_id, &argv, &launch, &stdio, events, inbox, keys.as_ref())? {

@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::carry;
 use crate::launch::{self, Launch};
 use crate::notice;
-use crate::plugin::{ConversationQuery, Plugin};
+use crate::plugin::{Conversation, ConversationQuery, Plugin};
 use crate::roster::{Account, ResumeSettings, Roster, TokenSource};
 use crate::token_store::HOST_TOKEN_FILE;
 
@@ -75,27 +75,39 @@ pub fn resumed_argv(
     ended: &Ended<'_>,
     next: &Launch,
 ) -> Option<Vec<String>> {
-    let (from, to) = (account(roster, ended.launch)?, account(roster, next)?);
+    let (from, to) = (account(roster, &ended.launch.env.account)?, account(roster, &next.env.account)?);
     let afresh = |why: String| {
         notice::warn(format!("not resuming the conversation on {}: {why}; starting afresh", to.name));
         None
     };
-    let now = crate::clock::now();
     let cwd = std::env::current_dir().ok().and_then(|d| d.to_str().map(str::to_owned));
     // A second of slack: file times and our clock round differently.
     let query = ConversationQuery { id: None, cwd, since: Some(ended.started_at - 1), output: ended.output.clone() };
-    let found = match plugin.find_conversation(&launch::request(from, None, now), &query) {
+    let found = match plugin.find_conversation(&launch::request(from, None, crate::clock::now()), &query) {
         Ok(Some(found)) => found,
         Ok(None) => {
             return afresh(format!("{} keeps no conversation of this run in {}", plugin.spec().label, from.name));
         }
         Err(e) => return afresh(e.to_string()),
     };
+    continue_on(plugin, settings, argv, from, &found, to).map_or_else(afresh, Some)
+}
+
+/// Carry `found` from `from` to `to` and give the argv that resumes it
+/// there (from `argv`, the command as first given); `Err` says why not.
+pub fn continue_on(
+    plugin: &Plugin<'_>,
+    settings: &ResumeSettings,
+    argv: &[String],
+    from: &Account,
+    found: &Conversation,
+    to: &Account,
+) -> Result<Vec<String>, String> {
     if let Some(owner) = &found.bound_to {
-        let identity =
-            plugin.credential_status(&launch::request(to, None, now)).ok().flatten().and_then(|s| s.identity);
+        let request = launch::request(to, None, crate::clock::now());
+        let identity = plugin.credential_status(&request).ok().flatten().and_then(|s| s.identity);
         if identity.as_ref().map(|i| i.raw()) != Some(owner.raw()) {
-            return afresh(format!(
+            return Err(format!(
                 "conversation {} is tied to the login that made it ({owner}), and {} is another login",
                 found.id, to.name
             ));
@@ -103,29 +115,25 @@ pub fn resumed_argv(
     }
     let resumed = match plugin.resume_argv(argv, found.id.raw(), &settings.prompt) {
         Ok(Ok(resumed)) => resumed,
-        Ok(Err(reason)) => return afresh(reason.to_string()),
-        Err(e) => return afresh(e.to_string()),
+        Ok(Err(reason)) => return Err(reason.to_string()),
+        Err(e) => return Err(e.to_string()),
     };
     let protected = protected_files(plugin, from);
-    match carry::carry(&from.config_dir, &to.config_dir, &found.files, &protected, settings.max_bytes) {
-        Ok(carried) => {
-            notice::note(format!(
-                "resuming conversation {} on {} ({} file{}, {} carried from {})",
-                found.id,
-                to.name,
-                carried.copied + carried.already_there,
-                if carried.copied + carried.already_there == 1 { "" } else { "s" },
-                crate::bounded::human(carried.bytes),
-                from.name
-            ));
-            Some(resumed)
-        }
-        Err(why) => afresh(why),
-    }
+    let carried = carry::carry(&from.config_dir, &to.config_dir, &found.files, &protected, settings.max_bytes)?;
+    let files = carried.copied + carried.already_there;
+    let whence = if from.name == to.name { String::new() } else { format!(", carried from {}", from.name) };
+    notice::note(format!(
+        "resuming conversation {} on {} ({files} file{}, {}{whence})",
+        found.id,
+        to.name,
+        if files == 1 { "" } else { "s" },
+        crate::bounded::human(carried.bytes),
+    ));
+    Ok(resumed)
 }
 
-fn account<'r>(roster: &'r Roster, launch: &Launch) -> Option<&'r Account> {
-    roster.accounts.iter().find(|a| a.name == launch.env.account)
+fn account<'r>(roster: &'r Roster, name: &str) -> Option<&'r Account> {
+    roster.accounts.iter().find(|a| a.name == name)
 }
 
 /// The files no conversation may carry: the plugin's credential and token
