@@ -104,6 +104,17 @@ fn check_catches_a_token_check_that_accepts_an_empty_token() {
 }
 
 #[test]
+fn check_of_a_file_needs_no_roster_as_install_does() {
+    let fx = Fixture::new("");
+    let wasm = test_plugin_with("checkbad", "");
+    let missing = fx.path("no-such-roster.toml");
+    let report = fx.ok(&["--roster", missing.to_str().unwrap(), "plugins", "check", wasm.to_str().unwrap()]);
+    assert!(report.contains("checks passed"), "{report}");
+    // A kind is resolved through the roster, so that one must exist.
+    assert!(fx.fails(&["--roster", missing.to_str().unwrap(), "plugins", "check", "claude"], 2).contains("no-such-roster.toml"));
+}
+
+#[test]
 fn check_catches_a_resume_that_sends_the_first_prompt_again() {
     let failed = check_fails("prompt-twice");
     assert!(failed.contains("resume-argv") && failed.contains("sends the first prompt again"), "{failed}");

@@ -17,7 +17,10 @@ pub fn run(ctx: &Context, target: &str, wall_sample: Option<&Path>, json: bool) 
         Some(path) => read_samples(path)?,
         None => Vec::new(),
     };
-    let roster = ctx.roster_if_any()?;
+    // A file needs no roster (as for `plugins install`); a roster that is
+    // there still gives its plugin_timeout. A kind is resolved through it.
+    let is_file = Path::new(target).exists() || target.ends_with(".wasm");
+    let roster = if is_file && !ctx.paths.roster.exists() { None } else { ctx.roster_if_any()? };
     let plugins = ctx.plugin_host(roster.as_ref())?;
     let (plugin, size) = load(&plugins, target)?;
     let findings = conformance::check(&plugin, size, &samples);
