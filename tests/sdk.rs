@@ -17,12 +17,21 @@ fn sdk_dir() -> std::path::PathBuf {
 fn a_scaffolded_plugin_builds_out_of_tree_checks_installs_and_launches() {
     let fx = Fixture::new("");
     let dir = fx.path("demo-plugin");
-    let out = fx.ok(&["plugins", "new", "demo", dir.to_str().unwrap(), "--sdk", sdk_dir().to_str().unwrap()]);
+    let out = fx.ok(&["plugins", "new", "demo", dir.to_str().unwrap()]);
     assert!(out.contains("cargo build --release --target wasm32-wasip2"), "{out}");
-    for file in ["Cargo.toml", "src/lib.rs", "README.md"] {
+    for file in ["Cargo.toml", "src/lib.rs", "README.md", "sdk/Cargo.toml", "sdk/wit/account-auth.wit"] {
         assert!(dir.join(file).is_file(), "{file}");
     }
-    assert!(!std::fs::read_to_string(dir.join("Cargo.toml")).unwrap().contains(".workspace"), "standalone");
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(!manifest.contains(".workspace"), "standalone");
+    // The SDK by a relative path: the crate builds wherever it is copied.
+    assert!(
+        manifest.contains("accounts-plugin = { path = \"sdk\" }") && !manifest.contains(workspace().to_str().unwrap())
+    );
+    assert_eq!(
+        std::fs::read(dir.join("sdk/src/lib.rs")).unwrap(),
+        std::fs::read(sdk_dir().join("src/lib.rs")).unwrap()
+    );
 
     // Built as its author would: plain cargo, in the crate's own dir.
     let target = plugin_target_dir();
@@ -111,7 +120,10 @@ fn check_of_a_file_needs_no_roster_as_install_does() {
     let report = fx.ok(&["--roster", missing.to_str().unwrap(), "plugins", "check", wasm.to_str().unwrap()]);
     assert!(report.contains("checks passed"), "{report}");
     // A kind is resolved through the roster, so that one must exist.
-    assert!(fx.fails(&["--roster", missing.to_str().unwrap(), "plugins", "check", "claude"], 2).contains("no-such-roster.toml"));
+    assert!(
+        fx.fails(&["--roster", missing.to_str().unwrap(), "plugins", "check", "claude"], 2)
+            .contains("no-such-roster.toml")
+    );
 }
 
 #[test]

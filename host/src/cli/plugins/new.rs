@@ -10,9 +10,32 @@ use crate::error::{Error, Result, usage};
 use crate::exit::ExitStatus;
 use crate::plugin::registry;
 
-/// The SDK crate of the source tree this binary was built from, when it is
-/// still there (until the SDK is published, plugins depend on it by path).
-const BUILT_FROM_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/sdk");
+/// The SDK's sources, as this binary was built with them. Until the SDK is
+/// on crates.io a new plugin gets its own copy in `sdk/`, named by a
+/// relative path, so the crate builds on any machine, offline. (`--sdk DIR`
+/// names another copy instead.) `sdk_files_are_all_embedded` keeps the
+/// list whole.
+macro_rules! sdk_file {
+    ($name:literal) => {
+        ($name, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/sdk/", $name)))
+    };
+}
+const SDK_FILES: &[(&str, &str)] = &[
+    sdk_file!("Cargo.toml"),
+    sdk_file!("README.md"),
+    sdk_file!("wit/account-auth.wit"),
+    sdk_file!("src/argv.rs"),
+    sdk_file!("src/civil.rs"),
+    sdk_file!("src/clock.rs"),
+    sdk_file!("src/conversation.rs"),
+    sdk_file!("src/corpus.rs"),
+    sdk_file!("src/json.rs"),
+    sdk_file!("src/lib.rs"),
+    sdk_file!("src/messages.rs"),
+    sdk_file!("src/spec.rs"),
+    sdk_file!("src/text.rs"),
+    sdk_file!("src/zones.rs"),
+];
 
 pub fn run(kind: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> Result<ExitStatus> {
     if !registry::is_kind_name(kind) {
@@ -30,14 +53,17 @@ pub fn run(kind: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> Result<Exi
     if std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(usage(format!("{} exists and is not empty; pick another DIR", dir.display())));
     }
-    let dependency = sdk_dependency(sdk)?;
+    let dependency = sdk_dependency(sdk.as_deref())?;
     let crate_name = format!("{kind}-plugin");
-    let files = [
-        ("Cargo.toml", cargo_toml(&crate_name, &dependency)),
-        ("src/lib.rs", lib_rs(kind)),
-        ("README.md", readme(kind, &crate_name)),
-        (".gitignore", "/target\n".to_owned()),
+    let mut files = vec![
+        ("Cargo.toml".to_owned(), cargo_toml(&crate_name, &dependency)),
+        ("src/lib.rs".to_owned(), lib_rs(kind)),
+        ("README.md".to_owned(), readme(kind, &crate_name)),
+        (".gitignore".to_owned(), "/target\n".to_owned()),
     ];
+    if sdk.is_none() {
+        files.extend(SDK_FILES.iter().map(|(name, text)| (format!("sdk/{name}"), (*text).to_owned())));
+    }
     for (name, text) in &files {
         let path = dir.join(name);
         let written =
@@ -55,14 +81,20 @@ pub fn run(kind: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> Result<Exi
 }
 
 /// The `accounts-plugin` line of the new crate's Cargo.toml.
-fn sdk_dependency(sdk: Option<PathBuf>) -> Result<String> {
+fn sdk_dependency(sdk: Option<&Path>) -> Result<String> {
     let path = match sdk {
         Some(path) if path.join("Cargo.toml").is_file() => path,
         Some(path) => return Err(usage(format!("--sdk {}: no Cargo.toml there", path.display()))),
-        None if Path::new(BUILT_FROM_SDK).join("Cargo.toml").is_file() => PathBuf::from(BUILT_FROM_SDK),
-        None => return Ok(format!("accounts-plugin = \"{}\"", env!("CARGO_PKG_VERSION"))),
+        None => {
+            return Ok(format!(
+                "# The SDK {}, copied beside the plugin until it is published\n\
+                 # (then: accounts-plugin = \"{}\").\naccounts-plugin = {{ path = \"sdk\" }}",
+                env!("CARGO_PKG_VERSION"),
+                env!("CARGO_PKG_VERSION")
+            ));
+        }
     };
-    let path = std::fs::canonicalize(&path).unwrap_or(path);
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     Ok(format!(
         "# The SDK by path until it is published (then: accounts-plugin = \"0.2\").\naccounts-plugin = {{ path = {:?} }}",
         path.display().to_string()
@@ -174,4 +206,22 @@ accounts plugins install {wasm}
 in your roster.
 "#
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SDK_FILES;
+
+    #[test]
+    fn sdk_files_are_all_embedded() {
+        let sdk = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/sdk");
+        let mut on_disk = vec!["Cargo.toml".to_owned(), "README.md".to_owned(), "wit/account-auth.wit".to_owned()];
+        for entry in std::fs::read_dir(sdk.join("src")).unwrap() {
+            on_disk.push(format!("src/{}", entry.unwrap().file_name().to_str().unwrap()));
+        }
+        on_disk.sort();
+        let mut embedded: Vec<String> = SDK_FILES.iter().map(|(name, _)| (*name).to_owned()).collect();
+        embedded.sort();
+        assert_eq!(embedded, on_disk, "a new SDK file needs its line in SDK_FILES");
+    }
 }
