@@ -767,3 +767,30 @@ fn accounts_resume_continues_a_conversation_that_ended_at_a_wall() {
         out.stdout.is_empty() && text(&out.stderr).contains("no conversation \"00000000-0000-4000-8000-000000000000\"")
     );
 }
+
+#[test]
+fn a_codex_conversation_tied_to_a_chatgpt_login_is_not_carried_to_another() {
+    let scene = Scene::new(
+        "default_agent = \"codex\"\n\
+         [[account]]\nname = \"x1\"\nagent = \"codex\"\nconfig_dir = \"d/x1\"\ntoken_file = \"t1\"\n\
+         [[account]]\nname = \"x2\"\nagent = \"codex\"\nconfig_dir = \"d/x2\"\ntoken_file = \"t2\"\n",
+    );
+    scene.fx.write("t1", CODEX_ONE);
+    scene.fx.write("t2", CODEX_TWO);
+    // A rollout as codex 0.171 writes it under a ChatGPT login.
+    let id = "019a0000-1111-7222-8333-444455556666";
+    let meta = serde_json::json!({"timestamp": "2026-12-03T10:00:00.000Z", "type": "session_meta", "payload": {
+        "id": id, "cwd": scene.fx.path(".").canonicalize().unwrap(), "account_scoped": true,
+        "creator_account_id": "acct-chatgpt-one", "originator": "codex_exec", "cli_version": "0.171.0"}});
+    let rollout = format!("d/x1/sessions/2026/12/03/rollout-2026-12-03T11-00-00-{id}.jsonl");
+    scene.fx.write(&rollout, &format!("{meta}\n"));
+    run(&mut scene.accounts(&["wall", "x1", "--for", "1h"]));
+    let mut resume = scene.accounts(&["resume", id]);
+    resume.current_dir(scene.fx.path("."));
+    let out = run(&mut resume);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(stderr.contains(&format!("cannot resume conversation {id}: conversation {id} is tied to the login that made it (acct-chatgpt-one), and x2 is another login")), "{stderr}");
+    assert!(!scene.fx.path("d/x2/sessions").exists(), "nothing was carried");
+}

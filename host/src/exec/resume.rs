@@ -103,7 +103,8 @@ pub fn continue_on(
     found: &Conversation,
     to: &Account,
 ) -> Result<Vec<String>, String> {
-    if let Some(owner) = &found.bound_to {
+    // On its own account a conversation stays with the login that made it.
+    if let Some(owner) = found.bound_to.as_ref().filter(|_| from.name != to.name) {
         let request = launch::request(to, None, crate::clock::now());
         let identity = plugin.credential_status(&request).ok().flatten().and_then(|s| s.identity);
         if identity.as_ref().map(|i| i.raw()) != Some(owner.raw()) {
