@@ -81,7 +81,9 @@ impl PartialEq<bool> for Value {
     }
 }
 
-/// Parse JSON text; `None` when it is not one whole JSON value.
+/// Parse JSON text; `None` when it is not one whole JSON value. Comments
+/// (`//`, `/* */`) and trailing commas are taken as JSONC, which agents
+/// allow in their settings files.
 pub fn parse(text: &str) -> Option<Value> {
     let mut parser = Parser { bytes: text.as_bytes(), at: 0, depth: 0 };
     let value = parser.value()?;
@@ -100,8 +102,19 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn skip_space(&mut self) {
-        while self.bytes.get(self.at).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
-            self.at += 1;
+        loop {
+            while self.bytes.get(self.at).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+                self.at += 1;
+            }
+            let rest = &self.bytes[self.at..];
+            if rest.starts_with(b"//") {
+                self.at += rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+            } else if rest.starts_with(b"/*") {
+                // An unclosed comment runs to the end, which then fails to parse.
+                self.at += rest.windows(2).skip(2).position(|w| w == b"*/").map_or(rest.len(), |i| i + 4);
+            } else {
+                return;
+            }
         }
     }
 
@@ -160,6 +173,10 @@ impl Parser<'_> {
                 return Some(items);
             }
             self.eat(b',')?;
+            // A trailing comma (JSONC).
+            if self.eat(close).is_some() {
+                return Some(items);
+            }
         }
     }
 
@@ -330,9 +347,7 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_json() {
-        for text in
-            ["", "{", "{\"a\"}", "[1,]", "01x", "\"\\q\"", "nul", "{} {}", "\"\u{1}\"", "1.", "-", "\"\\ud800\""]
-        {
+        for text in ["", "{", "{\"a\"}", "01x", "\"\\q\"", "nul", "{} {}", "\"\u{1}\"", "1.", "-", "\"\\ud800\""] {
             assert_eq!(parse(text), None, "{text:?}");
         }
         assert!(parse(&"[".repeat(200)).is_none(), "too deep, refused without overflow");
@@ -385,6 +400,38 @@ mod tests {
         })
     }
 
+    /// `text` with each comma that only spaces separate from a closing
+    /// bracket taken out (outside strings).
+    fn without_trailing_commas(text: &str) -> String {
+        let bytes = text.as_bytes();
+        let (mut out, mut in_string, mut escaped) = (String::new(), false, false);
+        for (i, &b) in bytes.iter().enumerate() {
+            if in_string {
+                (escaped, in_string) = (!escaped && b == b'\\', in_string && (escaped || b != b'"'));
+            } else if b == b'"' {
+                in_string = true;
+            } else if b == b',' {
+                let next = bytes[i + 1..].iter().find(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
+                if matches!(next, Some(b']' | b'}')) {
+                    continue;
+                }
+            }
+            out.push(b as char);
+        }
+        out
+    }
+
+    #[test]
+    fn commented_settings_files_are_read() {
+        let text = "// settings\n{\n  /* the model */ \"model\": \"opus\", // trailing\n  \"list\": [1, 2,],\n}\n";
+        let value = parse(text).unwrap();
+        assert_eq!(str(&value, &["model"]), Some("opus"));
+        assert!(matches!(&value["list"], Value::Array(items) if items.len() == 2));
+        assert!(parse("{\"a\": 1 /* never closed").is_none());
+        assert!(parse("[,]").is_none());
+        assert_eq!(str(&parse("{\"url\": \"http://x//y\"}").unwrap(), &["url"]), Some("http://x//y"));
+    }
+
     proptest! {
         /// Whatever serde_json writes (compact or pretty), this reader reads
         /// to the same tree.
@@ -396,10 +443,11 @@ mod tests {
             prop_assert!(same(&pretty, &value), "{value}");
         }
 
-        /// And refuses what serde_json refuses.
+        /// And refuses what serde_json refuses, but for the trailing commas
+        /// JSONC allows (taken out before serde_json reads it).
         #[test]
         fn refuses_what_serde_json_refuses(text in "[\\[\\]{}\":,0-9a-z\\\\ .-]{0,24}") {
-            let theirs = serde_json::from_str::<serde_json::Value>(&text).ok();
+            let theirs = serde_json::from_str::<serde_json::Value>(&without_trailing_commas(&text)).ok();
             let ours = parse(&text);
             prop_assert_eq!(ours.is_some(), theirs.is_some(), "{}", text);
             if let (Some(ours), Some(theirs)) = (ours, theirs) {

@@ -95,6 +95,32 @@ pub fn line_at(text: &str, at: usize) -> &str {
     text[start..end].trim()
 }
 
+/// Where `phrase` starts in `text` when a terminal may have wrapped it: a
+/// space in `phrase` matches any run of spaces and line breaks (a TUI
+/// breaks a long message at the terminal's width), and the text's words
+/// must otherwise be the phrase's. The last match wins.
+pub fn rfind_wrapped(text: &str, phrase: &str) -> Option<usize> {
+    let words: Vec<&str> = phrase.split_whitespace().collect();
+    let first = *words.first()?;
+    let mut found = None;
+    for (start, _) in text.match_indices(first) {
+        let mut rest = &text[start + first.len()..];
+        let whole = words[1..].iter().all(|word| {
+            let trimmed = rest.trim_start_matches([' ', '\t', '\r', '\n']);
+            let spaced = trimmed.len() < rest.len();
+            let matched = spaced && trimmed.starts_with(word);
+            if matched {
+                rest = &trimmed[word.len()..];
+            }
+            matched
+        });
+        if whole {
+            found = Some(start);
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +167,15 @@ mod tests {
     fn lines() {
         let text = "a\nbb wall here\nc";
         assert_eq!(line_at(text, text.find("wall").unwrap()), "bb wall here");
+    }
+
+    #[test]
+    fn a_phrase_wrapped_at_the_terminal_width_is_found() {
+        let text = "│ You've hit your usage limit. Upgrade or try\n│ again at 3pm\n";
+        assert_eq!(rfind_wrapped(text, "try again at 3pm"), None, "a border between the words is not a space");
+        let wrapped = "You've hit your usage\nlimit. Try again at 3pm";
+        assert_eq!(rfind_wrapped(wrapped, "hit your usage limit"), Some(7));
+        assert_eq!(rfind_wrapped("hit your usagelimit", "hit your usage limit"), None);
+        assert_eq!(rfind_wrapped("a b a  b", "a b"), Some(4));
     }
 }
