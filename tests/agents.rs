@@ -561,8 +561,8 @@ fn claude_usage_paused_for_the_organization_walls_and_rotates() {
 const CODEX_ONE: &str = "sk-proj-FIXTURE-account-one";
 const CODEX_TWO: &str = "sk-proj-FIXTURE-account-two";
 
-#[test]
-fn codex_exec_json_walls_until_the_time_codex_printed() {
+/// Two Codex accounts with API keys, `x1` then `x2`.
+fn two_codex_keys() -> Scene {
     let scene = Scene::new(
         "default_agent = \"codex\"\n\
          [[account]]\nname = \"x1\"\nagent = \"codex\"\nconfig_dir = \"d/x1\"\ntoken_file = \"t1\"\n\
@@ -570,6 +570,12 @@ fn codex_exec_json_walls_until_the_time_codex_printed() {
     );
     scene.fx.write("t1", CODEX_ONE);
     scene.fx.write("t2", CODEX_TWO);
+    scene
+}
+
+#[test]
+fn codex_exec_json_walls_until_the_time_codex_printed() {
+    let scene = two_codex_keys();
     // Both accounts are out: 7 h and 9 h from now. In New York, a reset
     // 7 h away is printed "at H:MM PM" or "AM": either way one half-day
     // wrong if the meridiem were misread at the end of a JSON string.
@@ -687,13 +693,7 @@ fn claude_restarts_fresh_when_the_conversation_cannot_be_carried() {
 
 #[test]
 fn codex_exec_resumes_its_conversation_on_the_next_account() {
-    let scene = Scene::new(
-        "default_agent = \"codex\"\n\
-         [[account]]\nname = \"x1\"\nagent = \"codex\"\nconfig_dir = \"d/x1\"\ntoken_file = \"t1\"\n\
-         [[account]]\nname = \"x2\"\nagent = \"codex\"\nconfig_dir = \"d/x2\"\ntoken_file = \"t2\"\n",
-    );
-    scene.fx.write("t1", CODEX_ONE);
-    scene.fx.write("t2", CODEX_TWO);
+    let scene = two_codex_keys();
     const MARKER: &str = "MARKER-codex-rollout";
     let resets_at = jiff::Timestamp::now().as_second() + 3 * 3_600;
     let api = standin::StandIn::start(&[
@@ -770,13 +770,7 @@ fn accounts_resume_continues_a_conversation_that_ended_at_a_wall() {
 
 #[test]
 fn a_codex_conversation_tied_to_a_chatgpt_login_is_not_carried_to_another() {
-    let scene = Scene::new(
-        "default_agent = \"codex\"\n\
-         [[account]]\nname = \"x1\"\nagent = \"codex\"\nconfig_dir = \"d/x1\"\ntoken_file = \"t1\"\n\
-         [[account]]\nname = \"x2\"\nagent = \"codex\"\nconfig_dir = \"d/x2\"\ntoken_file = \"t2\"\n",
-    );
-    scene.fx.write("t1", CODEX_ONE);
-    scene.fx.write("t2", CODEX_TWO);
+    let scene = two_codex_keys();
     // A rollout as codex 0.171 writes it under a ChatGPT login.
     let id = "019a0000-1111-7222-8333-444455556666";
     let meta = serde_json::json!({"timestamp": "2026-12-03T10:00:00.000Z", "type": "session_meta", "payload": {
