@@ -92,36 +92,16 @@ pub fn headless(
             let _ = spawned.child.wait();
             return Ok(Ended::TimedOut);
         }
-        let (out_ready, in_ready) = {
-            let mut fds = Vec::with_capacity(2);
-            if output_open {
-                fds.push(PollFd::new(&output, PollFlags::IN));
-            }
-            if stdin_open {
-                fds.push(PollFd::new(&stdin, PollFlags::IN));
-            }
-            let tick = Timespec { tv_sec: 0, tv_nsec: TICK.as_nanos() as i64 };
-            match poll(&mut fds, Some(&tick)) {
-                Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
-            }
-            let mut ready = fds.iter().map(|fd| !fd.revents().is_empty());
-            let out_ready = output_open && ready.next().unwrap_or(false);
-            (out_ready, stdin_open && ready.next().unwrap_or(false))
-        };
+        let (out_ready, in_ready) = ready(output_open.then_some(&output), stdin_open.then_some(&stdin))?;
         if out_ready {
             match output.read(&mut buf) {
                 // EIO: every process holding the terminal has closed it.
                 Ok(0) | Err(_) => output_open = false,
                 Ok(n) => {
-                    let mut err = std::io::stderr().lock();
-                    let _ = err.write_all(&buf[..n]).and_then(|()| err.flush());
-                    for event in scanner.feed(&buf[..n]) {
-                        if let Err(e) = on_url(&event) {
-                            kill();
-                            let _ = spawned.child.wait();
-                            return Err(e);
-                        }
+                    if let Err(e) = relay(&buf[..n], &mut scanner, &mut on_url) {
+                        kill();
+                        let _ = spawned.child.wait();
+                        return Err(e);
                     }
                 }
             }
@@ -137,6 +117,33 @@ pub fn headless(
             }
         }
     }
+}
+
+/// Wait a tick for the login's output and our stdin (each when still
+/// open); which of them can be read.
+fn ready(output: Option<&File>, stdin: Option<&std::io::Stdin>) -> std::io::Result<(bool, bool)> {
+    let mut fds = Vec::with_capacity(2);
+    fds.extend(output.map(|o| PollFd::new(o, PollFlags::IN)));
+    fds.extend(stdin.map(|s| PollFd::new(s, PollFlags::IN)));
+    let tick = Timespec { tv_sec: 0, tv_nsec: TICK.as_nanos() as i64 };
+    match poll(&mut fds, Some(&tick)) {
+        Ok(_) | Err(rustix::io::Errno::INTR) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut ready = fds.iter().map(|fd| !fd.revents().is_empty());
+    let out_ready = output.is_some() && ready.next().unwrap_or(false);
+    Ok((out_ready, stdin.is_some() && ready.next().unwrap_or(false)))
+}
+
+/// Show the login's output on stderr and pass each URL event it holds on.
+fn relay(
+    bytes: &[u8],
+    scanner: &mut Scanner,
+    on_url: &mut impl FnMut(&UrlEvent) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(bytes).and_then(|()| err.flush());
+    scanner.feed(bytes).iter().try_for_each(on_url)
 }
 
 /// Type one line into the command's terminal, ended by Enter (CR: a raw
