@@ -561,6 +561,16 @@ fn claude_usage_paused_for_the_organization_walls_and_rotates() {
 const CODEX_ONE: &str = "sk-proj-FIXTURE-account-one";
 const CODEX_TWO: &str = "sk-proj-FIXTURE-account-two";
 
+/// `accounts exec --rotate --account x1 -- codex exec --json ... "say hi"`
+/// against `api`.
+fn codex_rotated(scene: &Scene, api: &standin::StandIn) -> Command {
+    let base = format!("openai_base_url=\"{}/v1\"", api.url());
+    let args = ["exec", "--rotate", "--account", "x1", "--", "codex", "exec", "--json", "-c", &base];
+    let mut cmd = scene.accounts(&[&args[..], &["--skip-git-repo-check", "say hi"]].concat());
+    cmd.current_dir(scene.fx.path("."));
+    cmd
+}
+
 /// Two Codex accounts with API keys, `x1` then `x2`.
 fn two_codex_keys() -> Scene {
     let scene = Scene::new(
@@ -585,21 +595,7 @@ fn codex_exec_json_walls_until_the_time_codex_printed() {
         (CODEX_ONE, standin::Answer::CodexUsageLimit { resets_at: one }),
         (CODEX_TWO, standin::Answer::CodexUsageLimit { resets_at: two }),
     ]);
-    let base = format!("openai_base_url=\"{}/v1\"", api.url());
-    let mut cmd = scene.accounts(&[
-        "exec",
-        "--rotate",
-        "--account",
-        "x1",
-        "--",
-        "codex",
-        "exec",
-        "--json",
-        "-c",
-        &base,
-        "--skip-git-repo-check",
-        "say hi",
-    ]);
+    let mut cmd = codex_rotated(&scene, &api);
     cmd.env("TZ", "America/New_York").current_dir(scene.fx.path("."));
     let out = run(&mut cmd);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
@@ -700,21 +696,7 @@ fn codex_exec_resumes_its_conversation_on_the_next_account() {
         (CODEX_ONE, standin::Answer::CodexToolThenUsageLimit { marker: MARKER, resets_at }),
         (CODEX_TWO, standin::Answer::CodexReply("resumed on x2")),
     ]);
-    let base = format!("openai_base_url=\"{}/v1\"", api.url());
-    let mut cmd = scene.accounts(&[
-        "exec",
-        "--rotate",
-        "--account",
-        "x1",
-        "--",
-        "codex",
-        "exec",
-        "--json",
-        "-c",
-        &base,
-        "--skip-git-repo-check",
-        "say hi",
-    ]);
+    let mut cmd = codex_rotated(&scene, &api);
     cmd.current_dir(scene.fx.path("."));
     let out = run(&mut cmd);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
