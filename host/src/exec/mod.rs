@@ -266,8 +266,12 @@ impl Supervisor<'_> {
             let (Some(from), Some(to)) = (account(from), account(&launch.env.account)) else {
                 return Err(Error::Other(anyhow::anyhow!("account {from:?} is no longer in the roster")));
             };
-            argv = resume::continue_on(self.plugin, &self.roster.resume, &self.options.argv, from, found, to)
-                .map_err(|why| Error::Other(anyhow::anyhow!("cannot resume conversation {}: {why}", found.id)))?;
+            let settings = &self.roster.resume;
+            argv = resume::continue_on(self.plugin, &self.redactor, settings, &self.options.argv, from, found, to)
+                .map_err(|why| {
+                    let line = format!("cannot resume conversation {}: {why}", found.id);
+                    Error::Other(anyhow::anyhow!(self.redactor.scrub_str(&line)))
+                })?;
         }
         for run_id in 0.. {
             let started_at = crate::clock::now();
@@ -306,6 +310,7 @@ impl Supervisor<'_> {
                     resume::resumed_argv(
                         self.roster,
                         self.plugin,
+                        &self.redactor,
                         &self.roster.resume,
                         &self.options.argv,
                         &ended,

@@ -12,6 +12,7 @@ use crate::notice;
 use crate::plugin::{Conversation, ConversationQuery, Plugin};
 use crate::roster::{Account, ResumeSettings, Roster, TokenSource};
 use crate::token_store::HOST_TOKEN_FILE;
+use crate::untrusted::Redactor;
 
 /// Most bytes kept from the start and from the end of a run's output,
 /// where agents print their session id (stream-json's first line, the
@@ -70,6 +71,7 @@ pub struct Ended<'a> {
 pub fn resumed_argv(
     roster: &Roster,
     plugin: &Plugin<'_>,
+    redactor: &Redactor,
     settings: &ResumeSettings,
     argv: &[String],
     ended: &Ended<'_>,
@@ -77,7 +79,8 @@ pub fn resumed_argv(
 ) -> Option<Vec<String>> {
     let (from, to) = (account(roster, &ended.launch.env.account)?, account(roster, &next.env.account)?);
     let afresh = |why: String| {
-        notice::warn(format!("not resuming the conversation on {}: {why}; starting afresh", to.name));
+        let line = format!("not resuming the conversation on {}: {why}; starting afresh", to.name);
+        notice::warn(redactor.scrub_str(&line));
         None
     };
     let cwd = std::env::current_dir().ok().and_then(|d| d.to_str().map(str::to_owned));
@@ -90,13 +93,16 @@ pub fn resumed_argv(
         }
         Err(e) => return afresh(e.to_string()),
     };
-    continue_on(plugin, settings, argv, from, &found, to).map_or_else(afresh, Some)
+    continue_on(plugin, redactor, settings, argv, from, &found, to).map_or_else(afresh, Some)
 }
 
 /// Carry `found` from `from` to `to` and give the argv that resumes it
 /// there (from `argv`, the command as first given); `Err` says why not.
+/// What the plugin named (an id, an owner) is masked like a wall reason
+/// before it reaches stderr.
 pub fn continue_on(
     plugin: &Plugin<'_>,
+    redactor: &Redactor,
     settings: &ResumeSettings,
     argv: &[String],
     from: &Account,
@@ -123,13 +129,14 @@ pub fn continue_on(
     let carried = carry::carry(&from.config_dir, &to.config_dir, &found.files, &protected, settings.max_bytes)?;
     let files = carried.copied + carried.already_there;
     let whence = if from.name == to.name { String::new() } else { format!(", carried from {}", from.name) };
-    notice::note(format!(
+    let line = format!(
         "resuming conversation {} on {} ({files} file{}, {}{whence})",
         found.id,
         to.name,
         if files == 1 { "" } else { "s" },
         crate::bounded::human(carried.bytes),
-    ));
+    );
+    notice::note(redactor.scrub_str(&line));
     Ok(resumed)
 }
 
