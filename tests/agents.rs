@@ -770,3 +770,28 @@ fn a_codex_conversation_tied_to_a_chatgpt_login_is_not_carried_to_another() {
     assert!(stderr.contains(&format!("cannot resume conversation {id}: conversation {id} is tied to the login that made it (acct-chatgpt-one), and x2 is another login")), "{stderr}");
     assert!(!scene.fx.path("d/x2/sessions").exists(), "nothing was carried");
 }
+
+#[test]
+fn exec_rotate_wait_resumes_on_the_account_that_frees_first() {
+    let scene = two_claude_accounts();
+    // c2 is walled for a few seconds: when c1 hits its wall, every seat is
+    // walled, and --wait sleeps until c2 frees, then resumes there.
+    run(&mut scene.accounts(&["wall", "c2", "--for", "3s"]));
+    let reset = jiff::Timestamp::now().as_second() + 2 * 3_600;
+    const MARKER: &str = "MARKER-after-the-wait";
+    let api = standin::StandIn::start(&[
+        (CLAUDE_ONE, standin::Answer::ClaudeToolThenQuota { marker: MARKER, claim: "five_hour", reset }),
+        (CLAUDE_TWO, standin::Answer::ClaudeReply("resumed after the wait")),
+    ]);
+    let mut cmd = scene.accounts(&["exec", "--rotate", "--wait", "--account", "c1", "--", "claude", "-p", "say hi"]);
+    cmd.env("ANTHROPIC_BASE_URL", api.url())
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .current_dir(scene.fx.path("."));
+    let out = run(&mut cmd);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stderr.contains("(--wait)") && stderr.contains("resuming conversation"), "{stderr}");
+    assert!(stdout.contains("resumed after the wait"), "{stdout}");
+    let first_two = api.posts().into_iter().find(|p| p.credential == CLAUDE_TWO).expect("c2 was never used");
+    assert!(first_two.body.contains(MARKER));
+}
