@@ -495,6 +495,24 @@ fn claude_rotated(scene: &Scene, api: &standin::StandIn) -> Output {
     run(&mut cmd)
 }
 
+/// A stand-in where account one's conversation gets a tool call holding
+/// `marker` and then Anthropic's quota 429 (two hours to the reset), and
+/// account two gets `reply`.
+fn tool_then_quota(marker: &'static str, reply: &'static str) -> standin::StandIn {
+    let reset = jiff::Timestamp::now().as_second() + 2 * 3_600;
+    standin::StandIn::start(&[
+        (CLAUDE_ONE, standin::Answer::ClaudeToolThenQuota { marker, claim: "five_hour", reset }),
+        (CLAUDE_TWO, standin::Answer::ClaudeReply(reply)),
+    ])
+}
+
+/// Point a Claude run at `api`, from the scene's dir.
+fn against(cmd: &mut Command, scene: &Scene, api: &standin::StandIn) {
+    cmd.env("ANTHROPIC_BASE_URL", api.url())
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .current_dir(scene.fx.path("."));
+}
+
 fn wall_of(scene: &Scene, name: &str) -> serde_json::Value {
     let status: serde_json::Value =
         serde_json::from_slice(&run(&mut scene.accounts(&["status", "--json"])).stdout).unwrap();
@@ -611,14 +629,10 @@ fn codex_exec_json_walls_until_the_time_codex_printed() {
 #[test]
 fn claude_resumes_its_conversation_on_the_next_account() {
     let scene = two_claude_accounts();
-    let reset = jiff::Timestamp::now().as_second() + 2 * 3_600;
     // The marker is in account one's conversation only (a tool call the
     // stand-in made), never in the argv: a fresh start cannot send it.
     const MARKER: &str = "MARKER-7f3a-conversation";
-    let api = standin::StandIn::start(&[
-        (CLAUDE_ONE, standin::Answer::ClaudeToolThenQuota { marker: MARKER, claim: "five_hour", reset }),
-        (CLAUDE_TWO, standin::Answer::ClaudeReply("resumed on account two")),
-    ]);
+    let api = tool_then_quota(MARKER, "resumed on account two");
     let started = std::time::Instant::now();
     let out = claude_rotated(&scene, &api);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
@@ -643,16 +657,10 @@ fn claude_resumes_its_conversation_on_the_next_account() {
 #[test]
 fn claude_with_fresh_starts_over_on_the_next_account() {
     let scene = two_claude_accounts();
-    let reset = jiff::Timestamp::now().as_second() + 2 * 3_600;
     const MARKER: &str = "MARKER-fresh-start";
-    let api = standin::StandIn::start(&[
-        (CLAUDE_ONE, standin::Answer::ClaudeToolThenQuota { marker: MARKER, claim: "five_hour", reset }),
-        (CLAUDE_TWO, standin::Answer::ClaudeReply("fresh on account two")),
-    ]);
+    let api = tool_then_quota(MARKER, "fresh on account two");
     let mut cmd = scene.accounts(&["exec", "--rotate", "--fresh", "--account", "c1", "--", "claude", "-p", "say hi"]);
-    cmd.env("ANTHROPIC_BASE_URL", api.url())
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .current_dir(scene.fx.path("."));
+    against(&mut cmd, &scene, &api);
     let out = run(&mut cmd);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let first_two = api.posts().into_iter().find(|p| p.credential == CLAUDE_TWO).unwrap();
@@ -666,12 +674,8 @@ fn claude_restarts_fresh_when_the_conversation_cannot_be_carried() {
     // Account two's projects folder is a file: the carry cannot place the
     // session there, undoes itself, and the agent starts afresh.
     scene.fx.write("d/c2/projects", "not a folder");
-    let reset = jiff::Timestamp::now().as_second() + 2 * 3_600;
     const MARKER: &str = "MARKER-cannot-carry";
-    let api = standin::StandIn::start(&[
-        (CLAUDE_ONE, standin::Answer::ClaudeToolThenQuota { marker: MARKER, claim: "five_hour", reset }),
-        (CLAUDE_TWO, standin::Answer::ClaudeReply("fresh on account two")),
-    ]);
+    let api = tool_then_quota(MARKER, "fresh on account two");
     let out = claude_rotated(&scene, &api);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -712,17 +716,9 @@ fn codex_exec_resumes_its_conversation_on_the_next_account() {
 #[test]
 fn accounts_resume_continues_a_conversation_that_ended_at_a_wall() {
     let scene = two_claude_accounts();
-    let reset = jiff::Timestamp::now().as_second() + 2 * 3_600;
     const MARKER: &str = "MARKER-accounts-resume";
-    let api = standin::StandIn::start(&[
-        (CLAUDE_ONE, standin::Answer::ClaudeToolThenQuota { marker: MARKER, claim: "five_hour", reset }),
-        (CLAUDE_TWO, standin::Answer::ClaudeReply("continued on c2")),
-    ]);
-    let env = |cmd: &mut Command| {
-        cmd.env("ANTHROPIC_BASE_URL", api.url())
-            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-            .current_dir(scene.fx.path("."));
-    };
+    let api = tool_then_quota(MARKER, "continued on c2");
+    let env = |cmd: &mut Command| against(cmd, &scene, &api);
     // A plain exec (no --rotate): Claude stops at its wall on c1.
     let mut first = scene.accounts(&["exec", "--account", "c1", "--", "claude", "-p", "say hi"]);
     env(&mut first);
@@ -777,16 +773,10 @@ fn exec_rotate_wait_resumes_on_the_account_that_frees_first() {
     // c2 is walled for a few seconds: when c1 hits its wall, every seat is
     // walled, and --wait sleeps until c2 frees, then resumes there.
     run(&mut scene.accounts(&["wall", "c2", "--for", "3s"]));
-    let reset = jiff::Timestamp::now().as_second() + 2 * 3_600;
     const MARKER: &str = "MARKER-after-the-wait";
-    let api = standin::StandIn::start(&[
-        (CLAUDE_ONE, standin::Answer::ClaudeToolThenQuota { marker: MARKER, claim: "five_hour", reset }),
-        (CLAUDE_TWO, standin::Answer::ClaudeReply("resumed after the wait")),
-    ]);
+    let api = tool_then_quota(MARKER, "resumed after the wait");
     let mut cmd = scene.accounts(&["exec", "--rotate", "--wait", "--account", "c1", "--", "claude", "-p", "say hi"]);
-    cmd.env("ANTHROPIC_BASE_URL", api.url())
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .current_dir(scene.fx.path("."));
+    against(&mut cmd, &scene, &api);
     let out = run(&mut cmd);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");

@@ -115,21 +115,24 @@ fn open_source(root: &Path, relative: &Path) -> Result<Source, String> {
         }
     }
     at.push(parts[parts.len() - 1]);
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
-        .open(&at)
-        .map_err(|e| match e.raw_os_error() {
-            Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => {
-                format!("{} is a symlink; a conversation file must be a regular file", at.display())
-            }
-            _ => format!("cannot read {}: {e}", at.display()),
-        })?;
+    let file = open_no_follow(&at).map_err(|e| match e.raw_os_error() {
+        Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => {
+            format!("{} is a symlink; a conversation file must be a regular file", at.display())
+        }
+        _ => format!("cannot read {}: {e}", at.display()),
+    })?;
     let meta = file.metadata().map_err(|e| format!("cannot read {}: {e}", at.display()))?;
     if !meta.is_file() {
         return Err(format!("{} is not a regular file", at.display()));
     }
     Ok(Source { relative: relative.to_owned(), file, len: meta.len() })
+}
+
+/// Open `path` for reading, refusing a symlink (`ELOOP`) and never waiting
+/// on a FIFO.
+fn open_no_follow(path: &Path) -> std::io::Result<File> {
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    OpenOptions::new().read(true).custom_flags(flags.bits() as i32).open(path)
 }
 
 /// What this carry created, to remove on failure (files first, then the
@@ -219,11 +222,7 @@ fn copy_bounded(from: &mut File, to: &mut File, len: u64) -> std::io::Result<()>
 /// from the start; the source is rewound after).
 fn same_bytes(target: &Path, source: &mut Source) -> Result<bool, String> {
     use std::io::Seek;
-    let other = OpenOptions::new()
-        .read(true)
-        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
-        .open(target);
-    let Ok(mut other) = other else { return Ok(false) };
+    let Ok(mut other) = open_no_follow(target) else { return Ok(false) };
     match other.metadata() {
         Ok(meta) if meta.is_file() && meta.len() == source.len => {}
         _ => return Ok(false),

@@ -176,8 +176,7 @@ fn resume_argv_drops_the_prompt(findings: &mut Vec<Finding>, plugin: &Plugin<'_>
     const ID: &str = "0f0e0d0c-0b0a-4908-8706-050403020100";
     const FIRST: &str = "CHECK-FIRST-PROMPT";
     const NEXT: &str = "CHECK-CONTINUE";
-    let program = spec.login.as_ref().and_then(|l| l.interactive.first()).cloned().unwrap_or_else(|| spec.kind.clone());
-    let argv = vec![program, FIRST.to_owned()];
+    let argv = vec![spec.program(), FIRST.to_owned()];
     let name = "resume-argv";
     let started = Instant::now();
     let resumed = plugin.resume_argv(&argv, ID, NEXT);

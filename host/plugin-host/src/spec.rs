@@ -98,6 +98,12 @@ pub struct AccountRequest {
 impl Spec {
     /// " (expected a-… or b-…)" from the spec's token prefixes, for
     /// messages; empty without prefixes.
+    /// The agent's program, as its login names it (else its kind): what a
+    /// command line for it starts with.
+    pub fn program(&self) -> String {
+        self.login.as_ref().and_then(|l| l.interactive.first()).cloned().unwrap_or_else(|| self.kind.clone())
+    }
+
     pub fn prefix_hint(&self) -> String {
         match self.token_prefixes.as_slice() {
             [] => String::new(),

@@ -35,8 +35,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
     let plugins = ctx.plugin_host(Some(&roster))?;
     let plugin = plugins.load(&kind)?;
     let (from, found) = newest(&roster, &plugin, &kind, args.session.as_deref())?;
-    let program = plugin.spec().login.as_ref().and_then(|l| l.interactive.first()).cloned().unwrap_or(kind);
-    let argv = std::iter::once(program).chain(args.extra).collect();
+    let argv = std::iter::once(plugin.spec().program()).chain(args.extra).collect();
     let job = Job { argv, account: None, rotate: true, fresh: false, resume: Some((from.name.clone(), found)) };
     supervise(ctx, &roster, &plugin, &args.run, job)
 }

@@ -4,8 +4,6 @@
 //! start the agent with the plugin's resume argv. Anything that stands in
 //! the way is one line on stderr, and the agent starts afresh as before.
 
-use std::path::Path;
-
 use crate::carry;
 use crate::launch::{self, Launch};
 use crate::notice;
@@ -29,33 +27,19 @@ pub struct OutputSample {
 impl OutputSample {
     pub fn push(&mut self, text: &str) {
         let room = SAMPLE_BYTES.saturating_sub(self.head.len());
-        let cut = floor_char_boundary(text, room.min(text.len()));
+        let cut = text.floor_char_boundary(room);
         self.head.push_str(&text[..cut]);
         self.tail.push_str(&text[cut..]);
         if self.tail.len() > 2 * SAMPLE_BYTES {
             let from = self.tail.len() - SAMPLE_BYTES;
-            self.tail = self.tail[ceil_char_boundary(&self.tail, from)..].to_owned();
+            self.tail = self.tail[self.tail.ceil_char_boundary(from)..].to_owned();
         }
     }
 
     pub fn text(&self) -> String {
         let from = self.tail.len().saturating_sub(SAMPLE_BYTES);
-        format!("{}\n{}", self.head, &self.tail[ceil_char_boundary(&self.tail, from)..])
+        format!("{}\n{}", self.head, &self.tail[self.tail.ceil_char_boundary(from)..])
     }
-}
-
-fn floor_char_boundary(s: &str, mut at: usize) -> usize {
-    while !s.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
-}
-
-fn ceil_char_boundary(s: &str, mut at: usize) -> usize {
-    while !s.is_char_boundary(at) {
-        at += 1;
-    }
-    at
 }
 
 /// What one walled run leaves for the next: when it started, where, and
@@ -157,7 +141,7 @@ fn protected_files(plugin: &Plugin<'_>, account: &Account) -> Vec<String> {
     {
         names.extend(inside.to_str().map(str::to_owned));
     }
-    names.retain(|n| !Path::new(n).as_os_str().is_empty());
+    names.retain(|n| !n.is_empty());
     names
 }
 
