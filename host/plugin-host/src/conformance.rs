@@ -56,6 +56,7 @@ pub fn check(plugin: &Plugin<'_>, wasm_bytes: Option<usize>, wall_samples: &[Str
     launch_env_declares_its_keys(&mut findings, plugin, &spec, dir.path());
     no_login_in_an_empty_dir(&mut findings, plugin, &spec, dir.path());
     no_conversation_in_an_empty_dir(&mut findings, plugin, dir.path());
+    no_usage_in_an_empty_dir(&mut findings, plugin, dir.path());
     resume_argv_drops_the_prompt(&mut findings, plugin, &spec);
     walls_found_and_not_invented(&mut findings, plugin, wall_samples);
     calls_within_the_deadline(&mut findings, plugin.deadline());
@@ -170,6 +171,23 @@ fn no_conversation_in_an_empty_dir(findings: &mut Vec<Finding>, plugin: &Plugin<
     }
 }
 
+/// An empty config dir holds no usage reading.
+fn no_usage_in_an_empty_dir(findings: &mut Vec<Finding>, plugin: &Plugin<'_>, dir: &Path) {
+    let request =
+        AccountRequest { name: "check".into(), config_dir: dir.to_owned(), token: None, now: crate::clock::now() };
+    let name = "read-usage on an empty config dir";
+    let started = Instant::now();
+    let found = plugin.read_usage(&request);
+    let took = Some(started.elapsed());
+    match found {
+        Ok(readings) if readings.is_empty() => record(findings, name, true, "none".into(), took),
+        Ok(readings) => {
+            record(findings, name, false, format!("found {} readings in an empty dir", readings.len()), took)
+        }
+        Err(e) => record(findings, name, false, e.to_string(), took),
+    }
+}
+
 /// A resumed command line names the conversation, asks the continuation
 /// prompt, and does not send the first prompt again.
 fn resume_argv_drops_the_prompt(findings: &mut Vec<Finding>, plugin: &Plugin<'_>, spec: &Spec) {
@@ -206,27 +224,29 @@ fn resume_argv_drops_the_prompt(findings: &mut Vec<Finding>, plugin: &Plugin<'_>
     }
 }
 
-/// detect-wall finds nothing in ordinary output, and each sample (with its
+/// observe (detect-wall before 0.3.0) finds nothing in ordinary output, and each sample (with its
 /// reset, when the message gives one).
 fn walls_found_and_not_invented(findings: &mut Vec<Finding>, plugin: &Plugin<'_>, wall_samples: &[String]) {
     let zone = crate::timefmt::local_zone_name();
     let now = crate::clock::now();
+    let call = crate::bindings::observe_call(&plugin.spec().contract);
     let started = Instant::now();
     let false_walls: Vec<String> = ORDINARY_OUTPUT
         .iter()
-        .filter_map(|line| match plugin.detect_wall(line, now, &zone) {
-            Ok(None) => None,
-            Ok(Some(_)) => Some(format!("{line:?}")),
+        .filter_map(|line| match plugin.observe(line, now, &zone) {
+            Ok(seen) if seen.wall.is_none() && seen.usage.is_empty() => None,
+            Ok(seen) if seen.wall.is_none() => Some(format!("{line:?} (as a usage reading)")),
+            Ok(_) => Some(format!("{line:?}")),
             Err(e) => Some(format!("{line:?} ({e})")),
         })
         .collect();
     let took = started.elapsed() / ORDINARY_OUTPUT.len() as u32;
     let detail = if false_walls.is_empty() {
-        format!("{} ordinary lines, no wall", ORDINARY_OUTPUT.len())
+        format!("{} ordinary lines, no wall, no reading", ORDINARY_OUTPUT.len())
     } else {
         format!("took ordinary output for a wall: {}", false_walls.join("; "))
     };
-    record(findings, "detect-wall finds no wall in ordinary output", false_walls.is_empty(), detail, Some(took));
+    record(findings, &format!("{call} finds no wall in ordinary output"), false_walls.is_empty(), detail, Some(took));
     for sample in wall_samples {
         let started = Instant::now();
         let (passed, detail) = match plugin.detect_wall(sample, now, &zone) {
@@ -238,7 +258,7 @@ fn walls_found_and_not_invented(findings: &mut Vec<Finding>, plugin: &Plugin<'_>
             Ok(None) => (false, "found no wall".into()),
             Err(e) => (false, e.to_string()),
         };
-        record(findings, &format!("detect-wall on {sample:?}"), passed, detail, Some(started.elapsed()));
+        record(findings, &format!("{call} on {sample:?}"), passed, detail, Some(started.elapsed()));
     }
 }
 

@@ -35,7 +35,8 @@ pub use registry::{Origin, PinnedPlugin, PluginSource, Registry, ResolveError};
 pub use runtime::{Plugin, PluginError, Runtime};
 /// What a plugin says and is asked, in the host's own types.
 pub use spec::{
-    AccountRequest, Conversation, ConversationQuery, CredentialStatus, LoginCommands, LoginState, Spec, Wall,
+    AccountRequest, Conversation, ConversationQuery, CredentialStatus, LoginCommands, LoginState, Observed, Spec,
+    UsageReading, Wall,
 };
 
 /// The plugins compiled into this binary by `build.rs`.

@@ -21,6 +21,9 @@ pub const MAX_WALL_SECS: i64 = 35 * 86_400;
 /// command line may have: more is a plugin's mistake.
 pub const MAX_CONVERSATION_FILES: usize = 4_096;
 pub const MAX_RESUME_ARGS: usize = 4_096;
+/// Most observations one look at output may give, and most readings one
+/// config dir may hold (an agent has a handful of windows).
+pub const MAX_OBSERVATIONS: usize = 32;
 
 /// Names no plugin may set, even when it declares them, each group with
 /// the reason (shown by `accounts plugins policy` and in PLUGINS.md).

@@ -17,7 +17,9 @@ use super::failure;
 use super::policy;
 use super::registry::{Origin, PluginSource};
 use super::sandbox::{self, Limits, SandboxState};
-use super::spec::{self, AccountRequest, Conversation, ConversationQuery, CredentialStatus, Spec, Wall};
+use super::spec::{
+    self, AccountRequest, Conversation, ConversationQuery, CredentialStatus, Observed, Spec, UsageReading, Wall,
+};
 use crate::notice;
 use crate::untrusted::{Redactor, Untrusted, escape_controls};
 
@@ -310,17 +312,71 @@ impl Plugin<'_> {
         Ok(status)
     }
 
+    /// The wall in `output`, if any (see [`Plugin::observe`]).
     pub fn detect_wall(&self, output: &str, now: i64, zone: &str) -> Result<Option<Wall>, PluginError> {
+        self.observe(output, now, zone).map(|observed| observed.wall)
+    }
+
+    /// What `output` says about the account's quota: its wall (reset
+    /// clamped), and its usage readings (checked; see [`Plugin::checked_usage`]).
+    pub fn observe(&self, output: &str, now: i64, zone: &str) -> Result<Observed, PluginError> {
         let (output, zone) = (output.to_owned(), zone.to_owned());
-        let wall = self.call("detect-wall", now, None, move |store, p| p.detect_wall(store, &output, now, &zone))?;
-        match wall {
-            Some(w) if w.matched.raw().len() > policy::MAX_SPEC_STRING_BYTES => Err(self.failed(format!(
-                "detect-wall returned {} bytes of matched text; at most {} are allowed",
-                w.matched.raw().len(),
-                policy::MAX_SPEC_STRING_BYTES
-            ))),
-            w => Ok(w.map(|w| Wall { resets_at: self.clamp_reset(w.resets_at, now), ..w })),
+        let what = bindings::observe_call(&self.spec().contract);
+        let observed = self.call(what, now, None, move |store, p| p.observe(store, &output, now, &zone))?;
+        let wall = match observed.wall {
+            Some(w) if w.matched.raw().len() > policy::MAX_SPEC_STRING_BYTES => {
+                return Err(self.failed(format!(
+                    "{what} returned {} bytes of matched text; at most {} are allowed",
+                    w.matched.raw().len(),
+                    policy::MAX_SPEC_STRING_BYTES
+                )));
+            }
+            w => w.map(|w| Wall { resets_at: self.clamp_reset(w.resets_at, now), ..w }),
+        };
+        Ok(Observed { wall, usage: self.checked_usage(what, observed.usage, now)? })
+    }
+
+    /// The usage readings the agent left in `account`'s config dir
+    /// (checked; empty for a plugin before 0.3.0).
+    pub fn read_usage(&self, account: &AccountRequest) -> Result<Vec<UsageReading>, PluginError> {
+        let mount = account.config_dir.is_dir().then_some(account.config_dir.as_path());
+        let request = account.clone();
+        let usage = self.call("read-usage", account.now, mount, move |store, p| p.read_usage(store, &request))?;
+        self.checked_usage("read-usage", usage, account.now)
+    }
+
+    /// Readings as the host keeps them: at most [`policy::MAX_OBSERVATIONS`],
+    /// each window a short name, the fraction a number clamped to 0–1, a
+    /// reset no further than a wall could be. A plugin breaking these is
+    /// an error, not something to guess around.
+    fn checked_usage(&self, what: &str, usage: Vec<UsageReading>, now: i64) -> Result<Vec<UsageReading>, PluginError> {
+        if usage.len() > policy::MAX_OBSERVATIONS {
+            return Err(self.failed(format!(
+                "{what} returned {} usage readings; at most {} are allowed",
+                usage.len(),
+                policy::MAX_OBSERVATIONS
+            )));
         }
+        let latest = now.saturating_add(policy::MAX_WALL_SECS);
+        usage
+            .into_iter()
+            .map(|u| {
+                if !UsageReading::valid_window(&u.window) {
+                    return Err(self.failed(format!(
+                        "{what} returned a usage window named {}; a window is 1-{} of a-z, 0-9, - and _",
+                        Untrusted::new(u.window.chars().take(64).collect::<String>()).shown(),
+                        UsageReading::MAX_WINDOW_BYTES
+                    )));
+                }
+                if u.used.is_nan() {
+                    return Err(self.failed(format!(
+                        "{what} returned a usage reading of window {} that is not a number",
+                        u.window
+                    )));
+                }
+                Ok(UsageReading { used: u.used.clamp(0.0, 1.0), resets_at: u.resets_at.map(|t| t.min(latest)), ..u })
+            })
+            .collect()
     }
 
     /// The conversation `query` describes in `account`'s config dir, as

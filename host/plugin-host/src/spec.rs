@@ -48,6 +48,37 @@ pub struct Wall {
     pub matched: crate::untrusted::Untrusted,
 }
 
+/// One usage window's reading as a plugin returned it: checked and
+/// clamped by the runtime before anyone else sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageReading {
+    /// `5h`, `7d`: a short name ([`UsageReading::valid_window`]).
+    pub window: String,
+    /// 0.0 to 1.0.
+    pub used: f64,
+    pub resets_at: Option<i64>,
+}
+
+impl UsageReading {
+    /// The longest window name.
+    pub const MAX_WINDOW_BYTES: usize = 32;
+
+    /// 1–32 of `a`–`z`, `0`–`9`, `-`, `_`: a name that is safe to show and
+    /// to key a database row by.
+    pub fn valid_window(window: &str) -> bool {
+        (1..=Self::MAX_WINDOW_BYTES).contains(&window.len())
+            && window.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    }
+}
+
+/// What one look at an agent's output found: its wall, if any, and the
+/// usage readings in the order the agent printed them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    pub wall: Option<Wall>,
+    pub usage: Vec<UsageReading>,
+}
+
 /// Whether an account's own login can be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

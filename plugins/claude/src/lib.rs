@@ -19,10 +19,11 @@
 use accounts_plugin::clock::{Precision, Reset};
 use accounts_plugin::messages::{self, Walls};
 use accounts_plugin::{
-    Account, Agent, Conversation, CredentialStatus, Env, LoginState, Query, Spec, Wall, clock, json, text,
+    Account, Agent, Conversation, CredentialStatus, Env, LoginState, Query, Spec, Usage, Wall, clock, json, text,
 };
 
 mod resume;
+mod usage;
 
 const CONFIG_DIR_ENV: &str = "CLAUDE_CONFIG_DIR";
 const OAUTH_TOKEN_ENV: &str = "CLAUDE_CODE_OAUTH_TOKEN";
@@ -106,6 +107,10 @@ impl Agent for Claude {
 
     fn detect_wall(output: &str, now: i64, zone: &str) -> Option<Wall> {
         detect(output, now, zone)
+    }
+
+    fn detect_usage(output: &str, now: i64, zone: &str) -> Vec<Usage> {
+        usage::detect(output, now, zone)
     }
 
     fn find_conversation(_account: &Account, query: &Query) -> Option<Conversation> {

@@ -16,10 +16,11 @@
 use accounts_plugin::clock::{Precision, Reset};
 use accounts_plugin::messages::{self, Walls};
 use accounts_plugin::{
-    Account, Agent, Conversation, CredentialStatus, LoginState, Query, Spec, Wall, clock, json, text,
+    Account, Agent, Conversation, CredentialStatus, LoginState, Query, Spec, Usage, Wall, clock, json, text,
 };
 
 mod resume;
+mod usage;
 
 const TOKEN_PREFIX: &str = "sk-";
 /// Anthropic keys also start with `sk-`; one in an OpenAI slot is a mix-up.
@@ -68,6 +69,10 @@ impl Agent for Codex {
         detect(output, now, zone)
     }
 
+    fn read_usage(_account: &Account) -> Vec<Usage> {
+        usage::read()
+    }
+
     fn find_conversation(_account: &Account, query: &Query) -> Option<Conversation> {
         resume::find(query)
     }
@@ -79,11 +84,12 @@ impl Agent for Codex {
 
 accounts_plugin::export!(Codex);
 
-/// What `auth.json` says: a stored API key is a live login; a ChatGPT login
-/// is live while it can be refreshed or its access token is valid.
+/// What `auth.json` says: a stored API key is a live login (with no
+/// identity: two keys are two quotas, however alike they look); a ChatGPT
+/// login is live while it can be refreshed or its access token is valid.
 fn status(auth: &json::Value, now: i64) -> CredentialStatus {
     if json::non_empty(auth, &["OPENAI_API_KEY"]).is_some() {
-        return CredentialStatus::new(LoginState::Live).identity(Some("API key"));
+        return CredentialStatus::new(LoginState::Live).plan(Some("API key"));
     }
     let Some(access) = json::non_empty(auth, &["tokens", "access_token"]) else {
         return CredentialStatus::missing();

@@ -120,6 +120,23 @@ pub fn first_line(relative: &str, max_bytes: usize) -> Option<String> {
     String::from_utf8(line.to_vec()).ok()
 }
 
+/// The complete lines in the last `max_bytes` of the file at `relative`
+/// (the first, cut, line left out unless the read began at the file's
+/// start); `None` when it cannot be read. A session log that grows for
+/// hours is read from its end, never whole.
+pub fn tail(relative: &str, max_bytes: usize) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(config_path(relative)).ok()?;
+    let len = file.metadata().ok()?.len();
+    let start = len.saturating_sub(max_bytes as u64);
+    file.seek(SeekFrom::Start(start)).ok()?;
+    let mut bytes = Vec::new();
+    file.take(max_bytes as u64).read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let whole = if start == 0 { &text[..] } else { text.split_once('\n').map_or("", |(_, rest)| rest) };
+    Some(whole.to_owned())
+}
+
 /// The file name of `relative` without its extension: `a/b/<id>.jsonl`
 /// gives `<id>`.
 pub fn stem(relative: &str) -> Option<&str> {
@@ -165,6 +182,9 @@ mod tests {
         assert_eq!(newest_file("p", 0, None, |p| p.ends_with(".jsonl")).as_deref(), Some("p/old.jsonl"));
         assert_eq!(newest_file("p", 0, Some(2_000), |p| p.ends_with(".jsonl")), None);
         assert_eq!(first_line("p/q/new.jsonl", 5).as_deref(), Some("first"));
+        assert_eq!(tail("p/q/new.jsonl", 100).as_deref(), Some("first line\nsecond"), "read from the start: whole");
+        assert_eq!(tail("p/q/new.jsonl", 9).as_deref(), Some("second"), "the cut first line is left out");
+        assert_eq!(tail("p/missing", 9), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

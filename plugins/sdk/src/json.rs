@@ -53,6 +53,15 @@ impl Value {
         }
     }
 
+    /// A number as a float (`0.96`, `72.5`, `1e-3`); `None` for anything
+    /// else, and for a number too large to be finite.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Number(text) => text.parse::<f64>().ok().filter(|f| f.is_finite()),
+            _ => None,
+        }
+    }
+
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),

@@ -37,7 +37,9 @@
 //! [`clock`] (reset times such as "3pm (Europe/Paris)", with the host's
 //! time-zone rules), and [`messages`] (output as messages, JSON strings
 //! included; matching a message by how it starts; the best of several
-//! walls). The contract itself, `wit/account-auth.wit`, is
+//! walls). Usage readings ([`Usage`]) keep new work off an account before
+//! its wall: [`Agent::detect_usage`] finds them in output,
+//! [`Agent::read_usage`] in the config dir. The contract itself, `wit/account-auth.wit`, is
 //! `accounts:auth@0.3.0`.
 
 extern crate self as accounts_plugin;
@@ -55,7 +57,7 @@ pub mod text;
 mod zones;
 
 pub use conversation::{Conversation, Query};
-pub use spec::{Account, CredentialStatus, Env, LoginState, Spec, Wall, check_token_shape as token_shape};
+pub use spec::{Account, CredentialStatus, Env, LoginState, Spec, Usage, Wall, check_token_shape as token_shape};
 
 /// The agent a plugin serves. Implement [`Agent::spec`]; the rest have
 /// defaults that fit most agents.
@@ -107,6 +109,28 @@ pub trait Agent {
         None
     }
 
+    /// The usage readings in `output` (the same text as
+    /// [`Agent::detect_wall`] sees), in the order printed: a warning such
+    /// as "You've used 91% of your weekly limit", a rate-limit event with
+    /// each window's utilisation. Name each window the same every time.
+    ///
+    /// Default: none.
+    fn detect_usage(output: &str, now: i64, zone: &str) -> Vec<Usage> {
+        let _ = (output, now, zone);
+        Vec::new()
+    }
+
+    /// The usage readings the agent left in `account`'s config dir
+    /// (read-only under [`json::CONFIG_MOUNT`]), e.g. in its session logs.
+    /// Read a bounded amount: the newest file's tail
+    /// ([`conversation::newest_file`], [`conversation::tail`]).
+    ///
+    /// Default: none.
+    fn read_usage(account: &Account) -> Vec<Usage> {
+        let _ = account;
+        Vec::new()
+    }
+
     /// The conversation in `account`'s config dir (read-only under
     /// [`json::CONFIG_MOUNT`]) that `query` describes, newest first
     /// ([`conversation::newest_file`] finds it). Name every file the agent
@@ -155,12 +179,15 @@ macro_rules! export {
                 fn credential_status(account: $crate::__private::WitAccount) -> $crate::__private::WitStatus {
                     $crate::__private::credential_status::<$agent>(account)
                 }
-                fn detect_wall(
+                fn observe(
                     output: ::std::string::String,
                     now: i64,
                     zone: ::std::string::String,
-                ) -> ::core::option::Option<$crate::__private::WitWall> {
-                    $crate::__private::detect_wall::<$agent>(&output, now, &zone)
+                ) -> ::std::vec::Vec<$crate::__private::WitObservation> {
+                    $crate::__private::observe::<$agent>(&output, now, &zone)
+                }
+                fn read_usage(account: $crate::__private::WitAccount) -> ::std::vec::Vec<$crate::__private::WitUsage> {
+                    $crate::__private::read_usage::<$agent>(account)
                 }
                 fn find_conversation(
                     account: $crate::__private::WitAccount,
@@ -201,7 +228,7 @@ pub mod __private {
 
     pub use bindings::exports::accounts::auth::account_auth::{
         Account as WitAccount, AgentSpec, Conversation as WitConversation, ConversationQuery as WitQuery,
-        CredentialInfo as WitStatus, Env as WitEnv, Guest, Wall as WitWall,
+        CredentialInfo as WitStatus, Env as WitEnv, Guest, Observation as WitObservation, UsageReading as WitUsage,
     };
 
     use crate::{Account, Agent};
@@ -224,7 +251,14 @@ pub mod __private {
         Some(WitConversation { id: found.id, files: found.files, cwd: found.cwd, bound_to: found.bound_to })
     }
 
-    pub fn detect_wall<A: Agent>(output: &str, now: i64, zone: &str) -> Option<WitWall> {
-        A::detect_wall(output, now, zone).map(crate::Wall::into_wit)
+    /// The readings, then the wall: the contract's one call for both.
+    pub fn observe<A: Agent>(output: &str, now: i64, zone: &str) -> Vec<WitObservation> {
+        let usage = A::detect_usage(output, now, zone).into_iter().map(|u| WitObservation::Usage(u.into_wit()));
+        let wall = A::detect_wall(output, now, zone).map(|w| WitObservation::Wall(w.into_wit()));
+        usage.chain(wall).collect()
+    }
+
+    pub fn read_usage<A: Agent>(account: WitAccount) -> Vec<WitUsage> {
+        A::read_usage(&Account::from_wit(account)).into_iter().map(crate::Usage::into_wit).collect()
     }
 }

@@ -242,6 +242,31 @@ impl Wall {
     }
 }
 
+/// How much of one usage window an account has used, as the agent
+/// reported it: a warning it printed, a rate-limit event, its session log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Usage {
+    /// The window's short name, the same in every reading of it: `5h`,
+    /// `7d`, `7d-opus` (1–32 of `a`–`z`, `0`–`9`, `-`, `_`).
+    pub window: String,
+    /// The fraction used, 0.0 to 1.0.
+    pub used: f64,
+    /// When the window resets, seconds since the Unix epoch, when the
+    /// agent says.
+    pub resets_at: Option<i64>,
+}
+
+impl Usage {
+    /// `used` as a fraction (0.96 for 96 %).
+    pub fn new(window: &str, used: f64, resets_at: Option<i64>) -> Usage {
+        Usage { window: window.to_owned(), used, resets_at }
+    }
+
+    pub(crate) fn into_wit(self) -> wit::UsageReading {
+        wit::UsageReading { window: self.window, used: self.used, resets_at: self.resets_at }
+    }
+}
+
 /// Whether an account's own login can be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginState {

@@ -14,7 +14,7 @@ use wasmtime::component::{Component, InstancePre, Linker, types::ComponentItem};
 use wasmtime::{Engine, Store};
 
 use super::sandbox::SandboxState;
-use super::spec::{AccountRequest, Conversation, ConversationQuery, CredentialStatus, Spec, Wall};
+use super::spec::{AccountRequest, Conversation, ConversationQuery, CredentialStatus, Observed, Spec, UsageReading};
 
 /// The interface name without a version, to recognise other versions.
 pub(crate) const INTERFACE_UNVERSIONED: &str = "accounts:auth/account-auth";
@@ -49,6 +49,15 @@ impl Contract {
             Contract::V0_2 => since_v0_2_0::INTERFACE,
             Contract::V0_3 => since_v0_3_0::INTERFACE,
         }
+    }
+}
+
+/// The name of the call that looks at output in the contract `version`
+/// (a spec's `contract`), for messages: `detect-wall` before 0.3.0.
+pub(crate) fn observe_call(version: &str) -> &'static str {
+    match Contract::ALL.into_iter().find(|c| c.version() == version) {
+        Some(Contract::V0_1 | Contract::V0_2) => "detect-wall",
+        Some(Contract::V0_3) | None => "observe",
     }
 }
 
@@ -182,17 +191,33 @@ impl Instance {
         }
     }
 
-    pub(crate) fn detect_wall(
+    /// The wall and the usage readings in `output`; before 0.3.0 a plugin
+    /// reports only the wall.
+    pub(crate) fn observe(
         &self,
         store: &mut Store<SandboxState>,
         output: &str,
         now: i64,
         zone: &str,
-    ) -> wasmtime::Result<Option<Wall>> {
+    ) -> wasmtime::Result<Observed> {
+        let wall_only = |wall| Observed { wall, usage: Vec::new() };
         match self {
-            Instance::V0_1(p) => since_v0_1_0::detect_wall(p, store, output, now, zone),
-            Instance::V0_2(p) => since_v0_2_0::detect_wall(p, store, output, now, zone),
-            Instance::V0_3(p) => since_v0_3_0::detect_wall(p, store, output, now, zone),
+            Instance::V0_1(p) => since_v0_1_0::detect_wall(p, store, output, now, zone).map(wall_only),
+            Instance::V0_2(p) => since_v0_2_0::detect_wall(p, store, output, now, zone).map(wall_only),
+            Instance::V0_3(p) => since_v0_3_0::observe(p, store, output, now, zone),
+        }
+    }
+
+    /// The readings the agent left in the account's config dir; none
+    /// before 0.3.0.
+    pub(crate) fn read_usage(
+        &self,
+        store: &mut Store<SandboxState>,
+        account: &AccountRequest,
+    ) -> wasmtime::Result<Vec<UsageReading>> {
+        match self {
+            Instance::V0_1(_) | Instance::V0_2(_) => Ok(Vec::new()),
+            Instance::V0_3(p) => since_v0_3_0::read_usage(p, store, account),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! What contracts 0.2.0 and 0.3.0 share, written once: the host's side of
-//! the `time-zones` import and every call but `spec`. Each version module
+//! the `time-zones` import and every call but `spec` and the wall's (0.3.0
+//! reports walls through `observe`). Each version module
 //! expands [`since_v0_2_calls!`] next to its own generated bindings, whose
 //! types have the same names in both.
 
@@ -84,17 +85,6 @@ macro_rules! since_v0_2_calls {
                 identity: raw.identity.map(Untrusted::new),
                 plan: raw.plan.map(Untrusted::new),
             })
-        }
-
-        pub(super) fn detect_wall(
-            p: &Plugin,
-            store: &mut Store<SandboxState>,
-            output: &str,
-            now: i64,
-            zone: &str,
-        ) -> wasmtime::Result<Option<Wall>> {
-            let wall = p.accounts_auth_account_auth().call_detect_wall(store, output, now, zone)?;
-            Ok(wall.map(|w| Wall { resets_at: w.resets_at, matched: Untrusted::new(w.matched) }))
         }
     };
 }

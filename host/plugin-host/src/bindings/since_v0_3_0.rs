@@ -7,7 +7,8 @@ use wasmtime::component::{HasSelf, Linker};
 use super::config_dir_str;
 use crate::sandbox::SandboxState;
 use crate::spec::{
-    AccountRequest, Conversation, ConversationQuery, CredentialStatus, LoginCommands, LoginState, Spec, Wall,
+    AccountRequest, Conversation, ConversationQuery, CredentialStatus, LoginCommands, LoginState, Observed, Spec,
+    UsageReading, Wall,
 };
 use crate::untrusted::Untrusted;
 
@@ -73,4 +74,38 @@ pub(super) fn resume_argv(
     prompt: &str,
 ) -> wasmtime::Result<Result<Vec<String>, String>> {
     p.accounts_auth_account_auth().call_resume_argv(store, argv, id, prompt)
+}
+
+/// The wall and the readings in `output`: the newest wall when a plugin
+/// reports several, the readings in the order given.
+pub(super) fn observe(
+    p: &Plugin,
+    store: &mut Store<SandboxState>,
+    output: &str,
+    now: i64,
+    zone: &str,
+) -> wasmtime::Result<Observed> {
+    let mut observed = Observed::default();
+    for observation in p.accounts_auth_account_auth().call_observe(store, output, now, zone)? {
+        match observation {
+            api::Observation::Wall(w) => {
+                observed.wall = Some(Wall { resets_at: w.resets_at, matched: Untrusted::new(w.matched) });
+            }
+            api::Observation::Usage(u) => observed.usage.push(reading(u)),
+        }
+    }
+    Ok(observed)
+}
+
+pub(super) fn read_usage(
+    p: &Plugin,
+    store: &mut Store<SandboxState>,
+    req: &AccountRequest,
+) -> wasmtime::Result<Vec<UsageReading>> {
+    let found = p.accounts_auth_account_auth().call_read_usage(store, &account(req)?)?;
+    Ok(found.into_iter().map(reading).collect())
+}
+
+fn reading(u: api::UsageReading) -> UsageReading {
+    UsageReading { window: u.window, used: u.used, resets_at: u.resets_at }
 }
