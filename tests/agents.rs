@@ -785,3 +785,189 @@ fn exec_rotate_wait_resumes_on_the_account_that_frees_first() {
     let first_two = api.posts().into_iter().find(|p| p.credential == CLAUDE_TWO).expect("c2 was never used");
     assert!(first_two.body.contains(MARKER));
 }
+
+/// `launch-env --agent claude` for `worker` (held by this test process):
+/// the account it takes.
+fn launched_account(scene: &Scene, worker: &str, skew: &str) -> String {
+    let pid = std::process::id().to_string();
+    let mut cmd = scene.accounts(&["launch-env", "--agent", "claude", "--worker", worker, "--holder-pid", &pid]);
+    let out = run(cmd.env("ACCOUNTS_CLOCK_SKEW", skew));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let env = text(&out.stdout);
+    let line = env.lines().find(|l| l.starts_with("export ACCOUNTS_ACCOUNT=")).unwrap_or_else(|| panic!("{env}"));
+    line.trim_start_matches("export ACCOUNTS_ACCOUNT=").trim_matches('\'').to_owned()
+}
+
+fn status_of(scene: &Scene, name: &str, skew: &str) -> serde_json::Value {
+    let out = run(scene.accounts(&["status", "--json"]).env("ACCOUNTS_CLOCK_SKEW", skew));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    status["accounts"].as_array().unwrap().iter().find(|a| a["name"] == name).unwrap().clone()
+}
+
+#[test]
+fn a_claude_usage_warning_keeps_new_work_off_the_account_until_its_reset() {
+    let scene = two_claude_accounts();
+    let roster = std::fs::read_to_string(scene.fx.path("roster.toml")).unwrap();
+    scene.fx.write("roster.toml", &format!("wall_at = \"95%\"\n{roster}"));
+    let now = jiff::Timestamp::now().as_second();
+    let (five_hour_reset, seven_day_reset) = (now + 3_600, now + 3 * 86_400);
+    let api = standin::StandIn::start(&[
+        (
+            CLAUDE_ONE,
+            standin::Answer::ClaudeWarning {
+                text: "done on one",
+                five_hour: 0.4,
+                seven_day: 0.96,
+                five_hour_reset,
+                seven_day_reset,
+            },
+        ),
+        (CLAUDE_TWO, standin::Answer::ClaudeReply("done on two")),
+    ]);
+    // The real Claude, in stream-json: its rate_limit_event carries the
+    // windows Anthropic's headers gave.
+    let args = ["exec", "--rotate", "--account", "c1", "--", "claude", "-p", "say hi"];
+    let mut cmd = scene.accounts(&[&args[..], &["--output-format", "stream-json", "--verbose"]].concat());
+    against(&mut cmd, &scene, &api);
+    let out = run(&mut cmd);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains(r#""type":"rate_limit_event""#) && stdout.contains("done on one"), "{stdout}");
+    assert!(!stderr.contains("walled"), "a warning is not a wall: {stderr}");
+
+    // Past its 95% mark, c1 takes no new work; c2 does.
+    assert_eq!(launched_account(&scene, "next", ""), "c2");
+    let c1 = status_of(&scene, "c1", "");
+    let windows: Vec<(&str, f64, &str)> = c1["usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["window"].as_str().unwrap(), u["used_percent"].as_f64().unwrap(), u["resets_at"].as_str().unwrap()))
+        .collect();
+    let (five, seven) = (rfc3339(five_hour_reset), rfc3339(seven_day_reset));
+    assert_eq!(windows, [("5h", 40.0, five.as_str()), ("7d", 96.0, seven.as_str())], "{c1}");
+    assert_eq!(c1["soft_wall"]["window"], "7d", "{c1}");
+    assert_eq!(c1["soft_wall"]["until"], rfc3339(seven_day_reset), "{c1}");
+    assert_eq!(c1["soft_wall"]["wall_at_percent"], 95.0, "{c1}");
+    assert!(c1["wall"].is_null(), "a soft wall is not a wall: {c1}");
+    let table = text(&run(&mut scene.accounts(&["status"])).stdout);
+    assert!(table.contains("soft wall: 7d at 96% for 3d") && table.contains("usage 5h 40% · resets"), "{table}");
+
+    // After the 7-day reset c1 is back (its readings are gone): the next
+    // worker takes it, the emptier account.
+    let after = "+3d1h";
+    assert!(status_of(&scene, "c1", after)["soft_wall"].is_null());
+    assert_eq!(launched_account(&scene, "later", after), "c1");
+}
+
+#[test]
+fn codex_usage_windows_show_from_its_rollout_without_a_run_of_ours() {
+    let scene = two_codex_keys();
+    let now = jiff::Timestamp::now().as_second();
+    let (primary_reset, secondary_reset) = (now + 2 * 3_600, now + 5 * 86_400);
+    let api = standin::StandIn::start(&[(
+        CODEX_ONE,
+        standin::Answer::CodexReplyWithLimits {
+            text: "hi",
+            primary: 72.5,
+            secondary: 40.0,
+            primary_reset,
+            secondary_reset,
+        },
+    )]);
+    // The real codex, run by hand in x1's config dir: it writes its rollout
+    // there, with the windows from the API's headers.
+    std::fs::create_dir_all(scene.fx.path("d/x1")).unwrap();
+    let base = format!("openai_base_url=\"{}/v1\"", api.url());
+    let mut codex = scene.agent("codex");
+    codex
+        .args(["exec", "--json", "-c", &base, "--skip-git-repo-check", "say hi"])
+        .env("CODEX_HOME", scene.fx.path("d/x1"))
+        .env("CODEX_API_KEY", CODEX_ONE)
+        .current_dir(scene.fx.path("."));
+    let out = run(&mut codex);
+    assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    let x1 = status_of(&scene, "x1", "");
+    let windows: Vec<(&str, f64)> = x1["usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["window"].as_str().unwrap(), u["used_percent"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(windows, [("5h", 72.5), ("7d", 40.0)], "{x1}");
+    assert_eq!(x1["usage"][0]["resets_at"], rfc3339(primary_reset));
+    assert!(status_of(&scene, "x2", "")["usage"].as_array().unwrap().is_empty());
+    let table = text(&run(&mut scene.accounts(&["status"])).stdout);
+    assert!(table.contains("usage 5h 72.5% · resets") && table.contains("7d 40% · resets"), "{table}");
+    // What was kept names no key.
+    for file in files_below(&scene.fx.state_dir()) {
+        let body = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(!body.contains(CODEX_ONE) && !body.contains("sk-"), "{}: {body}", file.display());
+    }
+}
+
+#[test]
+fn exec_rotate_never_moves_a_worker_to_a_twin_of_the_walled_account() {
+    let scene = Scene::new("");
+    let roster = twins_roster(&scene.fx, "wall_cooldown = \"45m\"\n");
+    scene.fx.write_roster(&roster);
+    let reset = jiff::Timestamp::now().as_second() + 3_600;
+    let api = standin::StandIn::start(&[
+        ("sk-ant-oat01-FIXTURE-fx2", standin::Answer::ClaudeQuota { claim: "five_hour", reset, paused: false }),
+        ("sk-ant-oat01-FIXTURE-fx3", standin::Answer::ClaudeReply("the twin: the same quota")),
+        ("sk-ant-oat01-FIXTURE-fx4", standin::Answer::ClaudeReply("another login")),
+    ]);
+    let mut cmd = scene.accounts(&["exec", "--rotate", "--account", "fx2", "--", "claude", "-p", "say hi"]);
+    against(&mut cmd, &scene, &api);
+    let out = run(&mut cmd);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("another login") && stderr.contains("from fx2 to fx4"), "{stdout}\n{stderr}");
+    let credentials: Vec<String> = api.posts().into_iter().map(|p| p.credential).collect();
+    assert!(!credentials.iter().any(|c| c.ends_with("fx3")), "the twin was tried: {credentials:?}");
+}
+
+#[test]
+fn statusline_keeps_the_readings_claude_hands_it_and_runs_the_users_own_command() {
+    let scene = two_claude_accounts();
+    let now = jiff::Timestamp::now().as_second();
+    // The shape claude-code 2.1.332 gives a status-line command (its bundle
+    // builds `rate_limits.<window>.{used_percentage, resets_at}`).
+    let stdin = format!(
+        r#"{{"session_id":"s1","model":{{"id":"claude-opus-5-5","display_name":"Opus"}},"workspace":{{"current_dir":"/w"}},"rate_limits":{{"five_hour":{{"used_percentage":12,"resets_at":{}}},"seven_day":{{"used_percentage":91,"resets_at":{}}}}}}}"#,
+        now + 1_800,
+        now + 86_400
+    );
+    let script = "cat > seen.json; echo 'my own status line'";
+    let mut cmd = scene.accounts(&["statusline", "--", "sh", "-c", script]);
+    cmd.env("ACCOUNTS_ACCOUNT", "c2").current_dir(scene.fx.path(".")).stdin(Stdio::piped());
+    let out = with_stdin(cmd, &stdin);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "my own status line\n");
+    assert_eq!(std::fs::read_to_string(scene.fx.path("seen.json")).unwrap(), stdin, "the same stdin, whole");
+    let c2 = status_of(&scene, "c2", "");
+    let windows: Vec<(&str, f64)> = c2["usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["window"].as_str().unwrap(), u["used_percent"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(windows, [("5h", 12.0), ("7d", 91.0)], "{c2}");
+    // Without a command of the user's, the windows are the status line;
+    // without an account, a warning, and the line all the same.
+    let mut cmd = scene.accounts(&["statusline", "--account", "c1"]);
+    cmd.stdin(Stdio::piped());
+    assert_eq!(text(&with_stdin(cmd, &stdin).stdout), "5h 12% · 7d 91%\n");
+    let mut cmd = scene.accounts(&["statusline", "--", "echo", "still here"]);
+    cmd.env_remove("ACCOUNTS_ACCOUNT").stdin(Stdio::piped());
+    let out = with_stdin(cmd, &stdin);
+    assert_eq!(text(&out.stdout), "still here\n");
+    assert!(text(&out.stderr).contains("pass --account NAME"), "{}", text(&out.stderr));
+}
+
+fn with_stdin(mut cmd: Command, input: &str) -> Output {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}

@@ -525,3 +525,20 @@ fn exec_holds_no_connection_between_renewals() {
     assert_eq!(during, 12, "every agent held its seat while it ran");
     assert!(open.trim().parse::<u32>().unwrap() < 8, "connections held between renewals: {open}");
 }
+
+#[test]
+fn twins_share_one_quota_across_the_fleet() {
+    let fx = Fixture::new("");
+    let state = format!("[state]\nurl = \"{}\"\nnamespace = \"{}\"\n", pg::shared().url(), fx.namespace());
+    let roster = twins_roster(&fx, &state);
+    fx.write_roster(&roster);
+    twins_share_one_quota(&fx);
+    // The logins live in the database as digests: no e-mail, no token.
+    let dump = pg::shared().psql(&format!(
+        "SELECT i::text FROM accounts_identities i WHERE namespace = '{ns}' UNION ALL
+         SELECT u::text FROM accounts_usage u WHERE namespace = '{ns}'",
+        ns = fx.namespace()
+    ));
+    assert_eq!(dump.lines().count(), 3, "one login row per account: {dump}");
+    assert!(!dump.contains("example.com") && !dump.contains("sk-ant-"), "{dump}");
+}

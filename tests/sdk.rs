@@ -52,7 +52,7 @@ fn a_scaffolded_plugin_builds_out_of_tree_checks_installs_and_launches() {
     // A wall without a reset is normal (the roster's cooldown applies).
     let samples = fx.write("walls.txt", "Usage limit reached. Try again at 3pm.\nUsage limit reached.\n");
     let report = fx.ok(&["plugins", "check", wasm.to_str().unwrap(), "--wall-sample", samples.to_str().unwrap()]);
-    assert!(report.contains("all 14 checks passed"), "{report}");
+    assert!(report.contains("all 15 checks passed"), "{report}");
     assert!(report.contains("no reset in it (the roster's wall_cooldown applies)"), "{report}");
 
     let installed = fx.ok(&["plugins", "install", wasm.to_str().unwrap()]);
@@ -93,7 +93,7 @@ fn check_passes_a_plugin_without_defects() {
     let fx = Fixture::new("");
     let wasm = test_plugin_with("checkbad", "");
     let report = fx.ok(&["plugins", "check", wasm.to_str().unwrap()]);
-    assert!(report.contains("all 12 checks passed"), "{report}");
+    assert!(report.contains("all 13 checks passed"), "{report}");
     let json: serde_json::Value =
         serde_json::from_str(&fx.ok(&["plugins", "check", wasm.to_str().unwrap(), "--json"])).unwrap();
     assert_eq!((json["kind"].as_str(), json["passed"].as_bool()), (Some("checkbad"), Some(true)));

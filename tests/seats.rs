@@ -370,3 +370,11 @@ fn background_subshells_of_a_pool_script_are_separate_workers() {
         assert!(leases(&fx).is_empty(), "{shell_name}: the lease outlived its agent");
     }
 }
+
+#[test]
+fn twins_share_one_quota_in_the_file_store() {
+    let fx = Fixture::new("");
+    let roster = twins_roster(&fx, "");
+    fx.write_roster(&roster);
+    twins_share_one_quota(&fx);
+}

@@ -26,8 +26,13 @@ fn main() {
             priority: (i % 5) as i64,
             disabled: i % 97 == 0,
             walled_until: (i % 89 == 0).then_some(10),
+            soft_walled_until: (i % 83 == 0).then_some(10),
+            // A third with readings, in whole-percent steps of room.
+            headroom: (i % 3 == 0).then_some((i % 100) as u32 * 10),
             used: 0,
             last_leased: (i % 7) as i64,
+            // Every 50th account is the previous one's twin (one login).
+            group: if i % 50 == 1 { i - 1 } else { i },
         })
         .collect();
     let workers: Vec<String> = (0..WORKERS).map(|i| format!("w{i}")).collect();

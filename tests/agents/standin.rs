@@ -19,6 +19,10 @@ pub enum Answer {
     ClaudeQuota { claim: &'static str, reset: i64, paused: bool },
     /// A normal Anthropic Messages reply (streamed when asked).
     ClaudeReply(&'static str),
+    /// A reply past a warning threshold: `anthropic-ratelimit-unified-status:
+    /// allowed_warning`, and each window's utilisation and reset
+    /// (`-5h-utilization`, `-7d-utilization`, ...), as Anthropic sends them.
+    ClaudeWarning { text: &'static str, five_hour: f64, seven_day: f64, five_hour_reset: i64, seven_day_reset: i64 },
     /// A Bash tool call whose command holds `marker`, then, once the
     /// request carries the tool's result, the quota 429 of `ClaudeQuota`.
     ClaudeToolThenQuota { marker: &'static str, claim: &'static str, reset: i64 },
@@ -29,6 +33,9 @@ pub enum Answer {
     CodexToolThenUsageLimit { marker: &'static str, resets_at: i64 },
     /// A normal Responses API reply, streamed.
     CodexReply(&'static str),
+    /// The same with the usage headers the API sends (`x-codex-primary-used-percent`,
+    /// `-window-minutes`, `-reset-at`, and the secondary window's).
+    CodexReplyWithLimits { text: &'static str, primary: f64, secondary: f64, primary_reset: i64, secondary_reset: i64 },
     /// 401 for anything else.
     Unauthorized,
 }
@@ -146,6 +153,32 @@ fn serve(stream: TcpStream, answers: &HashMap<String, Answer>, log: &Mutex<Vec<S
             respond(&mut stream, "200 OK", &[], "text/event-stream", &claude_stream(text));
         }
         Answer::ClaudeReply(text) => respond(&mut stream, "200 OK", &[], "application/json", &claude_message(text)),
+        Answer::ClaudeWarning { text, five_hour, seven_day, five_hour_reset, seven_day_reset } => {
+            let values = [
+                five_hour.to_string(),
+                five_hour_reset.to_string(),
+                seven_day.to_string(),
+                seven_day_reset.to_string(),
+            ];
+            let headers = [
+                ("anthropic-ratelimit-unified-status", "allowed_warning"),
+                ("anthropic-ratelimit-unified-reset", values[3].as_str()),
+                ("anthropic-ratelimit-unified-representative-claim", "seven_day"),
+                ("anthropic-ratelimit-unified-5h-utilization", values[0].as_str()),
+                ("anthropic-ratelimit-unified-5h-reset", values[1].as_str()),
+                ("anthropic-ratelimit-unified-5h-status", "allowed"),
+                ("anthropic-ratelimit-unified-7d-utilization", values[2].as_str()),
+                ("anthropic-ratelimit-unified-7d-reset", values[3].as_str()),
+                ("anthropic-ratelimit-unified-7d-surpassed-threshold", "0.95"),
+                ("anthropic-ratelimit-unified-7d-status", "allowed_warning"),
+            ];
+            let (content_type, body) = if body.contains("\"stream\":true") {
+                ("text/event-stream", claude_stream(text))
+            } else {
+                ("application/json", claude_message(text))
+            };
+            respond(&mut stream, "200 OK", &headers, content_type, &body);
+        }
         Answer::CodexToolThenUsageLimit { marker, .. } => {
             let arguments = serde_json::json!({"command": ["echo", marker]}).to_string();
             let item = serde_json::json!({"type": "function_call", "id": "fc_standin", "call_id": "call_standin", "name": "shell", "arguments": arguments});
@@ -154,6 +187,20 @@ fn serve(stream: TcpStream, answers: &HashMap<String, Answer>, log: &Mutex<Vec<S
         Answer::CodexReply(text) => {
             let item = serde_json::json!({"type": "message", "role": "assistant", "id": "msg_standin", "content": [{"type": "output_text", "text": text}]});
             respond(&mut stream, "200 OK", &[], "text/event-stream", &codex_stream(item));
+        }
+        Answer::CodexReplyWithLimits { text, primary, secondary, primary_reset, secondary_reset } => {
+            let values =
+                [primary.to_string(), primary_reset.to_string(), secondary.to_string(), secondary_reset.to_string()];
+            let headers = [
+                ("x-codex-primary-used-percent", values[0].as_str()),
+                ("x-codex-primary-window-minutes", "300"),
+                ("x-codex-primary-reset-at", values[1].as_str()),
+                ("x-codex-secondary-used-percent", values[2].as_str()),
+                ("x-codex-secondary-window-minutes", "10080"),
+                ("x-codex-secondary-reset-at", values[3].as_str()),
+            ];
+            let item = serde_json::json!({"type": "message", "role": "assistant", "id": "msg_standin", "content": [{"type": "output_text", "text": text}]});
+            respond(&mut stream, "200 OK", &headers, "text/event-stream", &codex_stream(item));
         }
         Answer::CodexUsageLimit { resets_at } => {
             let secs = resets_at - jiff::Timestamp::now().as_second();

@@ -365,3 +365,54 @@ pub fn make_private_dir(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
 }
+
+/// Twins: `fx2` (2 seats) and `fx3` (3 seats) logged in to Claude as the
+/// same user in their own config dirs, and `fx4` (9 seats) as another.
+/// `state` goes before the accounts (a `[state]` table, or nothing).
+pub fn twins_roster(fx: &Fixture, state: &str) -> String {
+    let future_ms =
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 86_400) * 1000;
+    let mut roster = format!("default_agent = \"claude\"\n{state}");
+    for (name, seats, email) in
+        [("fx2", 2, "twin@example.com"), ("fx3", 3, "twin@example.com"), ("fx4", 9, "other@example.com")]
+    {
+        fx.write(
+            &format!("dirs/{name}/.credentials.json"),
+            &format!(r#"{{"claudeAiOauth":{{"accessToken":"sk-ant-oat01-FIXTURE-{name}","refreshToken":"sk-ant-ort01-FIXTURE","expiresAt":{future_ms},"scopes":["user:inference","user:profile"],"subscriptionType":"max"}}}}"#),
+        );
+        fx.write(&format!("dirs/{name}/.claude.json"), &format!(r#"{{"oauthAccount":{{"emailAddress":"{email}"}}}}"#));
+        roster += &format!(
+            "[[account]]\nname = \"{name}\"\nagent = \"claude\"\nconfig_dir = \"dirs/{name}\"\nseats = {seats}\n"
+        );
+    }
+    roster
+}
+
+/// What twins promise, on whichever store `fx`'s roster names: `allocate`
+/// never gives fx2 and fx3 together more workers than the larger of their
+/// seat counts, and a wall on fx2 is obeyed on fx3.
+pub fn twins_share_one_quota(fx: &Fixture) {
+    let placed: serde_json::Value =
+        serde_json::from_str(&fx.ok(&["allocate", "--agent", "claude", "--workers", "12", "--json"])).unwrap();
+    let on = |name: &str| placed.as_array().unwrap().iter().filter(|p| p["account"] == name).count();
+    assert_eq!((on("fx2") + on("fx3"), on("fx4")), (3, 9), "{placed}");
+    let status: serde_json::Value = serde_json::from_str(&fx.ok(&["status", "--json"])).unwrap();
+    let fx3 = status["accounts"].as_array().unwrap().iter().find(|a| a["name"] == "fx3").unwrap();
+    assert_eq!(fx3["same_quota_as"], serde_json::json!(["fx2"]), "{fx3}");
+    // One more is one too many: the twins' login is full at 3.
+    let out = fx.run(&["allocate", "--agent", "claude", "--json", "w13"]);
+    assert_eq!(out.status.code(), Some(75), "{}", text(&out.stderr));
+    for name in ["fx2", "fx3", "fx4"] {
+        fx.ok(&["release", "--account", name]);
+    }
+
+    fx.ok(&["wall", "fx2", "--for", "2h", "--reason", "weekly limit"]);
+    let holder = Sleeper::new();
+    for i in 0..9 {
+        let worker = format!("after-{i}");
+        let env = fx.ok(&["launch-env", "--agent", "claude", "--worker", &worker, "--holder-pid", &holder.pid()]);
+        assert!(env.contains("export ACCOUNTS_ACCOUNT='fx4'"), "fx2's wall is fx3's too: {env}");
+    }
+    let out = fx.run(&["launch-env", "--agent", "claude", "--worker", "one-more", "--holder-pid", &holder.pid()]);
+    assert_eq!(out.status.code(), Some(75), "fx4 full, the twins walled: {}", text(&out.stderr));
+}

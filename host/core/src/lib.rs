@@ -26,6 +26,8 @@ pub mod credentials;
 pub mod error;
 /// One account's launch env: its static token and its plugin's variables.
 pub mod launch;
+/// What the host learns from a plugin: logins and config-dir readings.
+pub mod learn;
 /// Where the roster, state, cache and plugins live (flag, env, default).
 pub mod paths;
 /// Env output formats and shell quoting (pure).
@@ -42,3 +44,5 @@ pub mod seats;
 pub mod token;
 /// Stored tokens (`enroll`, `forget`): where they live, written atomically.
 pub mod token_store;
+/// Usage readings, logins shared by twins, soft walls, headroom (pure).
+pub mod usage;

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use crate::roster::{Account, Roster};
-use crate::state::{Lease, State, WallRecord};
+use crate::state::{Lease, State, UsageRecord, WallRecord};
 use crate::timefmt;
 use crate::untrusted::Untrusted;
+use crate::usage;
 
 /// Where an account's token comes from (`file PATH`, `env VAR`, `none`) and
 /// the token masked to its public prefix, when it could be read.
@@ -32,14 +33,63 @@ pub fn rows(
         leases.entry(lease.account.as_str()).or_default().push(lease);
     }
     let walls: BTreeMap<&str, _> = state.walls.iter().map(|w| (w.account.as_str(), w)).collect();
+    let quotas = quotas_by_account(roster, state, now);
     roster
         .accounts
         .iter()
         .map(|a| {
             let held = leases.get(a.name.as_str()).map_or(&[][..], Vec::as_slice);
-            account_json(a, held, walls.get(a.name.as_str()).copied(), now, token_of(a))
+            let mut row = account_json(a, held, walls.get(a.name.as_str()).copied(), now, token_of(a));
+            let quota = &quotas[a.name.as_str()];
+            row["usage"] = quota.readings.iter().map(|r| reading_json(r, now)).collect();
+            row["soft_wall"] = quota.soft_wall.as_ref().map_or(serde_json::Value::Null, |w| {
+                json!({
+                    "window": w.window,
+                    "used_percent": f64::from(w.used_permille) / 10.0,
+                    "wall_at_percent": a.wall_at.map(|m| f64::from(m) / 10.0),
+                    "until": timefmt::format_instant(w.until),
+                    "in_seconds": w.until - now,
+                })
+            });
+            row["same_quota_as"] = quota_twins(roster, &quotas, a).into();
+            row
         })
         .collect()
+}
+
+/// Every account's quota, each agent's accounts grouped by login.
+fn quotas_by_account<'r>(roster: &'r Roster, state: &State, now: i64) -> BTreeMap<&'r str, usage::Quota> {
+    let mut out = BTreeMap::new();
+    let kinds: std::collections::BTreeSet<&str> = roster.accounts.iter().map(|a| a.agent.as_str()).collect();
+    for kind in kinds {
+        let accounts: Vec<&Account> = roster.accounts.iter().filter(|a| a.agent == kind).collect();
+        for (account, quota) in accounts.iter().zip(usage::quotas(&accounts, state, now)) {
+            // Group indexes are per kind (`quota_twins` compares within one).
+            out.insert(account.name.as_str(), quota);
+        }
+    }
+    out
+}
+
+/// The other accounts of `account`'s login (its kind's group).
+fn quota_twins(roster: &Roster, quotas: &BTreeMap<&str, usage::Quota>, account: &Account) -> Vec<String> {
+    let same_kind = roster.accounts.iter().filter(|a| a.agent == account.agent);
+    let group = quotas[account.name.as_str()].group;
+    same_kind
+        .filter(|a| a.name != account.name && quotas[a.name.as_str()].group == group)
+        .map(|a| a.name.clone())
+        .collect()
+}
+
+fn reading_json(r: &UsageRecord, now: i64) -> serde_json::Value {
+    json!({
+        "window": r.window,
+        "used_percent": f64::from(r.used_permille) / 10.0,
+        "resets_at": r.resets_at.map(timefmt::format_instant),
+        "resets_in_seconds": r.resets_at.map(|t| t - now),
+        "seen_at": timefmt::format_instant(r.seen_at),
+        "seen_on": r.host,
+    })
 }
 
 fn account_json(

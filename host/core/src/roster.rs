@@ -31,6 +31,9 @@ pub struct Roster {
     pub path: PathBuf,
     pub default_agent: Option<String>,
     pub wall_cooldown_secs: i64,
+    /// The roster's `wall_at`, in thousandths: new work is kept off an
+    /// account once a usage window passes it (an account's own wins).
+    pub wall_at: Option<u32>,
     /// Wall-clock deadline for one plugin call, in milliseconds.
     pub plugin_timeout_ms: u64,
     pub accounts: Vec<Account>,
@@ -67,6 +70,9 @@ pub struct Account {
     pub seats: u32,
     pub priority: i64,
     pub disabled: bool,
+    /// The account's soft wall, in thousandths of a usage window (its own
+    /// `wall_at`, else the roster's); `None`: readings only rank it.
+    pub wall_at: Option<u32>,
     pub token: TokenSource,
     /// Variables the roster sets for this account's agent, over what its
     /// plugin sets and clears (`env = { VENDOR_USE_GATEWAY = "1" }`):
@@ -132,6 +138,7 @@ impl std::error::Error for RosterError {}
 struct RawRoster {
     default_agent: Option<Spanned<String>>,
     wall_cooldown: Option<Spanned<String>>,
+    wall_at: Option<Spanned<String>>,
     plugin_timeout: Option<Spanned<String>>,
     #[serde(default)]
     account: Vec<Spanned<RawAccount>>,
@@ -168,6 +175,7 @@ struct RawAccount {
     priority: i64,
     #[serde(default)]
     disabled: bool,
+    wall_at: Option<Spanned<String>>,
     token_file: Option<Spanned<String>>,
     token_env: Option<Spanned<String>>,
     env: Option<Spanned<BTreeMap<String, String>>>,
@@ -212,11 +220,12 @@ impl Roster {
         let p = Parser { path, text, lines: LineIndex::new(text), base, home };
         let raw: RawRoster = toml::from_str(text).map_err(|e| p.error(e.span(), clean_toml_message(e.message())))?;
         let wall_cooldown_secs = p.wall_cooldown(&raw.wall_cooldown)?;
+        let wall_at = p.wall_at(&raw.wall_at)?;
         let plugin_timeout_ms = p.plugin_timeout(&raw.plugin_timeout)?;
         let mut accounts: Vec<Account> = Vec::new();
         let mut first_seen: BTreeMap<String, Pos> = BTreeMap::new();
         for spanned in &raw.account {
-            let account = p.account(spanned.get_ref())?;
+            let account = p.account(spanned.get_ref(), wall_at)?;
             if let Some(first) = first_seen.insert(account.name.clone(), account.name_at) {
                 return Err(p.error(
                     Some(spanned.get_ref().name.span()),
@@ -245,6 +254,7 @@ impl Roster {
             default_agent: raw.default_agent.as_ref().map(|d| d.get_ref().clone()),
             default_agent_at: raw.default_agent.as_ref().map(|d| p.pos(d.span().start)),
             wall_cooldown_secs,
+            wall_at,
             plugin_timeout_ms,
             accounts,
             plugins,
@@ -339,6 +349,16 @@ fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit())
 }
 
+/// `"95%"` (or `"95.5%"`) as thousandths: more than 0, at most 100.
+fn parse_percent(text: &str) -> Result<u32, String> {
+    let number = text.trim().strip_suffix('%').ok_or_else(|| format!("{text:?} needs a percent sign, e.g. \"95%\""))?;
+    let value: f64 = number.trim().parse().map_err(|_| format!("{text:?} is not a percentage, e.g. \"95%\""))?;
+    if !(value > 0.0 && value <= 100.0) {
+        return Err(format!("{text:?} is out of range; give more than 0% and at most 100%"));
+    }
+    Ok((value * 10.0).round() as u32)
+}
+
 /// One roster being parsed: where errors point, and how paths resolve.
 struct Parser<'a> {
     path: &'a Path,
@@ -402,6 +422,18 @@ impl Parser<'_> {
         }
     }
 
+    /// `wall_at = "95%"`: a percentage, more than 0 and at most 100, to a
+    /// tenth, as thousandths.
+    fn wall_at(&self, value: &Option<Spanned<String>>) -> Result<Option<u32>, RosterError> {
+        let Some(v) = value else { return Ok(None) };
+        parse_percent(v.get_ref()).map(Some).map_err(|e| {
+            self.error(
+                Some(v.span()),
+                format!("wall_at: {e}; new work is kept off an account once a usage window passes it"),
+            )
+        })
+    }
+
     fn plugin_timeout(&self, value: &Option<Spanned<String>>) -> Result<u64, RosterError> {
         match value {
             None => Ok(DEFAULT_PLUGIN_TIMEOUT_MS),
@@ -418,7 +450,7 @@ impl Parser<'_> {
     }
 
     /// One `[[account]]`, checked (its name's uniqueness is the caller's).
-    fn account(&self, a: &RawAccount) -> Result<Account, RosterError> {
+    fn account(&self, a: &RawAccount, roster_wall_at: Option<u32>) -> Result<Account, RosterError> {
         let name = a.name.get_ref().clone();
         if !valid_name(&name) {
             return Err(self.error(Some(a.name.span()), format!("account name {name:?} is not allowed; {NAME_RULE}")));
@@ -459,6 +491,7 @@ impl Parser<'_> {
             seats,
             priority: a.priority,
             disabled: a.disabled,
+            wall_at: self.wall_at(&a.wall_at)?.or(roster_wall_at),
             token: self.token(a)?,
             env,
             name_at: self.pos(a.name.span().start),
@@ -563,6 +596,16 @@ fn clean_toml_message(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentages_parse_to_thousandths_and_bad_ones_say_why() {
+        assert_eq!(parse_percent("95%"), Ok(950));
+        assert_eq!(parse_percent(" 99.5 % "), Ok(995));
+        assert_eq!(parse_percent("100%"), Ok(1000));
+        for (bad, why) in [("95", "percent sign"), ("0%", "out of range"), ("101%", "out of range"), ("x%", "not a")] {
+            assert!(parse_percent(bad).unwrap_err().contains(why), "{bad}");
+        }
+    }
 
     fn parse(text: &str) -> Result<Roster, RosterError> {
         Roster::parse(Path::new("/r/roster.toml"), text, Some(Path::new("/home/u")))

@@ -10,6 +10,7 @@ use crate::holder::Holder;
 use crate::roster::{Account, Roster};
 use crate::state::{Lease, State, WallRecord};
 use crate::timefmt;
+use crate::usage;
 
 /// Who asks for a seat, for how long.
 #[derive(Debug, Clone)]
@@ -29,24 +30,38 @@ pub fn prune(state: &mut State, host: &str, now: i64) {
 
 /// The allocator's view of the agent's accounts, in roster order. Leases
 /// and walls are counted in one pass each, so this stays linear in accounts
-/// plus leases however large the roster and the state grow.
-pub fn seats_of<'r>(roster: &'r Roster, agent: &str, state: &State) -> (Vec<&'r Account>, Vec<Seat<'r>>) {
+/// plus leases however large the roster and the state grow. Accounts of one
+/// login share their walls, soft walls and readings ([`usage::quotas`]).
+pub fn seats_of<'r>(roster: &'r Roster, agent: &str, state: &State, now: i64) -> (Vec<&'r Account>, Vec<Seat<'r>>) {
     let accounts: Vec<&Account> = roster.accounts.iter().filter(|a| a.agent == agent).collect();
     let mut used: BTreeMap<&str, u32> = BTreeMap::new();
     for lease in &state.leases {
         *used.entry(lease.account.as_str()).or_default() += 1;
     }
     let walls: BTreeMap<&str, i64> = state.walls.iter().map(|w| (w.account.as_str(), w.until)).collect();
+    let quotas = usage::quotas(&accounts, state, now);
+    // A login's wall is the latest of its accounts' walls.
+    let mut group_wall: BTreeMap<usize, i64> = BTreeMap::new();
+    for (account, quota) in accounts.iter().zip(&quotas) {
+        if let Some(&until) = walls.get(account.name.as_str()) {
+            let wall = group_wall.entry(quota.group).or_insert(until);
+            *wall = (*wall).max(until);
+        }
+    }
     let seats = accounts
         .iter()
-        .map(|a| Seat {
+        .zip(&quotas)
+        .map(|(a, quota)| Seat {
             name: &a.name,
             seats: a.seats,
             priority: a.priority,
             disabled: a.disabled,
-            walled_until: walls.get(a.name.as_str()).copied(),
+            walled_until: group_wall.get(&quota.group).copied(),
+            soft_walled_until: quota.soft_wall.as_ref().map(|w| w.until),
+            headroom: quota.headroom,
             used: used.get(a.name.as_str()).copied().unwrap_or(0),
             last_leased: state.last_leased.get(&a.name).copied().unwrap_or(0),
+            group: quota.group,
         })
         .collect();
     (accounts, seats)
@@ -80,14 +95,36 @@ pub fn lease_seat_on<'r>(
     claim: &Claim<'_>,
     only: Option<&str>,
 ) -> Result<&'r Account> {
-    let (mut accounts, mut seats) = seats_of(roster, claim.agent, state);
-    if let Some(name) = only {
-        accounts.retain(|a| a.name == name);
-        seats.retain(|s| s.name == name);
+    lease(roster, state, claim, only, false)
+}
+
+/// A seat again on `account` for a running worker whose lease went missing
+/// (its TTL passed, or it was released elsewhere): the account's usage mark
+/// keeps new work off it, not this worker, which goes on to its own wall.
+pub fn relet_seat<'r>(roster: &'r Roster, state: &mut State, claim: &Claim<'_>, account: &str) -> Result<&'r Account> {
+    lease(roster, state, claim, Some(account), true)
+}
+
+fn lease<'r>(
+    roster: &'r Roster,
+    state: &mut State,
+    claim: &Claim<'_>,
+    only: Option<&str>,
+    running: bool,
+) -> Result<&'r Account> {
+    let (accounts, mut seats) = seats_of(roster, claim.agent, state, claim.now);
+    if running {
+        seats.iter_mut().for_each(|s| s.soft_walled_until = None);
     }
     let current = state.lease_of(claim.worker).map(|l| l.account.clone());
-    let Some(i) = alloc::pick(&seats, current.as_deref()) else {
-        return Err(no_seat(&NoSeat::from_seats(claim.agent, &seats), claim.now));
+    // Other accounts stay in the view (a twin's leases fill the login), but
+    // only `only` may be picked.
+    let allowed = |i: usize| only.is_none_or(|name| accounts[i].name == name);
+    let Some(i) = alloc::pick_among(&seats, current.as_deref(), allowed) else {
+        let mut shown: Vec<alloc::Seat<'_>> =
+            seats.iter().enumerate().filter(|(i, _)| allowed(*i)).map(|(_, s)| s.clone()).collect();
+        shown.iter_mut().enumerate().for_each(|(i, s)| s.group = i);
+        return Err(no_seat(&NoSeat::from_seats(claim.agent, &shown), claim.now));
     };
     let account = accounts[i];
     grant(state, account, claim.worker, claim);
@@ -133,7 +170,7 @@ pub fn lease_many(
     claim: &Claim<'_>,
     workers: &[String],
 ) -> Result<Vec<(String, String)>> {
-    let (accounts, seats) = seats_of(roster, claim.agent, state);
+    let (accounts, seats) = seats_of(roster, claim.agent, state, claim.now);
     let agent_accounts: BTreeSet<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
     let current: BTreeMap<&str, &str> = state
         .leases
@@ -146,11 +183,7 @@ pub fn lease_many(
     let placed = picks.iter().flatten().count();
     if placed < workers.len() {
         let why = NoSeat::from_seats(claim.agent, &seats);
-        let free: u64 = seats
-            .iter()
-            .filter(|s| !s.disabled && s.walled_until.is_none())
-            .map(|s| u64::from(s.seats.saturating_sub(s.used)))
-            .sum();
+        let free = alloc::free_seats(&seats);
         let mut message = format!(
             "only {placed} of {} {} workers fit ({free} free seats), nothing was leased",
             workers.len(),

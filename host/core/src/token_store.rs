@@ -93,6 +93,7 @@ mod tests {
             seats: 1,
             priority: 0,
             disabled: false,
+            wall_at: None,
             token,
             env: Vec::new(),
             name_at: crate::roster::Pos { line: 1, column: 1 },

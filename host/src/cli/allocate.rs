@@ -4,6 +4,7 @@ use super::{Context, LeaseFlags, no_seat_as_json, print};
 use crate::error::{Result, usage};
 use crate::exit::ExitStatus;
 use crate::holder;
+use crate::learn;
 use crate::seats::{self, Claim};
 use crate::state::StateStore;
 
@@ -45,6 +46,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
     let roster = ctx.roster()?;
     let agent = seats::agent_for(&roster, args.agent.as_deref())?;
     let (holder, ttl_secs) = (args.lease.holder()?, args.lease.ttl_secs()?);
+    // Whose login each account is, asked before the lock: accounts of one
+    // login share its seats, so twins never get more than one of them has.
+    let plugins = ctx.plugin_host(Some(&roster))?;
+    let plugin = plugins.load(agent)?;
+    let logins = learn::ask_logins(&roster, &plugin, agent, crate::clock::now());
     let store = ctx.store(Some(&roster))?;
     let now = store.now();
     let host = holder::host_name();
@@ -53,6 +59,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
         .update_and_publish(
             |state| {
                 seats::prune(state, &host, now);
+                learn::keep_logins(state, &roster, &logins, now);
                 let placed = seats::lease_many(&roster, state, &claim, &workers)?;
                 Ok(if args.json {
                     let rows: Vec<_> =

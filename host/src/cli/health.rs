@@ -43,6 +43,15 @@ impl<'r> Plugins<'r> {
     }
 }
 
+/// The login a health check found, as the state keeps it: `None` when the
+/// plugin could not say.
+pub fn login_of(health: &Health) -> crate::learn::Login {
+    match &health.login {
+        Login::Known(s) => Some(s.identity.as_ref().map(|i| i.raw().to_owned())),
+        _ => None,
+    }
+}
+
 /// Every account's health, in roster order, with same-login twins marked.
 pub fn all(roster: &Roster, plugins: &Plugins<'_>, now: i64) -> Vec<Health> {
     let mut healths: Vec<Health> = roster.accounts.iter().map(|a| one(a, plugins, now)).collect();

@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::exit::ExitStatus;
 use crate::holder;
 use crate::launch;
+use crate::learn;
 use crate::seats::{self, Claim};
 use crate::state::StateStore;
 
@@ -52,6 +53,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
                 .update_and_publish(
                     |state| {
                         seats::prune(state, &host, now);
+                        // Twins share a quota: a first launch learns whose
+                        // login each account is (later ones ask nothing).
+                        learn::learn_unknown_logins(state, &roster, &plugin, agent, now);
                         let account = seats::lease_seat(&roster, state, &claim)?;
                         args.output.render(&launch::launch_env(account, &plugin, Some(&worker), now)?)
                     },

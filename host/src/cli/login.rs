@@ -19,6 +19,7 @@ use crate::notice;
 use crate::plugin::CredentialStatus;
 use crate::roster::{Account, Roster};
 use crate::seats;
+use crate::state::StateStore;
 use crate::timefmt;
 
 #[derive(clap::Args)]
@@ -111,6 +112,12 @@ fn report_success(
     let host = ctx.plugin_host(Some(roster))?;
     let plugins = health::Plugins::load(roster, &host);
     let healths = health::all(roster, &plugins, now);
+    // Keep whose login each account is now: a new login may make twins, or
+    // part them.
+    let logins: Vec<(String, crate::learn::Login)> =
+        roster.accounts.iter().zip(&healths).map(|(a, h)| (a.name.clone(), health::login_of(h))).collect();
+    let store = ctx.store(Some(roster))?;
+    store.change(|state| crate::learn::keep_logins(state, roster, &logins, now))?;
     let same = roster
         .accounts
         .iter()

@@ -35,6 +35,7 @@ mod resume;
 mod rotate;
 mod state_cmd;
 mod status;
+mod statusline;
 mod wall;
 
 #[derive(Parser)]
@@ -94,8 +95,10 @@ enum Command {
     Release(release::Args),
     /// Lease seats for several workers at once
     Allocate(allocate::Args),
-    /// Every account: seats, holders, walls, credential health (never a token)
+    /// Every account: seats, holders, walls, usage, credential health (never a token)
     Status(status::Args),
+    /// A status-line command: keep the usage the agent reports on stdin, then run yours
+    Statusline(statusline::Args),
     /// Add an account to the roster (comments and layout are kept)
     Add(add::AddArgs),
     /// Take an account out of the roster; its config dir is kept
@@ -425,6 +428,7 @@ fn run(ctx: &Context, command: Command) -> Result<ExitStatus> {
         Command::Release(args) => release::run(ctx, args),
         Command::Allocate(args) => allocate::run(ctx, args),
         Command::Status(args) => status::run(ctx, args),
+        Command::Statusline(args) => statusline::run(ctx, args),
         Command::Add(args) => add::run_add(ctx, args),
         Command::Remove(args) => add::run_remove(ctx, args),
         Command::Login(args) => login::run(ctx, args),

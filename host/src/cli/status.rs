@@ -1,6 +1,12 @@
-//! `accounts status`: every account, its seats and holders, its wall, and
-//! its credential health: its own login (live, expired, missing; whose it
-//! is) and its static token's source, masked. Never a token.
+//! `accounts status`: every account, its seats and holders, its wall (and
+//! soft wall), its usage windows, and its credential health: its own login
+//! (live, expired, missing; whose it is) and its static token's source,
+//! masked. Never a token.
+//!
+//! It writes only what it learned from the plugins (whose login each
+//! account is, the usage readings in the config dirs), never prunes: a
+//! command that reads (whose clock may be off) leaves leases and walls to
+//! those that change them.
 
 use std::collections::BTreeMap;
 
@@ -10,9 +16,13 @@ use super::{Context, health, print};
 use crate::credentials::{self, Health};
 use crate::error::Result;
 use crate::exit::ExitStatus;
+use crate::holder;
+use crate::plugin::UsageReading;
 use crate::report::{self, TokenInfo};
 use crate::roster::Account;
+use crate::state::StateStore;
 use crate::timefmt;
+use crate::{learn, seats, usage};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,10 +33,29 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
     let roster = ctx.roster()?;
-    let (state, now) = ctx.current_state(&roster)?;
+    let store = ctx.store(Some(&roster))?;
+    let now = store.now();
     let host = ctx.plugin_host(Some(&roster))?;
     let plugins = health::Plugins::load(&roster, &host);
     let healths = health::all(&roster, &plugins, now);
+    let logins: Vec<(String, learn::Login)> =
+        roster.accounts.iter().zip(&healths).map(|(a, h)| (a.name.clone(), health::login_of(h))).collect();
+    let readings: Vec<(&str, Vec<UsageReading>)> = roster
+        .accounts
+        .iter()
+        .filter_map(|a| Some((a.name.as_str(), learn::config_usage(plugins.get(&a.agent)?, a, now).ok()?)))
+        .filter(|(_, r)| !r.is_empty())
+        .collect();
+    let this_host = holder::host_name();
+    let state = store.change(|state| {
+        learn::keep_logins(state, &roster, &logins, now);
+        for (account, found) in &readings {
+            usage::record(state, account, found, &this_host, now);
+        }
+        let mut seen = state.clone();
+        seats::prune(&mut seen, &this_host, now);
+        seen
+    })?;
     let by_name: BTreeMap<&str, &Health> = roster.accounts.iter().map(|a| a.name.as_str()).zip(&healths).collect();
     let token_of = |a: &Account| {
         let h = by_name[a.name.as_str()];
@@ -56,6 +85,14 @@ fn table(rows: &[serde_json::Value]) -> String {
                 w["until"].as_str().unwrap_or(""),
                 timefmt::format_span(w["in_seconds"].as_i64().unwrap_or(0))
             )
+        } else if let Some(w) = r["soft_wall"].as_object() {
+            format!(
+                "soft wall: {} at {} for {} (wall_at {})",
+                w["window"].as_str().unwrap_or(""),
+                percent(&w["used_percent"]),
+                timefmt::format_span(w["in_seconds"].as_i64().unwrap_or(0)),
+                percent(&w["wall_at_percent"])
+            )
         } else {
             "ok".to_owned()
         };
@@ -67,6 +104,10 @@ fn table(rows: &[serde_json::Value]) -> String {
             state,
             r["credential"]["summary"].as_str().unwrap_or("")
         );
+        let windows: Vec<String> = r["usage"].as_array().into_iter().flatten().map(window_line).collect();
+        if !windows.is_empty() {
+            out += &format!("  usage {}\n", windows.join(", "));
+        }
         for l in r["leases"].as_array().into_iter().flatten() {
             out += &format!(
                 "  {} pid {}@{} until {}\n",
@@ -78,4 +119,21 @@ fn table(rows: &[serde_json::Value]) -> String {
         }
     }
     out
+}
+
+/// `7d 91% · resets Sat 10:00`, the reset on the user's own clock.
+fn window_line(reading: &serde_json::Value) -> String {
+    let mut line = format!("{} {}", reading["window"].as_str().unwrap_or(""), percent(&reading["used_percent"]));
+    if let (Some(at), Some(left)) = (reading["resets_at"].as_str(), reading["resets_in_seconds"].as_i64()) {
+        let at =
+            timefmt::parse_instant(at).map_or_else(|_| at.to_owned(), |t| timefmt::format_local_short(t, t - left));
+        line += &format!(" \u{b7} resets {at}");
+    }
+    line
+}
+
+/// `96%`, `99.5%`: a percentage to its tenth, without a trailing `.0`.
+fn percent(value: &serde_json::Value) -> String {
+    let p = value.as_f64().unwrap_or(0.0);
+    if p.fract() == 0.0 { format!("{p:.0}%") } else { format!("{p:.1}%") }
 }

@@ -155,7 +155,7 @@ fn wall_in_output(ctx: &Context, roster: &Roster, agent: &str, path: &Path) -> R
         // A wall without a reset waits one more read for the line that
         // gives it (see `exec::settle`).
         let was_pending = settle.is_pending();
-        let found = exec::detect(&plugin, feed.push(&buf[..n]), &zone)?;
+        let (found, _) = exec::observe(&plugin, feed.push(&buf[..n]), &zone)?;
         if let Some(wall) = settle.found(found).or_else(|| was_pending.then(|| settle.take()).flatten()) {
             return Ok((wall, ctx.redactor(roster, &plugin)));
         }

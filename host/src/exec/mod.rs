@@ -36,12 +36,13 @@ use crate::error::{Error, Result};
 use crate::holder::Holder;
 use crate::launch::{self, Launch};
 use crate::notice;
-use crate::plugin::{Conversation, Plugin, PluginError, Wall};
+use crate::plugin::{Conversation, Plugin, PluginError, UsageReading, Wall};
 use crate::roster::Roster;
 use crate::seats::{self, Claim};
 use crate::state::{State, StateStore, Store};
 use crate::timefmt;
 use crate::untrusted::{Redactor, Untrusted};
+use crate::{learn, usage};
 
 /// How often to look again when every seat is taken and no wall will lift.
 const FULL_RETRY: Duration = Duration::from_secs(15);
@@ -134,6 +135,8 @@ struct Watch {
     settle_at: Option<Instant>,
     /// The start and end of the run's output (`--rotate` only).
     sample: OutputSample,
+    /// Usage readings seen in the output and not yet recorded.
+    readings: Vec<UsageReading>,
     /// A signal or a lost lease ended the run: it is not started again.
     stopped_by_user: bool,
     status: Option<ExitStatus>,
@@ -154,6 +157,7 @@ impl Watch {
             settle: Settle::default(),
             settle_at: None,
             sample: OutputSample::default(),
+            readings: Vec::new(),
             stopped_by_user: false,
             status: None,
             drain_until: None,
@@ -186,11 +190,13 @@ impl Watch {
             .expect("the renewal is always due")
     }
 
-    /// Check output for a wall; returns one to act on now.
+    /// Check output for a wall and usage readings; returns a wall to act
+    /// on now (the readings wait in `readings`).
     fn on_output(&mut self, plugin: &Plugin<'_>, stream: usize, bytes: &[u8]) -> Option<Wall> {
         self.sample.push(&feed::plain_text(bytes));
-        match detect(plugin, self.feeds[stream].push(bytes), &self.zone) {
-            Ok(found) => {
+        match observe(plugin, self.feeds[stream].push(bytes), &self.zone) {
+            Ok((found, readings)) => {
+                self.readings.extend(readings);
                 let act_on = self.settle.found(found);
                 if self.settle.is_pending() && self.settle_at.is_none() {
                     self.settle_at = Some(Instant::now() + SETTLE);
@@ -250,6 +256,7 @@ impl Supervisor<'_> {
 
     fn supervise(&self, events: &SyncSender<Event>, inbox: &Receiver<Event>, pty_mode: bool) -> Result<u8> {
         let keys = pty_mode.then(KeyForwarder::default);
+        self.learn_logins();
         let mut launch = match self.seat(self.options.account.as_deref(), None, inbox)? {
             Ok(launch) => launch,
             Err(code) => return Ok(code),
@@ -275,7 +282,9 @@ impl Supervisor<'_> {
         }
         for run_id in 0.. {
             let started_at = crate::clock::now();
-            let (wall, output) = match self.run_once(run_id, &argv, &launch, &stdio, events, inbox, keys.as_ref())? {
+            let outcome = self.run_once(run_id, &argv, &launch, &stdio, events, inbox, keys.as_ref())?;
+            self.record_config_usage(&launch.env.account);
+            let (wall, output) = match outcome {
                 Outcome::Exited(code) => return Ok(code),
                 Outcome::Walled(wall, output) => (wall, output),
             };
@@ -442,6 +451,9 @@ impl Supervisor<'_> {
             match inbox.recv_timeout(w.deadline().saturating_duration_since(Instant::now())) {
                 Ok(Event::Output { run: r, stream, bytes }) if r == run.id && w.watching && w.wall.is_none() => {
                     act_on = w.on_output(self.plugin, stream, &bytes);
+                    if !w.readings.is_empty() {
+                        self.record_usage(&run.account, &std::mem::take(&mut w.readings));
+                    }
                 }
                 Ok(Event::StreamDone { run: r }) if r == run.id => run.streams -= 1,
                 Ok(Event::Exited { run: r, status }) if r == run.id => {
@@ -553,7 +565,7 @@ impl Supervisor<'_> {
                 return Renewal::Renewed;
             }
             seats::prune(state, &self.host, now);
-            match seats::lease_seat_on(self.roster, state, &claim, Some(account)) {
+            match seats::relet_seat(self.roster, state, &claim, account) {
                 Ok(_) => {
                     notice::warn(format!(
                         "the lease of worker {} on {account} was gone (released elsewhere, or its TTL passed); \
@@ -584,6 +596,34 @@ impl Supervisor<'_> {
         }
     }
 
+    /// Learn whose login each of the kind's accounts is, so a wall on one
+    /// is obeyed on its twins (asked before the lock, kept in one change).
+    fn learn_logins(&self) {
+        let now = self.store.now();
+        let answers = learn::ask_logins(self.roster, self.plugin, &self.options.agent, now);
+        if let Err(e) = self.store.change(|state| learn::keep_logins(state, self.roster, &answers, now)) {
+            notice::warn(format!("keeping what the accounts' logins are: {e}"));
+        }
+    }
+
+    /// Keep usage readings of `account` the agent printed.
+    fn record_usage(&self, account: &str, readings: &[UsageReading]) {
+        let now = self.store.now();
+        if let Err(e) = self.store.change(|state| usage::record(state, account, readings, &self.host, now)) {
+            notice::warn(format!("keeping {account}'s usage readings: {e}"));
+        }
+    }
+
+    /// Keep the usage readings the agent left in `account`'s config dir.
+    fn record_config_usage(&self, account: &str) {
+        let Some(entry) = self.roster.account(account) else { return };
+        match learn::config_usage(self.plugin, entry, self.store.now()) {
+            Ok(readings) if !readings.is_empty() => self.record_usage(account, &readings),
+            Ok(_) => {}
+            Err(e) => notice::warn(format!("reading {account}'s usage from its config dir: {e}")),
+        }
+    }
+
     /// Release our lease, whatever ended the run.
     fn release(&self) {
         let now = self.store.now();
@@ -597,20 +637,27 @@ impl Supervisor<'_> {
     }
 }
 
-/// The wall `plugin` finds in `pieces` of output: the first one that gives
-/// a reset time, else the first one.
-pub fn detect(plugin: &Plugin<'_>, pieces: Vec<String>, zone: &str) -> Result<Option<Wall>, PluginError> {
-    let mut first = None;
+/// What `plugin` finds in `pieces` of output: the wall (the first one
+/// that gives a reset time, else the first one), and every usage reading,
+/// in order.
+pub fn observe(
+    plugin: &Plugin<'_>,
+    pieces: Vec<String>,
+    zone: &str,
+) -> Result<(Option<Wall>, Vec<UsageReading>), PluginError> {
+    let (mut first, mut readings) = (None, Vec::new());
     for piece in pieces {
-        match plugin.detect_wall(&piece, crate::clock::now(), zone)? {
-            Some(wall) if wall.resets_at.is_some() => return Ok(Some(wall)),
+        let observed = plugin.observe(&piece, crate::clock::now(), zone)?;
+        readings.extend(observed.usage);
+        match observed.wall {
+            Some(wall) if wall.resets_at.is_some() => return Ok((Some(wall), readings)),
             Some(wall) => {
                 first.get_or_insert(wall);
             }
             None => {}
         }
     }
-    Ok(first)
+    Ok((first, readings))
 }
 
 /// What `status` shows as the wall's reason: the message on one line, at

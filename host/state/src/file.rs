@@ -1,7 +1,7 @@
 //! The local state backend, in a 0700 directory:
 //! - `state.json`: walls, which must survive a crash (a weekly limit can last
-//!   days). Replaced with fsync (temp file, rename), and only when the walls
-//!   change.
+//!   days), with the usage readings and logins the agents reported. Replaced
+//!   with fsync (temp file, rename), and only when one of those changes.
 //! - `leases.0` / `leases.1`: leases and last-lease times, which every
 //!   launch changes. Written in turn, in place, with a checksum and no fsync
 //!   (see [`Slots`]): a writer killed at any instant leaves the previous
@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StateStore;
 use super::StoreError;
-use super::model::{Lease, State, WallRecord};
+use super::model::{IdentityRecord, Lease, State, UsageRecord, WallRecord};
 use super::slots::{Newest, Slots};
 use crate::bounded::{self, ReadError};
 
@@ -45,6 +45,9 @@ const OLD_LEASES_FILE: &str = "leases.json";
 /// Format 3: leases in slots. Format 2 kept them in `leases.json`, format 1
 /// inside `state.json`; both are still read.
 const FORMAT: u32 = 3;
+/// Format 4 of `state.json` adds usage readings and logins (the lease
+/// slots stay at 3): an older `accounts` refuses it rather than drop them.
+const STATE_FORMAT: u32 = 4;
 const FORMAT_LEASES_FILE: u32 = 2;
 const FORMAT_WITH_LEASES_IN_STATE: u32 = 1;
 
@@ -55,6 +58,10 @@ struct StateFile {
     version: u32,
     #[serde(default)]
     walls: Vec<WallRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    usage: Vec<UsageRecord>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    identities: BTreeMap<String, IdentityRecord>,
     // Format 1 only.
     #[serde(default, skip_serializing)]
     leases: Vec<Lease>,
@@ -131,12 +138,12 @@ impl FileStore {
         let state_file: Option<StateFile> = read_json(
             &self.state_path(),
             |f: &StateFile| f.version,
-            &[FORMAT_WITH_LEASES_IN_STATE, FORMAT_LEASES_FILE, FORMAT],
+            &[FORMAT_WITH_LEASES_IN_STATE, FORMAT_LEASES_FILE, FORMAT, STATE_FORMAT],
         )?;
         let slots = self.slots.read().map_err(|c| corrupt(&c.path, &c.detail))?;
-        let old_state_file = state_file.as_ref().is_some_and(|f| f.version != FORMAT);
-        let (walls, format_1_leases, format_1_last_leased) = match state_file {
-            Some(f) => (f.walls, f.leases, f.last_leased),
+        let old_state_file = state_file.as_ref().is_some_and(|f| f.version < FORMAT);
+        let (walls, usage, identities, format_1_leases, format_1_last_leased) = match state_file {
+            Some(f) => (f.walls, f.usage, f.identities, f.leases, f.last_leased),
             None => Default::default(),
         };
         let leases_file: Option<LeasesFile> = match &slots.body {
@@ -153,7 +160,7 @@ impl FileStore {
             Some(f) => (f.leases, f.last_leased),
             None => (format_1_leases, format_1_last_leased),
         };
-        Ok(Loaded { state: State { leases, walls, last_leased }, slots, old_state_file })
+        Ok(Loaded { state: State { leases, walls, last_leased, usage, identities }, slots, old_state_file })
     }
 
     /// Write what changed from `before` to `state`, all of it needing disk
@@ -171,10 +178,15 @@ impl FileStore {
             prepared.leases = Some(slot);
             prepared.mark_old_leases_file = before.slots.is_fresh();
         }
-        if state.walls != before.state.walls || before.old_state_file {
+        let durable_changed = state.walls != before.state.walls
+            || state.usage != before.state.usage
+            || state.identities != before.state.identities;
+        if durable_changed || before.old_state_file {
             let file = StateFile {
-                version: FORMAT,
+                version: STATE_FORMAT,
                 walls: state.walls.clone(),
+                usage: state.usage.clone(),
+                identities: state.identities.clone(),
                 leases: Vec::new(),
                 last_leased: BTreeMap::new(),
             };
@@ -476,7 +488,7 @@ mod tests {
             assert_eq!(seen.leases, vec![lease("w"), lease("v")]);
             assert_eq!(json(&dir.path().join(OLD_LEASES_FILE))["version"], 3, "an older accounts refuses it");
             if state_json.is_some() {
-                assert_eq!(json(&store.state_path()), serde_json::json!({"version": 3, "walls": [wall()]}));
+                assert_eq!(json(&store.state_path()), serde_json::json!({"version": 4, "walls": [wall()]}));
             }
         }
     }
@@ -513,7 +525,7 @@ mod tests {
         let cases: [(&str, &[u8], &str); 4] = [
             (STATE_FILE, b"{ not json", "is corrupt"),
             ("leases.0", b"{\"version\":2,\"leases\":[", "not a slot file written by accounts"),
-            (STATE_FILE, b"{\"version\":4}", "format version 4; this accounts reads versions 1, 2, 3"),
+            (STATE_FILE, b"{\"version\":5}", "format version 5; this accounts reads versions 1, 2, 3, 4"),
             (OLD_LEASES_FILE, b"{\"version\":1}", "format version 1; this accounts reads versions 2, 3"),
         ];
         for (file, bytes, expected) in cases {

@@ -23,8 +23,9 @@ pub use config::StateConfig;
 pub use error::StoreError;
 /// The embedded default: files in a private state dir.
 pub use file::FileStore;
-/// Leases, walls and last-lease times, and the whole state of one roster.
-pub use model::{Lease, State, WallRecord};
+/// Leases, walls, last-lease times, usage readings and logins: the whole
+/// state of one roster.
+pub use model::{IdentityRecord, Lease, State, UsageRecord, WallRecord};
 /// The fleet's store in PostgreSQL, and the check of its URL.
 pub use pg::{PgStore, check_state_url};
 

@@ -15,6 +15,50 @@ pub struct State {
     pub walls: Vec<WallRecord>,
     /// When each account was last leased, for the least-recently-leased rule.
     pub last_leased: BTreeMap<String, i64>,
+    /// What the agents last reported of each account's usage windows.
+    pub usage: Vec<UsageRecord>,
+    /// Whose login each account is, as its plugin last said, by account.
+    pub identities: BTreeMap<String, IdentityRecord>,
+}
+
+/// One account's usage window as an agent last reported it. Never a
+/// secret: a window name, numbers, a host name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageRecord {
+    pub account: String,
+    /// `5h`, `7d`: the plugin's short name.
+    pub window: String,
+    /// Used, in thousandths of the window (0–1000).
+    pub used_permille: u32,
+    pub resets_at: Option<i64>,
+    /// When, and on which host, it was seen.
+    pub seen_at: i64,
+    pub host: String,
+}
+
+impl UsageRecord {
+    /// How long a reading without a reset is believed: an agent that gives
+    /// no reset says nothing of when the window ends, so the reading fades.
+    pub const WITHOUT_RESET_SECS: i64 = 3_600;
+
+    /// Until when the reading holds: its reset, else its fading.
+    pub fn holds_until(&self) -> i64 {
+        self.resets_at.unwrap_or(self.seen_at.saturating_add(Self::WITHOUT_RESET_SECS))
+    }
+
+    pub fn is_live(&self, now: i64) -> bool {
+        self.holds_until() > now
+    }
+}
+
+/// Whose login an account is: a digest of its agent kind and identity
+/// (never the identity itself), or `None` when the plugin named none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityRecord {
+    pub login: Option<String>,
+    pub seen_at: i64,
 }
 
 /// One worker's seat on one account.
@@ -41,11 +85,13 @@ pub struct WallRecord {
 }
 
 impl State {
-    /// Drop leases that expired or whose holder is gone, and walls that
-    /// lifted. `holder_alive` is asked only about leases of `this_host`.
+    /// Drop leases that expired or whose holder is gone, walls that
+    /// lifted and readings that say nothing any more. `holder_alive` is
+    /// asked only about leases of `this_host`.
     pub fn prune(&mut self, now: i64, this_host: &str, holder_alive: impl Fn(&Holder) -> bool) {
         self.leases.retain(|l| l.expires_at > now && (l.host != this_host || holder_alive(&l.holder)));
         self.walls.retain(|w| w.until > now);
+        self.usage.retain(|u| u.is_live(now));
     }
 
     pub fn lease_of(&self, worker: &str) -> Option<&Lease> {

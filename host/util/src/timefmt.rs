@@ -75,6 +75,23 @@ pub fn format_span(secs: i64) -> String {
     }
 }
 
+/// `epoch` as the user reads a reset on their own clock (the system's
+/// zone, `TZ` included): `14:30` within a day of `now`, `Sat 10:00` within
+/// a week, `Dec 12 10:00` beyond.
+pub fn format_local_short(epoch: i64, now: i64) -> String {
+    format_short_in(epoch, now, &jiff::tz::TimeZone::system())
+}
+
+fn format_short_in(epoch: i64, now: i64, zone: &jiff::tz::TimeZone) -> String {
+    let Ok(at) = Timestamp::from_second(epoch) else { return epoch.to_string() };
+    let pattern = match epoch - now {
+        d if d < 86_400 => "%H:%M",
+        d if d < 7 * 86_400 => "%a %H:%M",
+        _ => "%b %-d %H:%M",
+    };
+    at.to_zoned(zone.clone()).strftime(pattern).to_string()
+}
+
 /// The host's IANA zone name for plugins, `UTC` when it has none.
 pub fn local_zone_name() -> String {
     jiff::tz::TimeZone::system().iana_name().unwrap_or("UTC").to_owned()
@@ -83,6 +100,15 @@ pub fn local_zone_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resets_read_on_the_users_clock() {
+        let paris = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+        let now = 1_796_000_000; // Mon 2026-11-30 00:53:20 UTC
+        assert_eq!(format_short_in(now + 3_600, now, &paris), "02:53");
+        assert_eq!(format_short_in(now + 3 * 86_400, now, &paris), "Thu 01:53");
+        assert_eq!(format_short_in(now + 10 * 86_400, now, &paris), "Dec 10 01:53");
+    }
 
     #[test]
     fn durations() {

@@ -32,7 +32,7 @@ pub use connect::check_state_url;
 
 use super::StateStore;
 use super::StoreError;
-use super::model::{Lease, State, WallRecord};
+use super::model::{IdentityRecord, Lease, State, UsageRecord, WallRecord};
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 use super::StateConfig;
@@ -55,6 +55,25 @@ struct Rows {
     leases: Vec<LeaseRow>,
     walls: Vec<WallRow>,
     last_leased: Vec<LastLeasedRow>,
+    usage: Vec<UsageRow>,
+    identities: Vec<IdentityRow>,
+}
+
+#[derive(Serialize, Deserialize, PartialEq, Eq, Clone)]
+struct UsageRow {
+    account: String,
+    window_name: String,
+    used_permille: u32,
+    resets_at: Option<i64>,
+    seen_at: i64,
+    host: String,
+}
+
+#[derive(Serialize, Deserialize, PartialEq, Eq, Clone)]
+struct IdentityRow {
+    account: String,
+    login: Option<String>,
+    seen_at: i64,
 }
 
 #[derive(Serialize, Deserialize, PartialEq, Eq, Clone)]
@@ -186,6 +205,8 @@ impl PgStore {
             (before.leases != after.leases, sql::REPLACE_LEASES, json(&after.leases)),
             (before.walls != after.walls, sql::REPLACE_WALLS, json(&after.walls)),
             (before.last_leased != after.last_leased, sql::REPLACE_LAST_LEASED, json(&after.last_leased)),
+            (before.usage != after.usage, sql::REPLACE_USAGE, json(&after.usage)),
+            (before.identities != after.identities, sql::REPLACE_IDENTITIES, json(&after.identities)),
         ] {
             if changed {
                 write += &bind(sql, &[namespace(), Literal::text(&rows)]);
@@ -281,6 +302,23 @@ impl Rows {
                 })
                 .collect(),
             last_leased: self.last_leased.iter().map(|l| (l.account.clone(), l.at)).collect(),
+            usage: self
+                .usage
+                .iter()
+                .map(|u| UsageRecord {
+                    account: u.account.clone(),
+                    window: u.window_name.clone(),
+                    used_permille: u.used_permille,
+                    resets_at: u.resets_at,
+                    seen_at: u.seen_at,
+                    host: u.host.clone(),
+                })
+                .collect(),
+            identities: self
+                .identities
+                .iter()
+                .map(|i| (i.account.clone(), IdentityRecord { login: i.login.clone(), seen_at: i.seen_at }))
+                .collect(),
         }
     }
 
@@ -308,7 +346,25 @@ impl Rows {
         walls.sort_by(|a, b| a.account.cmp(&b.account));
         let last_leased =
             state.last_leased.iter().map(|(account, &at)| LastLeasedRow { account: account.clone(), at }).collect();
-        Rows { leases, walls, last_leased }
+        let mut usage: Vec<UsageRow> = state
+            .usage
+            .iter()
+            .map(|u| UsageRow {
+                account: u.account.clone(),
+                window_name: u.window.clone(),
+                used_permille: u.used_permille,
+                resets_at: u.resets_at,
+                seen_at: u.seen_at,
+                host: u.host.clone(),
+            })
+            .collect();
+        usage.sort_by(|a, b| (&a.account, &a.window_name).cmp(&(&b.account, &b.window_name)));
+        let identities = state
+            .identities
+            .iter()
+            .map(|(account, i)| IdentityRow { account: account.clone(), login: i.login.clone(), seen_at: i.seen_at })
+            .collect();
+        Rows { leases, walls, last_leased, usage, identities }
     }
 }
 
@@ -341,6 +397,25 @@ mod tests {
             ],
             walls: vec![WallRow { account: "a".into(), since: 1, until: 9, reason: Some("limit".into()) }],
             last_leased: vec![LastLeasedRow { account: "a".into(), at: 1 }],
+            usage: vec![
+                UsageRow {
+                    account: "a".into(),
+                    window_name: "5h".into(),
+                    used_permille: 400,
+                    resets_at: Some(9),
+                    seen_at: 1,
+                    host: "h".into(),
+                },
+                UsageRow {
+                    account: "a".into(),
+                    window_name: "7d".into(),
+                    used_permille: 960,
+                    resets_at: None,
+                    seen_at: 2,
+                    host: "g".into(),
+                },
+            ],
+            identities: vec![IdentityRow { account: "a".into(), login: Some("0f".into()), seen_at: 1 }],
         };
         assert!(Rows::from_state(&rows.to_state()) == rows);
     }

@@ -17,7 +17,7 @@ const MIGRATION_LOCK: i64 = 0x6163_636f_756e_7473; // "accounts"
 
 /// Migration N (1-based) is `MIGRATIONS[N - 1]`, a file of its own in
 /// `sql/`. Applied ones are never edited: a change is a new file.
-const MIGRATIONS: &[&str] = &[include_str!("sql/migrate_001.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("sql/migrate_001.sql"), include_str!("sql/migrate_002.sql")];
 
 pub(super) const VERSION: i32 = MIGRATIONS.len() as i32;
 

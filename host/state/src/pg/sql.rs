@@ -17,6 +17,8 @@ pub(super) const READ: &str = include_str!("sql/read.sql");
 pub(super) const REPLACE_LEASES: &str = include_str!("sql/replace_leases.sql");
 pub(super) const REPLACE_WALLS: &str = include_str!("sql/replace_walls.sql");
 pub(super) const REPLACE_LAST_LEASED: &str = include_str!("sql/replace_last_leased.sql");
+pub(super) const REPLACE_USAGE: &str = include_str!("sql/replace_usage.sql");
+pub(super) const REPLACE_IDENTITIES: &str = include_str!("sql/replace_identities.sql");
 
 /// A value quoted for SQL.
 pub(super) struct Literal(String);
@@ -78,7 +80,15 @@ mod tests {
 
     #[test]
     fn every_query_binds_all_its_placeholders() {
-        for (sql, n) in [(LOCK, 1), (READ, 1), (REPLACE_LEASES, 2), (REPLACE_WALLS, 2), (REPLACE_LAST_LEASED, 2)] {
+        for (sql, n) in [
+            (LOCK, 1),
+            (READ, 1),
+            (REPLACE_LEASES, 2),
+            (REPLACE_WALLS, 2),
+            (REPLACE_LAST_LEASED, 2),
+            (REPLACE_USAGE, 2),
+            (REPLACE_IDENTITIES, 2),
+        ] {
             let values: Vec<Literal> = (0..n).map(|i| Literal::int(i as i64)).collect();
             assert!(!bind(sql, &values).contains('$'), "{sql}");
         }

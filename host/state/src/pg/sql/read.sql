@@ -9,4 +9,9 @@ SELECT extract(epoch FROM clock_timestamp())::float8, json_build_object(
     'walls', coalesce((SELECT json_agg(json_build_object('account', account, 'since', since, 'until', until,
         'reason', reason) ORDER BY account COLLATE "C") FROM accounts_walls WHERE namespace = $1), '[]'),
     'last_leased', coalesce((SELECT json_agg(json_build_object('account', account, 'at', at)
-        ORDER BY account COLLATE "C") FROM accounts_last_leased WHERE namespace = $1), '[]'))::text
+        ORDER BY account COLLATE "C") FROM accounts_last_leased WHERE namespace = $1), '[]'),
+    'usage', coalesce((SELECT json_agg(json_build_object('account', account, 'window_name', window_name,
+        'used_permille', used_permille, 'resets_at', resets_at, 'seen_at', seen_at, 'host', host)
+        ORDER BY account COLLATE "C", window_name COLLATE "C") FROM accounts_usage WHERE namespace = $1), '[]'),
+    'identities', coalesce((SELECT json_agg(json_build_object('account', account, 'login', login,
+        'seen_at', seen_at) ORDER BY account COLLATE "C") FROM accounts_identities WHERE namespace = $1), '[]'))::text
