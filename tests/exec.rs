@@ -407,3 +407,32 @@ fn a_wall_split_across_two_writes_keeps_its_reset() {
     assert!(output.contains("done on y"), "{output}");
     walled_for_58_hours(&fx, started);
 }
+
+#[test]
+fn a_wall_the_agent_says_it_retries_past_is_withdrawn() {
+    // The reference third-party plugin: "ACME QUOTA" without a reset is held
+    // a moment for one; "acme: retrying on its own" after it withdraws it.
+    let mut roster = String::from("wall_cooldown = \"30m\"\n");
+    for name in ["a", "b"] {
+        roster += &format!("[[account]]\nname = \"{name}\"\nagent = \"acme\"\nconfig_dir = \"dirs/{name}\"\n");
+    }
+    let fx = Fixture::new(&roster);
+    std::fs::copy(thirdparty_plugin(), fx.plugin_dir().join("acme.wasm")).unwrap();
+    let retried = "echo 'ACME QUOTA'; sleep 0.3; echo 'acme: retrying on its own'; sleep 1.5; echo done";
+    let out = exec(&fx, &["--rotate", "--account", "a"], retried);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    assert_eq!(stdout.matches("done").count(), 1, "one run, not restarted: {stdout}");
+    assert!(
+        stderr.contains("not a wall after all: the agent retries by itself (acme: retrying on its own)"),
+        "{stderr}"
+    );
+    assert!(account(&status(&fx), "a")["wall"].is_null());
+    // Without the line, the same quota is a wall (held, then walled for the
+    // cooldown) and the run moves on.
+    let walled = "echo 'ACME QUOTA'; sleep 1.5; echo done";
+    let out = exec(&fx, &["--rotate", "--account", "a"], walled);
+    assert_eq!(out.status.code(), Some(75), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("moving worker"), "{}", text(&out.stderr));
+    assert!(!account(&status(&fx), "a")["wall"].is_null());
+}

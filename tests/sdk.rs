@@ -255,3 +255,36 @@ fn the_authors_guide_covers_the_contract_and_the_deny_list() {
     }
     assert!(Path::new(&workspace().join("PLUGINS.md")).is_file());
 }
+
+#[test]
+fn check_catches_a_token_that_shadows_a_live_login() {
+    let fx = Fixture::new("");
+    fx.write("login/login.json", "{}");
+    let sample = fx.path("login");
+    let check = |feature: &str| {
+        let wasm = test_plugin_with("checkbad", feature);
+        fx.run(&["plugins", "check", wasm.to_str().unwrap(), "--login-sample", sample.to_str().unwrap()])
+    };
+    let good = check("");
+    assert!(good.status.success(), "{}", text(&good.stdout));
+    assert!(text(&good.stdout).contains("ok   launch-env with a token and a live login: the login wins"));
+    let bad = check("token-shadows-login");
+    assert_eq!(bad.status.code(), Some(1));
+    let report = text(&bad.stdout);
+    assert!(
+        report.contains("FAIL launch-env with a token and a live login: sets BAD_TOKEN, which shadows"),
+        "{report}"
+    );
+    // A sample that holds no live login says so.
+    let empty = fx.path("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let wasm = test_plugin_with("checkbad", "");
+    let out = fx.run(&["plugins", "check", wasm.to_str().unwrap(), "--login-sample", empty.to_str().unwrap()]);
+    assert!(
+        text(&out.stdout).contains("FAIL credential-status on the login sample: says Missing"),
+        "{}",
+        text(&out.stdout)
+    );
+    let err = fx.fails(&["plugins", "check", wasm.to_str().unwrap(), "--login-sample", "/nonexistent"], 2);
+    assert!(err.contains("--login-sample /nonexistent is not a directory"), "{err}");
+}

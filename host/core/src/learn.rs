@@ -37,11 +37,14 @@ pub fn keep_logins(state: &mut State, roster: &Roster, answers: &[(String, Login
 /// Runs inside the caller's change (the plugin calls under its lock, only
 /// the first time).
 pub fn learn_unknown_logins(state: &mut State, roster: &Roster, plugin: &Plugin<'_>, kind: &str, now: i64) {
+    // An account the plugin cannot say anything of (contract 0.1.0, a
+    // failed call) is kept as naming no login, so it is not asked again at
+    // every launch; `status` and `exec` ask again.
     let unknown: Vec<(String, Login)> = roster
         .accounts
         .iter()
         .filter(|a| a.agent == kind && !state.identities.contains_key(&a.name))
-        .map(|a| (a.name.clone(), ask_login(plugin, a, now)))
+        .map(|a| (a.name.clone(), Some(ask_login(plugin, a, now).flatten())))
         .collect();
     keep_logins(state, roster, &unknown, now);
 }

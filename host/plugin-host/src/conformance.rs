@@ -39,7 +39,14 @@ fn record(findings: &mut Vec<Finding>, check: &str, passed: bool, detail: String
 
 /// Run every check on `plugin`. `wall_samples` are lines of the agent's
 /// own wall messages, each of which must be found with its reset.
-pub fn check(plugin: &Plugin<'_>, wasm_bytes: Option<usize>, wall_samples: &[String]) -> Vec<Finding> {
+/// `login_sample`, when given, is a config dir holding a live login of the
+/// agent's: it must read as live, and a token must not shadow it.
+pub fn check(
+    plugin: &Plugin<'_>,
+    wasm_bytes: Option<usize>,
+    wall_samples: &[String],
+    login_sample: Option<&Path>,
+) -> Vec<Finding> {
     let spec = plugin.spec().clone();
     let mut findings = Vec::new();
     spec_and_size(&mut findings, &spec, wasm_bytes);
@@ -58,6 +65,9 @@ pub fn check(plugin: &Plugin<'_>, wasm_bytes: Option<usize>, wall_samples: &[Str
     no_conversation_in_an_empty_dir(&mut findings, plugin, dir.path());
     no_usage_in_an_empty_dir(&mut findings, plugin, dir.path());
     resume_argv_drops_the_prompt(&mut findings, plugin, &spec);
+    if let Some(sample) = login_sample {
+        a_live_login_wins_over_a_token(&mut findings, plugin, &spec, sample);
+    }
     walls_found_and_not_invented(&mut findings, plugin, wall_samples);
     calls_within_the_deadline(&mut findings, plugin.deadline());
     findings
@@ -133,6 +143,48 @@ fn launch_env_declares_its_keys(findings: &mut Vec<Finding>, plugin: &Plugin<'_>
             }
             Err(e) => record(findings, name, false, e.to_string(), took),
         }
+    }
+}
+
+/// On a config dir with a live login, credential-status says live and
+/// launch-env with a token leaves the token variable out: agents let a
+/// token variable shadow their own login, so the login must win.
+fn a_live_login_wins_over_a_token(findings: &mut Vec<Finding>, plugin: &Plugin<'_>, spec: &Spec, dir: &Path) {
+    let prefix = spec.token_prefixes.first().cloned().unwrap_or_default();
+    let token = Secret::new(format!("{prefix}CHECK0123456789abcdef"));
+    let request = AccountRequest {
+        name: "check".into(),
+        config_dir: dir.to_owned(),
+        token: Some(token),
+        now: crate::clock::now(),
+    };
+    let name = "credential-status on the login sample";
+    let started = Instant::now();
+    match plugin.credential_status(&request) {
+        Ok(Some(status)) if status.state == LoginState::Live => {
+            record(findings, name, true, "live".into(), Some(started.elapsed()));
+        }
+        Ok(Some(status)) => {
+            let why = format!("says {:?}; the sample holds a live login (or pass a dir that does)", status.state);
+            return record(findings, name, false, why, Some(started.elapsed()));
+        }
+        Ok(None) => return record(findings, name, true, format!("not in contract {}", spec.contract), None),
+        Err(e) => return record(findings, name, false, e.to_string(), Some(started.elapsed())),
+    }
+    let name = "launch-env with a token and a live login";
+    let started = Instant::now();
+    let result = plugin.launch_env(&request);
+    let took = Some(started.elapsed());
+    match (result, &spec.token_env) {
+        (Ok(env), Some(token_env)) if env.iter().any(|(k, _)| k == token_env) => {
+            let why = format!(
+                "sets {token_env}, which shadows the account's own login in the agent; set it only when there is no \
+                 live login"
+            );
+            record(findings, name, false, why, took);
+        }
+        (Ok(_), _) => record(findings, name, true, "the login wins: no token variable".into(), took),
+        (Err(e), _) => record(findings, name, false, e.to_string(), took),
     }
 }
 

@@ -333,7 +333,14 @@ impl Plugin<'_> {
             }
             w => w.map(|w| Wall { resets_at: self.clamp_reset(w.resets_at, now), ..w }),
         };
-        Ok(Observed { wall, usage: self.checked_usage(what, observed.usage, now)? })
+        if observed.retrying.as_ref().is_some_and(|t| t.raw().len() > policy::MAX_SPEC_STRING_BYTES) {
+            return Err(self.failed(format!(
+                "{what} returned more than {} bytes of retrying text",
+                policy::MAX_SPEC_STRING_BYTES
+            )));
+        }
+        let usage = self.checked_usage(what, observed.usage, now)?;
+        Ok(Observed { wall, usage, retrying: observed.retrying })
     }
 
     /// The usage readings the agent left in `account`'s config dir

@@ -77,6 +77,9 @@ impl UsageReading {
 pub struct Observed {
     pub wall: Option<Wall>,
     pub usage: Vec<UsageReading>,
+    /// The agent says it retries by itself: the text that says so (a wall
+    /// without a reset held before it is withdrawn).
+    pub retrying: Option<crate::untrusted::Untrusted>,
 }
 
 /// Whether an account's own login can be used.

@@ -155,8 +155,12 @@ fn wall_in_output(ctx: &Context, roster: &Roster, agent: &str, path: &Path) -> R
         // A wall without a reset waits one more read for the line that
         // gives it (see `exec::settle`).
         let was_pending = settle.is_pending();
-        let (found, _) = exec::observe(&plugin, feed.push(&buf[..n]), &zone)?;
-        if let Some(wall) = settle.found(found).or_else(|| was_pending.then(|| settle.take()).flatten()) {
+        let seen = exec::observe(&plugin, feed.push(&buf[..n]), &zone)?;
+        if seen.retrying.is_some() {
+            settle.withdraw();
+        }
+        let was_pending = was_pending && settle.is_pending();
+        if let Some(wall) = settle.found(seen.wall).or_else(|| was_pending.then(|| settle.take()).flatten()) {
             return Ok((wall, ctx.redactor(roster, &plugin)));
         }
     }

@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 use crate::holder::Holder;
 use crate::launch::{self, Launch};
 use crate::notice;
-use crate::plugin::{Conversation, Plugin, PluginError, UsageReading, Wall};
+use crate::plugin::{Conversation, Observed, Plugin, PluginError, UsageReading, Wall};
 use crate::roster::Roster;
 use crate::seats::{self, Claim};
 use crate::state::{State, StateStore, Store};
@@ -195,9 +195,15 @@ impl Watch {
     fn on_output(&mut self, plugin: &Plugin<'_>, stream: usize, bytes: &[u8]) -> Option<Wall> {
         self.sample.push(&feed::plain_text(bytes));
         match observe(plugin, self.feeds[stream].push(bytes), &self.zone) {
-            Ok((found, readings)) => {
-                self.readings.extend(readings);
-                let act_on = self.settle.found(found);
+            Ok(seen) => {
+                self.readings.extend(seen.usage);
+                if let Some(said) = &seen.retrying
+                    && self.settle.withdraw()
+                {
+                    notice::note(format!("not a wall after all: the agent retries by itself ({})", said.shown()));
+                    self.settle_at = None;
+                }
+                let act_on = self.settle.found(seen.wall);
                 if self.settle.is_pending() && self.settle_at.is_none() {
                     self.settle_at = Some(Instant::now() + SETTLE);
                 }
@@ -638,26 +644,31 @@ impl Supervisor<'_> {
 }
 
 /// What `plugin` finds in `pieces` of output: the wall (the first one
-/// that gives a reset time, else the first one), and every usage reading,
-/// in order.
-pub fn observe(
-    plugin: &Plugin<'_>,
-    pieces: Vec<String>,
-    zone: &str,
-) -> Result<(Option<Wall>, Vec<UsageReading>), PluginError> {
-    let (mut first, mut readings) = (None, Vec::new());
+/// that gives a reset time, else the first one), every usage reading, in
+/// order, and whether the agent says it is only retrying (then a wall
+/// without a reset is no wall: withdrawn).
+pub fn observe(plugin: &Plugin<'_>, pieces: Vec<String>, zone: &str) -> Result<Observed, PluginError> {
+    let mut seen = Observed::default();
     for piece in pieces {
         let observed = plugin.observe(&piece, crate::clock::now(), zone)?;
-        readings.extend(observed.usage);
+        seen.usage.extend(observed.usage);
+        if observed.retrying.is_some() {
+            seen.retrying = observed.retrying;
+            seen.wall = seen.wall.filter(|w| w.resets_at.is_some());
+        }
         match observed.wall {
-            Some(wall) if wall.resets_at.is_some() => return Ok((Some(wall), readings)),
+            Some(wall) if wall.resets_at.is_some() => {
+                seen.wall = Some(wall);
+                return Ok(seen);
+            }
+            Some(_) if seen.retrying.is_some() => {}
             Some(wall) => {
-                first.get_or_insert(wall);
+                seen.wall.get_or_insert(wall);
             }
             None => {}
         }
     }
-    Ok((first, readings))
+    Ok(seen)
 }
 
 /// What `status` shows as the wall's reason: the message on one line, at

@@ -42,6 +42,12 @@ impl Settle {
         self.pending.is_some()
     }
 
+    /// Drop the wall kept waiting: the agent said it retries by itself.
+    /// Returns whether one was kept.
+    pub fn withdraw(&mut self) -> bool {
+        self.pending.take().is_some()
+    }
+
     /// The wall kept waiting, when no reset came in time.
     pub fn take(&mut self) -> Option<Wall> {
         self.pending.take()
@@ -66,6 +72,15 @@ mod tests {
         assert_eq!(settle.found(Some(wall(None, "limit reached again"))), None);
         assert_eq!(settle.found(Some(wall(Some(9), "resets 3pm"))), Some(wall(Some(9), "resets 3pm")));
         assert!(!settle.is_pending());
+    }
+
+    #[test]
+    fn a_wall_the_agent_retries_past_is_withdrawn() {
+        let mut settle = Settle::default();
+        settle.found(Some(wall(None, "rate limited")));
+        assert!(settle.withdraw());
+        assert_eq!(settle.take(), None);
+        assert!(!settle.withdraw(), "nothing held");
     }
 
     #[test]

@@ -120,6 +120,17 @@ pub trait Agent {
         Vec::new()
     }
 
+    /// The line in `output` saying the agent retries by itself after a
+    /// wall it reported without a reset (a passing rate limit, not a usage
+    /// wall): the host then withdraws that wall. Only when it comes after
+    /// the wall's own line; `None` for anything else.
+    ///
+    /// Default: never.
+    fn retrying(output: &str) -> Option<String> {
+        let _ = output;
+        None
+    }
+
     /// The usage readings the agent left in `account`'s config dir
     /// (read-only under [`json::CONFIG_MOUNT`]), e.g. in its session logs.
     /// Read a bounded amount: the newest file's tail
@@ -251,11 +262,13 @@ pub mod __private {
         Some(WitConversation { id: found.id, files: found.files, cwd: found.cwd, bound_to: found.bound_to })
     }
 
-    /// The readings, then the wall: the contract's one call for both.
+    /// The readings, the wall, and whether the agent is only retrying: the
+    /// contract's one call for all three.
     pub fn observe<A: Agent>(output: &str, now: i64, zone: &str) -> Vec<WitObservation> {
         let usage = A::detect_usage(output, now, zone).into_iter().map(|u| WitObservation::Usage(u.into_wit()));
         let wall = A::detect_wall(output, now, zone).map(|w| WitObservation::Wall(w.into_wit()));
-        usage.chain(wall).collect()
+        let retrying = A::retrying(output).map(|line| WitObservation::Retrying(crate::text::clip(&line)));
+        usage.chain(wall).chain(retrying).collect()
     }
 
     pub fn read_usage<A: Agent>(account: WitAccount) -> Vec<WitUsage> {

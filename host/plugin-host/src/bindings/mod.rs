@@ -200,7 +200,7 @@ impl Instance {
         now: i64,
         zone: &str,
     ) -> wasmtime::Result<Observed> {
-        let wall_only = |wall| Observed { wall, usage: Vec::new() };
+        let wall_only = |wall| Observed { wall, usage: Vec::new(), retrying: None };
         match self {
             Instance::V0_1(p) => since_v0_1_0::detect_wall(p, store, output, now, zone).map(wall_only),
             Instance::V0_2(p) => since_v0_2_0::detect_wall(p, store, output, now, zone).map(wall_only),

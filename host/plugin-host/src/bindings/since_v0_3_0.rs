@@ -92,6 +92,7 @@ pub(super) fn observe(
                 observed.wall = Some(Wall { resets_at: w.resets_at, matched: Untrusted::new(w.matched) });
             }
             api::Observation::Usage(u) => observed.usage.push(reading(u)),
+            api::Observation::Retrying(text) => observed.retrying = Some(Untrusted::new(text)),
         }
     }
     Ok(observed)

@@ -12,18 +12,32 @@ use crate::exit::ExitStatus;
 use crate::plugin::Plugin;
 use crate::plugin::conformance::{self, Finding};
 
-pub fn run(ctx: &Context, target: &str, wall_sample: Option<&Path>, json: bool) -> Result<ExitStatus> {
+pub fn run(
+    ctx: &Context,
+    target: &str,
+    wall_sample: Option<&Path>,
+    login_sample: Option<&Path>,
+    json: bool,
+) -> Result<ExitStatus> {
     let samples = match wall_sample {
         Some(path) => read_samples(path)?,
         None => Vec::new(),
     };
+    if let Some(dir) = login_sample
+        && !dir.is_dir()
+    {
+        return Err(usage(format!(
+            "--login-sample {} is not a directory; give a config dir holding a live login of the agent's",
+            dir.display()
+        )));
+    }
     // A file needs no roster (as for `plugins install`); a roster that is
     // there still gives its plugin_timeout. A kind is resolved through it.
     let is_file = Path::new(target).exists() || target.ends_with(".wasm");
     let roster = if is_file && !ctx.paths.roster.exists() { None } else { ctx.roster_if_any()? };
     let plugins = ctx.plugin_host(roster.as_ref())?;
     let (plugin, size) = load(&plugins, target)?;
-    let findings = conformance::check(&plugin, size, &samples);
+    let findings = conformance::check(&plugin, size, &samples, login_sample);
     let failed = findings.iter().filter(|f| !f.passed).count();
     print(&if json { as_json(&plugin, &findings) } else { as_table(&plugin, &findings) })?;
     if failed == 0 {

@@ -33,7 +33,7 @@ pub fn install(ctx: &Context, file: &Path) -> Result<ExitStatus> {
             file.display()
         )));
     }
-    let failed: Vec<String> = conformance::check(&plugin, None, &[])
+    let failed: Vec<String> = conformance::check(&plugin, None, &[], None)
         .into_iter()
         .filter(|f| !f.passed)
         .map(|f| format!("{}: {}", f.check, f.detail))

@@ -36,6 +36,9 @@ pub enum Command {
         /// A file of the agent's own wall messages, one per line: each must be found with its reset
         #[arg(long, value_name = "FILE")]
         wall_sample: Option<PathBuf>,
+        /// A config dir holding a live login of the agent's: it must read as live, and a token must not shadow it
+        #[arg(long, value_name = "DIR")]
+        login_sample: Option<PathBuf>,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -70,7 +73,9 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<ExitStatus> {
         Command::List { json } => list::list(ctx, json),
         Command::Inspect { kind, json } => list::inspect(ctx, &kind, json),
         Command::Policy { json } => list::policy(json),
-        Command::Check { plugin, wall_sample, json } => check::run(ctx, &plugin, wall_sample.as_deref(), json),
+        Command::Check { plugin, wall_sample, login_sample, json } => {
+            check::run(ctx, &plugin, wall_sample.as_deref(), login_sample.as_deref(), json)
+        }
         Command::Install { file } => install::install(ctx, &file),
         Command::Remove { kind } => install::remove(ctx, &kind),
         Command::New { kind, dir, sdk } => new::run(&kind, dir, sdk),

@@ -1,7 +1,7 @@
 //! A plugin with one defect per feature (see Cargo.toml); without features
 //! it passes every check.
 
-use accounts_plugin::{Account, Agent, Env, Spec, Wall};
+use accounts_plugin::{Account, Agent, CredentialStatus, Env, LoginState, Spec, Wall, json};
 
 struct Bad;
 
@@ -19,8 +19,18 @@ impl Agent for Bad {
         accounts_plugin::token_shape(&Self::spec(), token)
     }
 
+    // A live login is a `login.json` in the config dir.
+    fn credential_status(_account: &Account) -> CredentialStatus {
+        match json::config_file_exists("login.json") {
+            true => CredentialStatus::new(LoginState::Live),
+            false => CredentialStatus::missing(),
+        }
+    }
+
     fn launch_env(account: &Account) -> Result<Env, String> {
-        let env = Env::standard(&Self::spec(), account, true);
+        let login = Self::credential_status(account).state == LoginState::Live;
+        let with_token = cfg!(feature = "token-shadows-login") || !login;
+        let env = Env::standard(&Self::spec(), account, with_token);
         Ok(if cfg!(feature = "undeclared-key") { env.set("BAD_EXTRA", "1") } else { env })
     }
 

@@ -28,12 +28,17 @@ impl Agent for Acme {
             .identity(json::str(&session, &["user"]))
     }
 
-    // "ACME QUOTA: retry in 90 seconds"
+    // "ACME QUOTA: retry in 90 seconds"; "ACME QUOTA" alone, then maybe a passing one's retry line.
     fn detect_wall(output: &str, now: i64, _zone: &str) -> Option<Wall> {
         let at = output.rfind("ACME QUOTA")?;
         let line = text::line_at(output, at);
         let reset = line.find("retry in").and_then(|i| text::duration_seconds(&line[i + 8..]));
         Some(Wall::new(reset.map(|secs| now + secs), line))
+    }
+
+    fn retrying(output: &str) -> Option<String> {
+        let at = output.rfind("acme: retrying on its own")?;
+        (at > output.rfind("ACME QUOTA")?).then(|| text::line_at(output, at).to_owned())
     }
 }
 
@@ -48,5 +53,7 @@ mod tests {
         let wall = Acme::detect_wall("ok\nACME QUOTA: retry in 90 seconds\n", 1000, "UTC").unwrap();
         assert_eq!((wall.resets_at, wall.matched.as_str()), (Some(1090), "ACME QUOTA: retry in 90 seconds"));
         assert_eq!(Acme::detect_wall("all good", 1000, "UTC"), None);
+        assert!(Acme::retrying("ACME QUOTA\nacme: retrying on its own\n").is_some());
+        assert_eq!(Acme::retrying("acme: retrying on its own\nACME QUOTA\n"), None, "a wall after it stands");
     }
 }
