@@ -640,7 +640,7 @@ fn claude_resumes_its_conversation_on_the_next_account() {
     assert!(stdout.contains("resumed on account two"), "{stdout}");
     assert!(stderr.contains("moving worker"), "{stderr}");
     assert!(stderr.contains("resuming conversation"), "{stderr}");
-    eprintln!("{stderr}wall to resumed agent: the whole run took {:?}", started.elapsed());
+    eprintln!("{stderr}the whole run took {:?}; {}", started.elapsed(), wall_to_resume(&api));
     // Account two's first request carries account one's conversation,
     // with account two's credential.
     let first_two = api.posts().into_iter().find(|p| p.credential == CLAUDE_TWO).expect("account two was never used");
@@ -798,6 +798,12 @@ fn launched_account(scene: &Scene, worker: &str, skew: &str) -> String {
     line.trim_start_matches("export ACCOUNTS_ACCOUNT=").trim_matches('\'').to_owned()
 }
 
+/// An account's usage windows in `status --json`: (window, used %).
+fn windows_of(account: &serde_json::Value) -> Vec<(&str, f64)> {
+    let usage = account["usage"].as_array().unwrap();
+    usage.iter().map(|u| (u["window"].as_str().unwrap(), u["used_percent"].as_f64().unwrap())).collect()
+}
+
 fn status_of(scene: &Scene, name: &str, skew: &str) -> serde_json::Value {
     let out = run(scene.accounts(&["status", "--json"]).env("ACCOUNTS_CLOCK_SKEW", skew));
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -889,13 +895,7 @@ fn codex_usage_windows_show_from_its_rollout_without_a_run_of_ours() {
     let out = run(&mut codex);
     assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
     let x1 = status_of(&scene, "x1", "");
-    let windows: Vec<(&str, f64)> = x1["usage"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| (u["window"].as_str().unwrap(), u["used_percent"].as_f64().unwrap()))
-        .collect();
-    assert_eq!(windows, [("5h", 72.5), ("7d", 40.0)], "{x1}");
+    assert_eq!(windows_of(&x1), [("5h", 72.5), ("7d", 40.0)], "{x1}");
     assert_eq!(x1["usage"][0]["resets_at"], rfc3339(primary_reset));
     assert!(status_of(&scene, "x2", "")["usage"].as_array().unwrap().is_empty());
     let table = text(&run(&mut scene.accounts(&["status"])).stdout);
@@ -947,13 +947,7 @@ fn statusline_keeps_the_readings_claude_hands_it_and_runs_the_users_own_command(
     assert_eq!(text(&out.stdout), "my own status line\n");
     assert_eq!(std::fs::read_to_string(scene.fx.path("seen.json")).unwrap(), stdin, "the same stdin, whole");
     let c2 = status_of(&scene, "c2", "");
-    let windows: Vec<(&str, f64)> = c2["usage"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| (u["window"].as_str().unwrap(), u["used_percent"].as_f64().unwrap()))
-        .collect();
-    assert_eq!(windows, [("5h", 12.0), ("7d", 91.0)], "{c2}");
+    assert_eq!(windows_of(&c2), [("5h", 12.0), ("7d", 91.0)], "{c2}");
     // Without a command of the user's, the windows are the status line;
     // without an account, a warning, and the line all the same.
     let mut cmd = scene.accounts(&["statusline", "--account", "c1"]);
@@ -970,4 +964,105 @@ fn with_stdin(mut cmd: Command, input: &str) -> Output {
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
+}
+
+#[test]
+fn claude_tui_resumes_its_conversation_on_the_next_account_in_the_same_terminal() {
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let scene = two_claude_accounts();
+    // Each account's Claude has been set up once (onboarding done, this
+    // directory trusted), as a user's would be: else the TUI asks first.
+    let cwd = scene.fx.path(".");
+    let cwd = std::fs::canonicalize(&cwd).unwrap();
+    for (dir, email) in [("d/c1", "one@example.com"), ("d/c2", "two@example.com")] {
+        let projects = serde_json::json!({ cwd.to_str().unwrap(): {"hasTrustDialogAccepted": true, "hasCompletedProjectOnboarding": true} });
+        let settings = serde_json::json!({"oauthAccount": {"emailAddress": email}, "hasCompletedOnboarding": true, "theme": "dark", "projects": projects});
+        scene.fx.write(&format!("{dir}/.claude.json"), &settings.to_string());
+    }
+    const MARKER: &str = "MARKER-tui-conversation";
+    let api = tool_then_quota(MARKER, "resumed in the TUI");
+    let (master, slave) = open_pty();
+    // The prompt before --allowedTools: that option takes every word after it.
+    let args = ["exec", "--rotate", "--account", "c1", "--grace", "2s", "--", "claude", "run the echo"];
+    let mut cmd = scene.accounts(&[&args[..], &["--allowedTools", "Bash(echo:*)"]].concat());
+    against(&mut cmd, &scene, &api);
+    cmd.env("TERM", "xterm-256color").env("TZ", "UTC").current_dir(&cwd);
+    let mut child =
+        cmd.stdin(slave.try_clone().unwrap()).stdout(slave.try_clone().unwrap()).stderr(slave).spawn().unwrap();
+    // The command keeps its copies of the terminal's slave side open: gone,
+    // the reader sees the end once the agent's side closes.
+    drop(cmd);
+    let mut reader = std::fs::File::from(master.as_fd().try_clone_to_owned().unwrap());
+    let mut answers = std::fs::File::from(master.as_fd().try_clone_to_owned().unwrap());
+    let screen = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&screen);
+    let collector = std::thread::spawn(move || {
+        let mut buf = [0u8; 65536];
+        // EIO once every slave is closed.
+        while let Ok(n @ 1..) = reader.read(&mut buf) {
+            // A terminal answers where its cursor is; the TUI asks.
+            if buf[..n].windows(4).any(|w| w == b"\x1b[6n") {
+                let _ = answers.write_all(b"\x1b[1;1R");
+            }
+            seen.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let first_two = api.wait_for(CLAUDE_TWO, Duration::from_secs(90));
+    // The resumed TUI waits for more input: stop it as a user would.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let shown = |s: &[u8]| without_escapes(&text(s)).chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    while !shown(&screen.lock().unwrap()).contains("resumedintheTUI") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = rustix::process::kill_process(rustix::process::Pid::from_child(&child), rustix::process::Signal::TERM);
+    let exited = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() && std::time::Instant::now() < exited {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(master);
+    let _ = collector.join();
+    let output = text(&screen.lock().unwrap());
+    let posts: Vec<(String, usize)> = api.posts().into_iter().map(|p| (p.credential, p.body.len())).collect();
+    let first_two = first_two.unwrap_or_else(|| panic!("account two was never used ({posts:?}):\n{output}"));
+    assert!(first_two.body.contains(MARKER), "account two's first request lacks the conversation: {}", first_two.body);
+    assert!(output.contains("resuming conversation") && output.contains("moving worker"), "{output}");
+    eprintln!("TUI: {}", wall_to_resume(&api));
+    // The TUI draws words between cursor jumps: compare the letters alone.
+    let letters: String = without_escapes(&output).chars().filter(|c| !c.is_whitespace()).collect();
+    assert!(letters.contains("resumedintheTUI"), "the resumed TUI came back on the same terminal: {output}");
+}
+
+/// `text` without its CSI and OSC escape sequences.
+fn without_escapes(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('\u{1b}', Some('[')) => {
+                chars.next();
+                while chars.next().is_some_and(|c| !c.is_ascii_alphabetic() && c != '~') {}
+            }
+            ('\u{1b}', Some(']')) => while chars.next().is_some_and(|c| c != '\u{7}') {},
+            ('\u{1b}', _) => {
+                chars.next();
+            }
+            (c, _) => out.push(c),
+        }
+    }
+    out
+}
+
+/// From the wall (account one's last request, answered with the 429) to
+/// the resumed agent's first request on account two.
+fn wall_to_resume(api: &standin::StandIn) -> String {
+    let posts = api.posts();
+    let wall = posts.iter().filter(|p| p.credential == CLAUDE_ONE).map(|p| p.at).max();
+    let resumed = posts.iter().filter(|p| p.credential == CLAUDE_TWO).map(|p| p.at).min();
+    match (wall, resumed) {
+        (Some(wall), Some(resumed)) => format!("wall to resumed agent's first request: {:?}", resumed - wall),
+        _ => "no wall and resume seen".into(),
+    }
 }

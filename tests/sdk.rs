@@ -288,3 +288,20 @@ fn check_catches_a_token_that_shadows_a_live_login() {
     let err = fx.fails(&["plugins", "check", wasm.to_str().unwrap(), "--login-sample", "/nonexistent"], 2);
     assert!(err.contains("--login-sample /nonexistent is not a directory"), "{err}");
 }
+
+/// A released contract never changes: a plugin built against it must keep
+/// loading. A change is a new `wit/vX` folder, with its own digest here.
+#[test]
+fn released_contracts_are_frozen() {
+    let frozen = [
+        ("v0.1.0", "7aedfc521326c423b4138332aea9ee0163b05d793e746fcb100293bb58468c3d"),
+        ("v0.2.0", "2beb9c4fd162324fd91132af6a55986096c2ce3b34e38fbb30636f7eef09dcda"),
+        ("v0.3.0", "1cd49d5fc9e1d8a5f26c93a980f9bcde662dbc46006c958039d1d82ccfd1686e"),
+    ];
+    for (version, digest) in frozen {
+        let dir = workspace().join("wit").join(version);
+        let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(files, ["account-auth.wit"], "{version}");
+        assert_eq!(sha256_file(&dir.join("account-auth.wit")), digest, "wit/{version} changed; it is frozen");
+    }
+}

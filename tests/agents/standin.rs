@@ -47,6 +47,8 @@ pub struct Seen {
     pub credential: String,
     pub method: String,
     pub body: String,
+    /// When it came in.
+    pub at: Instant,
 }
 
 pub struct StandIn {
@@ -117,7 +119,8 @@ fn serve(stream: TcpStream, answers: &HashMap<String, Answer>, log: &Mutex<Vec<S
         .map(|v| v.trim_start_matches("Bearer ").to_owned())
         .or_else(|| headers.get("x-api-key").cloned())
         .unwrap_or_else(|| "none".into());
-    log.lock().unwrap().push(Seen { credential: credential.clone(), method: method.clone(), body: body.clone() });
+    let at = Instant::now();
+    log.lock().unwrap().push(Seen { credential: credential.clone(), method: method.clone(), body: body.clone(), at });
     let mut stream = stream;
     if method != "POST" {
         // No websockets, no other endpoints: the agents fall back to HTTPS.

@@ -135,6 +135,7 @@ pub fn supervise(ctx: &Context, roster: &Roster, plugin: &Plugin<'_>, args: &Run
             fresh: job.fresh,
             resume: job.resume,
         },
+        handled_walls: Default::default(),
     };
     supervisor.run().map(ExitStatus::Agent)
 }

@@ -15,6 +15,7 @@ pub mod feed;
 pub mod keeper;
 pub mod pty;
 pub mod resume;
+pub mod screen;
 pub mod settle;
 mod signals;
 
@@ -31,6 +32,7 @@ use rustix::process::Signal;
 use self::child::{ChildStdio, Sink};
 use self::feed::WallFeed;
 use self::resume::OutputSample;
+use self::screen::ScreenFeed;
 use self::settle::{SETTLE, Settle};
 use crate::error::{Error, Result};
 use crate::holder::Holder;
@@ -100,6 +102,10 @@ pub struct Supervisor<'a> {
     /// Masks tokens in wall messages before they are stored or printed.
     pub redactor: Redactor,
     pub options: Options,
+    /// The wall messages this exec already moved away from. A resumed TUI
+    /// draws its conversation again, that wall included: seen on the next
+    /// account's screen, it is history, not a new wall.
+    pub handled_walls: std::cell::RefCell<Vec<String>>,
 }
 
 /// How one run of the agent ended.
@@ -125,6 +131,9 @@ struct Watch {
     next_renewal: Instant,
     /// One wall feed per output stream (stdout or the pty, stderr).
     feeds: [WallFeed; 2],
+    /// In pty mode, the child's screen: what a TUI shows is read from it,
+    /// not from the byte stream.
+    screen: Option<ScreenFeed>,
     /// Whether output is still checked for a wall (`--rotate`, and the
     /// plugin has not failed).
     watching: bool,
@@ -137,6 +146,9 @@ struct Watch {
     sample: OutputSample,
     /// Usage readings seen in the output and not yet recorded.
     readings: Vec<UsageReading>,
+    /// Walls an earlier run of this exec moved away from (see
+    /// [`Supervisor::handled_walls`]).
+    handled_walls: Vec<String>,
     /// A signal or a lost lease ended the run: it is not started again.
     stopped_by_user: bool,
     status: Option<ExitStatus>,
@@ -152,12 +164,14 @@ impl Watch {
             renew_every,
             next_renewal: Instant::now() + renew_every,
             feeds: [WallFeed::default(), WallFeed::default()],
+            screen: None,
             watching: options.rotate,
             wall: None,
             settle: Settle::default(),
             settle_at: None,
             sample: OutputSample::default(),
             readings: Vec::new(),
+            handled_walls: Vec::new(),
             stopped_by_user: false,
             status: None,
             drain_until: None,
@@ -194,7 +208,11 @@ impl Watch {
     /// on now (the readings wait in `readings`).
     fn on_output(&mut self, plugin: &Plugin<'_>, stream: usize, bytes: &[u8]) -> Option<Wall> {
         self.sample.push(&feed::plain_text(bytes));
-        match observe(plugin, self.feeds[stream].push(bytes), &self.zone) {
+        let pieces = match (&mut self.screen, stream) {
+            (Some(screen), 0) => screen.push(bytes),
+            _ => self.feeds[stream].push(bytes),
+        };
+        match observe(plugin, pieces, &self.zone) {
             Ok(seen) => {
                 self.readings.extend(seen.usage);
                 if let Some(said) = &seen.retrying
@@ -203,7 +221,11 @@ impl Watch {
                     notice::note(format!("not a wall after all: the agent retries by itself ({})", said.shown()));
                     self.settle_at = None;
                 }
-                let act_on = self.settle.found(seen.wall);
+                // Only a screen is redrawn with the old conversation: piped
+                // output that says the same again is a wall again.
+                let replayed =
+                    |w: &Wall| self.screen.is_some() && self.handled_walls.iter().any(|h| h == w.matched.raw());
+                let act_on = self.settle.found(seen.wall.filter(|w| !replayed(w)));
                 if self.settle.is_pending() && self.settle_at.is_none() {
                     self.settle_at = Some(Instant::now() + SETTLE);
                 }
@@ -294,6 +316,7 @@ impl Supervisor<'_> {
                 Outcome::Exited(code) => return Ok(code),
                 Outcome::Walled(wall, output) => (wall, output),
             };
+            self.handled_walls.borrow_mut().push(wall.matched.raw().to_owned());
             let account = launch.env.account.clone();
             if self.options.max_rotations.is_some_and(|max| rotations >= max) {
                 let until = self.record_wall(&account, &wall)?;
@@ -438,7 +461,7 @@ impl Supervisor<'_> {
                 let _ = waiter.send(Event::Exited { run: id, status });
             }
         });
-        let outcome = self.watch(&mut run, inbox);
+        let outcome = self.watch(&mut run, inbox, &self.handled_walls.borrow());
         if let Some(keys) = keys {
             keys.forward_to(None);
         }
@@ -447,8 +470,13 @@ impl Supervisor<'_> {
 
     /// Handle events for a running child until it has exited and its output
     /// is read (or `--grace` passed), or until a wall stopped it.
-    fn watch(&self, run: &mut Run, inbox: &Receiver<Event>) -> Result<Outcome> {
+    fn watch(&self, run: &mut Run, inbox: &Receiver<Event>, handled_walls: &[String]) -> Result<Outcome> {
         let mut w = Watch::new(&self.options);
+        w.handled_walls = handled_walls.to_vec();
+        w.screen = run.pty.as_ref().map(|pty| {
+            let (rows, cols) = pty.size();
+            ScreenFeed::new(rows, cols)
+        });
         loop {
             if let Some(outcome) = w.outcome(run) {
                 return Ok(outcome);
@@ -472,6 +500,10 @@ impl Supervisor<'_> {
                 Ok(Event::Signal { signal, .. }) if signal == signals::WINDOW_CHANGED => {
                     if let Some(pty) = &run.pty {
                         pty.copy_window_size();
+                        if let Some(screen) = &mut w.screen {
+                            let (rows, cols) = pty.size();
+                            screen.resize(rows, cols);
+                        }
                     }
                 }
                 Ok(Event::Signal { signal, by_terminal }) => w.on_signal(run, signal, by_terminal),

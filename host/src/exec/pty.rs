@@ -54,6 +54,11 @@ impl Pty {
     }
 
     /// Give the pty our terminal's window size (at start and on SIGWINCH).
+    /// The child's terminal size, rows and columns (0 when it has none).
+    pub fn size(&self) -> (u16, u16) {
+        termios::tcgetwinsize(&self.master).map_or((0, 0), |w| (w.ws_row, w.ws_col))
+    }
+
     pub fn copy_window_size(&self) {
         if let Some(size) = our_terminal().and_then(|t| termios::tcgetwinsize(t).ok()) {
             let _ = termios::tcsetwinsize(&self.master, size);

@@ -14,6 +14,13 @@
 //!   `oauth-personal` selected, the key is never sent. Without a selected
 //!   type, the key selects `gemini-api-key` itself.
 //! - No login subcommand: the login happens inside the app (`/auth`).
+//! - Conversations (`--resume`) live in `.gemini/tmp/<slug>/chats/`, where
+//!   the slug is what a per-home registry (`.gemini/projects.json`, with a
+//!   `.project_root` marker beside each slug dir) gives the working
+//!   directory: claimed from its base name on first use, numbered on a
+//!   clash. A copy into another account's home lands under whatever slug
+//!   that home's registry gives, so this plugin does not carry them yet:
+//!   a rotation starts Gemini afresh, and says why.
 
 use accounts_plugin::clock::{Precision, Reset};
 use accounts_plugin::messages::{self, Walls};
@@ -85,6 +92,12 @@ impl Agent for Gemini {
 
     fn detect_wall(output: &str, now: i64, zone: &str) -> Option<Wall> {
         detect(output, now, zone)
+    }
+
+    fn resume_argv(_argv: &[String], _id: &str, _prompt: &str) -> Result<Vec<String>, String> {
+        Err("Gemini CLI files its conversations under a per-home project registry (.gemini/projects.json) that \
+             another account's home does not share, so they are not carried yet"
+            .into())
     }
 }
 
