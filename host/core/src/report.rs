@@ -34,6 +34,7 @@ pub fn rows(
     }
     let walls: BTreeMap<&str, _> = state.walls.iter().map(|w| (w.account.as_str(), w)).collect();
     let quotas = quotas_by_account(roster, state, now);
+    let logins = logins(roster, &quotas);
     roster
         .accounts
         .iter()
@@ -51,7 +52,8 @@ pub fn rows(
                     "in_seconds": w.until - now,
                 })
             });
-            row["same_quota_as"] = quota_twins(roster, &quotas, a).into();
+            let login = &logins[&(a.agent.as_str(), quota.group)];
+            row["same_quota_as"] = login.iter().filter(|n| **n != a.name).copied().collect::<Vec<_>>().into();
             row
         })
         .collect()
@@ -71,14 +73,13 @@ fn quotas_by_account<'r>(roster: &'r Roster, state: &State, now: i64) -> BTreeMa
     out
 }
 
-/// The other accounts of `account`'s login (its kind's group).
-fn quota_twins(roster: &Roster, quotas: &BTreeMap<&str, usage::Quota>, account: &Account) -> Vec<String> {
-    let same_kind = roster.accounts.iter().filter(|a| a.agent == account.agent);
-    let group = quotas[account.name.as_str()].group;
-    same_kind
-        .filter(|a| a.name != account.name && quotas[a.name.as_str()].group == group)
-        .map(|a| a.name.clone())
-        .collect()
+/// The accounts of each login: (kind, group) to names, in roster order.
+fn logins<'r>(roster: &'r Roster, quotas: &BTreeMap<&str, usage::Quota>) -> BTreeMap<(&'r str, usize), Vec<&'r str>> {
+    let mut out: BTreeMap<(&str, usize), Vec<&str>> = BTreeMap::new();
+    for a in &roster.accounts {
+        out.entry((a.agent.as_str(), quotas[a.name.as_str()].group)).or_default().push(a.name.as_str());
+    }
+    out
 }
 
 fn reading_json(r: &UsageRecord, now: i64) -> serde_json::Value {
