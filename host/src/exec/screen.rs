@@ -63,7 +63,7 @@ mod tests {
     #[test]
     fn a_message_drawn_in_pieces_reads_whole() {
         let mut screen = ScreenFeed::new(24, 80);
-        // As Claude Code 2.1.332's TUI draws a message over an earlier one:
+        // As a real agent's TUI draws a message over an earlier one:
         // only the cells that changed, between cursor jumps.
         screen.push(b"\x1b[2J\x1b[14;1H     You've hit your 5-minute limit");
         let drawn = screen.push(b"\x1b[14;24Hh\x1b[25Go\x1b[26Gur limit \xc2\xb7 resets 4:41am (UTC)");

@@ -5,6 +5,24 @@
 //! (`super::spec`), so nothing outside this module names a version, and a
 //! 0.3.0 is a new file plus one arm in each `match` below.
 
+/// `detect-wall`, the wall call of the contracts before 0.3.0 (0.3.0 has
+/// `observe`), written once: expanded in a version module next to its
+/// generated bindings, whose types have the same names in both.
+macro_rules! detect_wall_call {
+    () => {
+        pub(super) fn detect_wall(
+            p: &Plugin,
+            store: &mut Store<SandboxState>,
+            output: &str,
+            now: i64,
+            zone: &str,
+        ) -> wasmtime::Result<Option<Wall>> {
+            let wall = p.accounts_auth_account_auth().call_detect_wall(store, output, now, zone)?;
+            Ok(wall.map(|w| Wall { resets_at: w.resets_at, matched: Untrusted::new(w.matched) }))
+        }
+    };
+}
+
 mod since_v0_1_0;
 mod since_v0_2_0;
 mod since_v0_2_shared;

@@ -59,13 +59,4 @@ pub(super) fn launch_env(
     p.accounts_auth_account_auth().call_launch_env(store, &account(req)?)
 }
 
-pub(super) fn detect_wall(
-    p: &Plugin,
-    store: &mut Store<SandboxState>,
-    output: &str,
-    now: i64,
-    zone: &str,
-) -> wasmtime::Result<Option<Wall>> {
-    let wall = p.accounts_auth_account_auth().call_detect_wall(store, output, now, zone)?;
-    Ok(wall.map(|w| Wall { resets_at: w.resets_at, matched: Untrusted::new(w.matched) }))
-}
+detect_wall_call!();

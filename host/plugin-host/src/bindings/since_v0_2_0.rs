@@ -42,13 +42,4 @@ pub(super) fn spec(p: &Plugin, store: &mut Store<SandboxState>) -> wasmtime::Res
 
 super::since_v0_2_shared::since_v0_2_calls!();
 
-pub(super) fn detect_wall(
-    p: &Plugin,
-    store: &mut Store<SandboxState>,
-    output: &str,
-    now: i64,
-    zone: &str,
-) -> wasmtime::Result<Option<Wall>> {
-    let wall = p.accounts_auth_account_auth().call_detect_wall(store, output, now, zone)?;
-    Ok(wall.map(|w| Wall { resets_at: w.resets_at, matched: Untrusted::new(w.matched) }))
-}
+detect_wall_call!();
