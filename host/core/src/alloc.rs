@@ -76,7 +76,7 @@ impl Groups {
     fn of(seats: &[Seat<'_>]) -> Groups {
         let mut groups = Groups { seats: vec![0; seats.len()], used: vec![0; seats.len()] };
         for s in seats {
-            let g = s.group.min(seats.len() - 1);
+            let g = s.group;
             if !s.disabled {
                 groups.seats[g] = groups.seats[g].max(s.seats);
             }
@@ -85,12 +85,8 @@ impl Groups {
         groups
     }
 
-    fn group(&self, seat: &Seat<'_>) -> usize {
-        seat.group.min(self.seats.len().saturating_sub(1))
-    }
-
     fn has_room(&self, seat: &Seat<'_>) -> bool {
-        let g = self.group(seat);
+        let g = seat.group;
         seat.serving() && seat.used < seat.seats && self.used[g] < self.seats[g]
     }
 }
@@ -120,20 +116,20 @@ pub struct NoSeat {
 
 impl NoSeat {
     pub fn from_seats(agent: &str, seats: &[Seat<'_>]) -> NoSeat {
-        let groups = if seats.is_empty() { Groups { seats: Vec::new(), used: Vec::new() } } else { Groups::of(seats) };
+        let groups = Groups::of(seats);
         let enabled = seats.iter().filter(|s| !s.disabled);
         // A login's seats count once: at its first enabled member.
         let mut counted = vec![false; seats.len()];
         let (mut seats_total, mut seats_used, mut open_total, mut open_used) = (0, 0, 0, 0);
         for s in enabled.clone() {
-            let g = groups.group(s);
+            let g = s.group;
             if std::mem::replace(&mut counted[g], true) {
                 continue;
             }
             let (total, used) = (u64::from(groups.seats[g]), u64::from(groups.used[g]));
             seats_total += total;
             seats_used += used;
-            if seats.iter().any(|m| groups.group(m) == g && m.serving()) {
+            if seats.iter().any(|m| m.group == g && m.serving()) {
                 open_total += total;
                 open_used += used;
             }
@@ -212,13 +208,10 @@ impl NoSeat {
 /// Seats still free for new work: each serving login's room, no more than
 /// its serving members' own.
 pub fn free_seats(seats: &[Seat<'_>]) -> u64 {
-    if seats.is_empty() {
-        return 0;
-    }
     let groups = Groups::of(seats);
     let mut members_room = vec![0u64; seats.len()];
     for s in seats.iter().filter(|s| s.serving()) {
-        members_room[groups.group(s)] += u64::from(s.seats.saturating_sub(s.used));
+        members_room[s.group] += u64::from(s.seats.saturating_sub(s.used));
     }
     members_room
         .iter()
@@ -255,7 +248,7 @@ fn better(a: &View<'_, '_>, b: &View<'_, '_>) -> Ordering {
 }
 
 fn view<'s, 'a>(seat: &'s Seat<'a>, groups: &Groups) -> View<'s, 'a> {
-    let g = groups.group(seat);
+    let g = seat.group;
     View {
         seat,
         used: seat.used,
@@ -279,9 +272,6 @@ pub fn pick_among(seats: &[Seat<'_>], current: Option<&str>, allowed: impl Fn(us
         && allowed(i)
     {
         return Some(i);
-    }
-    if seats.is_empty() {
-        return None;
     }
     let groups = Groups::of(seats);
     seats
@@ -326,9 +316,6 @@ impl Ord for Entry<'_, '_> {
 /// entry is then stale (its login's leases grew, so it only got worse), and
 /// is brought up to date when it comes to the top.
 pub fn allocate(seats: &[Seat<'_>], workers: &[&str], current: &BTreeMap<&str, &str>, now: i64) -> Vec<Option<usize>> {
-    if seats.is_empty() {
-        return vec![None; workers.len()];
-    }
     let mut groups = Groups::of(seats);
     let mut heap: BinaryHeap<Entry<'_, '_>> = seats
         .iter()
@@ -345,7 +332,7 @@ pub fn allocate(seats: &[Seat<'_>], workers: &[&str], current: &BTreeMap<&str, &
             }
             loop {
                 let mut entry = heap.pop()?;
-                let g = groups.group(entry.view.seat);
+                let g = entry.view.seat.group;
                 if entry.view.group_used != groups.used[g] {
                     // Stale: a twin was picked since. Back in, as it stands.
                     entry.view.group_used = groups.used[g];
@@ -657,7 +644,7 @@ mod tests {
         seats[0].headroom = Some(30);
         seats[1].headroom = Some(30);
         assert_eq!(pick(&seats, Some("other")), Some(0), "past its mark, other takes no new work");
-        let why = NoSeat::from_seats("k", &[seats[2].clone()]);
+        let why = NoSeat::from_seats("k", &[Seat { group: 0, ..seats[2].clone() }]);
         assert_eq!((why.reason(), why.soft_walled, why.first_reset.clone()), ("walled", 1, Some(("other".into(), 50))));
         assert!(why.message(0, |t| t.to_string(), |s| format!("{s}s")).contains("past its wall_at usage mark"));
     }
