@@ -436,3 +436,43 @@ fn a_wall_the_agent_says_it_retries_past_is_withdrawn() {
     assert!(text(&out.stderr).contains("moving worker"), "{}", text(&out.stderr));
     assert!(!account(&status(&fx), "a")["wall"].is_null());
 }
+
+/// With a claude and a codex account, no `--agent` and no `default_agent`,
+/// the command's own program picks the kind; a program another kind claims
+/// is refused on this kind's seat (it would run under the wrong login).
+#[test]
+fn exec_takes_the_kind_whose_plugin_claims_the_command() {
+    let fx = Fixture::new(
+        "[[account]]\nname = \"x\"\nagent = \"codex\"\nconfig_dir = \"dirs/x\"\n\
+         [[account]]\nname = \"c\"\nagent = \"claude\"\nconfig_dir = \"dirs/c\"\ntoken_file = \"tokens/c\"\n",
+    );
+    fx.write("tokens/c", CLAUDE_TOKEN);
+    for program in ["claude", "codex"] {
+        let path =
+            fx.write(&format!("bin/{program}"), "#!/bin/sh\necho \"$(basename \"$0\") $* on $ACCOUNTS_ACCOUNT\"\n");
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:{}", fx.path("bin").display(), std::env::var("PATH").unwrap());
+    let run = |args: &[&str]| {
+        let mut cmd = fx.cmd(args);
+        cmd.env("PATH", &path);
+        cmd.output().unwrap()
+    };
+    let out = run(&["exec", "--rotate", "--", "claude", "-p", "hi"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "claude -p hi on c\n");
+    let out = run(&["exec", "--", fx.path("bin/codex").to_str().unwrap(), "exec", "hi"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "codex exec hi on x\n", "a path names its program too");
+
+    let refused = |args: &[&str], says: &str| {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+        assert!(text(&out.stderr).contains(says), "{args:?}: {}", text(&out.stderr));
+    };
+    refused(&["exec", "--", "sh", "-c", "true"], "several agents; pass --agent KIND");
+    refused(&["exec", "--agent", "codex", "--", "claude", "-p", "hi"], "`claude` is the claude agent's program");
+    refused(&["exec", "--account", "x", "--", "claude"], "codex seat (account x)");
+    assert_eq!(lease_count(&fx), 0, "a refused run takes no seat");
+}

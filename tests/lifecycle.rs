@@ -242,6 +242,7 @@ fn add_creates_the_roster_at_the_default_path() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let roster = std::fs::read_to_string(scene.fx.path("config/accounts/roster.toml")).unwrap();
     assert!(roster.starts_with("# Accounts for `accounts`"), "{roster}");
+    assert!(roster.contains("default_agent = \"codex\""), "a new roster defaults to its first kind: {roster}");
     let dir = scene.fx.path("home/rel/w1");
     assert!(roster.contains(&format!("config_dir = \"{}\"", dir.display())), "relative to where it ran: {roster}");
     assert!(dir.is_dir());

@@ -65,8 +65,13 @@ impl RosterFile {
         self.current.as_ref()
     }
 
-    /// Append an `[[account]]` table.
+    /// Append an `[[account]]` table. A roster this creates gets the
+    /// account's kind as its `default_agent`, so a second kind added later
+    /// leaves `launch-env` and `exec` as they were.
     pub fn add_account(&mut self, account: &NewAccount<'_>) {
+        if !self.exists && !self.doc.contains_key("default_agent") {
+            self.doc["default_agent"] = value(account.agent);
+        }
         let mut table = Table::new();
         table["name"] = value(account.name);
         table["agent"] = value(account.agent);
@@ -284,7 +289,14 @@ mod tests {
         let path = dir.path().join("sub/roster.toml");
         let mut file = RosterFile::open(&path).unwrap();
         file.add_account(&account("b"));
-        file.save().unwrap();
-        assert!(std::fs::read_to_string(&path).unwrap().starts_with("# Accounts for"));
+        let roster = file.save().unwrap();
+        drop(file);
+        assert_eq!(roster.default_agent.as_deref(), Some("alpha"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("# Accounts for"), "{text}");
+        // A second kind added later leaves the default as it was.
+        let mut file = RosterFile::open(&path).unwrap();
+        file.add_account(&NewAccount { agent: "beta", config_dir: "/abs/c", ..account("c") });
+        assert_eq!(file.save().unwrap().default_agent.as_deref(), Some("alpha"));
     }
 }

@@ -130,14 +130,29 @@ pub struct AccountRequest {
 }
 
 impl Spec {
-    /// " (expected a-… or b-…)" from the spec's token prefixes, for
-    /// messages; empty without prefixes.
     /// The agent's program, as its login names it (else its kind): what a
     /// command line for it starts with.
     pub fn program(&self) -> String {
         self.login.as_ref().and_then(|l| l.interactive.first()).cloned().unwrap_or_else(|| self.kind.clone())
     }
 
+    /// Whether `program` (a name or a path, as a command line starts) runs
+    /// this agent: its name is the kind's, or the program its login
+    /// commands run. So `exec -- claude ...` finds its kind without
+    /// `--agent`. (A contract field listing the programs would say more;
+    /// the kind and the login already name them for every agent we know.)
+    pub fn claims(&self, program: &str) -> bool {
+        let name = program.rsplit('/').next().unwrap_or(program);
+        let login_programs = self
+            .login
+            .iter()
+            .flat_map(|l| l.interactive.first().into_iter().chain(l.headless.iter().flatten().take(1)));
+        !name.is_empty()
+            && (name == self.kind || login_programs.into_iter().any(|p| p.rsplit('/').next() == Some(name)))
+    }
+
+    /// " (expected a-… or b-…)" from the spec's token prefixes, for
+    /// messages; empty without prefixes.
     pub fn prefix_hint(&self) -> String {
         match self.token_prefixes.as_slice() {
             [] => String::new(),
@@ -276,5 +291,20 @@ pub(crate) mod tests {
             Spec { token_prefixes: vec!["a-".into(), "b-".into()], ..spec() }.prefix_hint(),
             " (expected a-… or b-…)"
         );
+    }
+
+    #[test]
+    fn an_agent_claims_its_kind_and_its_login_programs() {
+        let login =
+            LoginCommands { interactive: vec!["kcli".into(), "login".into()], headless: Some(vec!["kdev".into()]) };
+        let spec = Spec { login: Some(login), ..spec() };
+        for program in ["k", "kcli", "/usr/local/bin/kcli", "kdev", "./bin/k"] {
+            assert!(spec.claims(program), "{program}");
+        }
+        for program in ["", "login", "kc", "k/", "/usr/bin/sh", "bash"] {
+            assert!(!spec.claims(program), "{program}");
+        }
+        assert!(Spec { login: None, ..spec.clone() }.claims("k"));
+        assert!(!Spec { login: None, ..spec }.claims("kcli"));
     }
 }

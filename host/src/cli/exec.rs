@@ -1,13 +1,14 @@
 //! `accounts exec`: lease a seat, run a command under it, and (with
 //! `--rotate`) move it to the next seat when the agent hits its wall.
 
-use super::Context;
+use super::{Context, PluginHost};
 use crate::error::{Result, usage};
 use crate::exec::{Options, Supervisor};
 use crate::exit::ExitStatus;
 use crate::holder::{self, Holder};
 use crate::launch::ACCOUNT_VAR;
-use crate::plugin::{Conversation, Plugin};
+use crate::notice;
+use crate::plugin::{Conversation, Plugin, builtin};
 use crate::roster::Roster;
 use crate::seats;
 use crate::timefmt;
@@ -67,14 +68,61 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
         return Err(usage("--max-rotations goes with --rotate"));
     }
     let roster = ctx.roster()?;
-    let agent = match &args.account {
-        Some(name) => seats::account(&roster, name)?.agent.clone(),
-        None => seats::agent_for(&roster, args.agent.as_deref())?.to_owned(),
-    };
     let plugins = ctx.plugin_host(Some(&roster))?;
+    let agent = agent_of_run(&roster, &plugins, &args)?;
     let plugin = plugins.load(&agent)?;
     let job = Job { argv: args.command, account: args.account, rotate: args.rotate, fresh: args.fresh, resume: None };
     supervise(ctx, &roster, &plugin, &args.run, job)
+}
+
+/// The kind to run: `--account`'s, else `--agent`, else the kind whose
+/// plugin claims the command's program (`exec -- claude ...`), else the
+/// roster's default. A command another kind claims is refused on this
+/// kind's seat: it would run under whatever login that agent finds, the
+/// wrong identity.
+fn agent_of_run(roster: &Roster, plugins: &PluginHost, args: &Args) -> Result<String> {
+    let program = args.command.first().map_or("", String::as_str);
+    let claimant = claimant_of(roster, plugins, program)?;
+    let agent = match (&args.account, &args.agent, &claimant) {
+        (Some(name), ..) => seats::account(roster, name)?.agent.clone(),
+        (None, Some(agent), _) => seats::agent_for(roster, Some(agent))?.to_owned(),
+        (None, None, Some(kind)) => seats::agent_for(roster, Some(kind))?.to_owned(),
+        (None, None, None) => seats::agent_for(roster, None)?.to_owned(),
+    };
+    match claimant {
+        Some(kind) if kind != agent => Err(usage(format!(
+            "`{program}` is the {kind} agent's program, but this run is for a {agent} seat{}: it would run under \
+             whatever {kind} login it finds; drop {} or run a {agent} command",
+            args.account.as_ref().map(|a| format!(" (account {a})")).unwrap_or_default(),
+            if args.account.is_some() { "--account" } else { "--agent" },
+        ))),
+        _ => Ok(agent),
+    }
+}
+
+/// The kind whose plugin claims `program`, among the roster's kinds and the
+/// built-ins; several claimants are an error, never a guess. A plugin that
+/// fails to load is named on stderr and passed over.
+fn claimant_of(roster: &Roster, plugins: &PluginHost, program: &str) -> Result<Option<String>> {
+    let mut kinds: Vec<String> = roster.accounts.iter().map(|a| a.agent.clone()).collect();
+    kinds.extend(builtin::BUILTINS.iter().map(|(kind, _, _)| (*kind).to_owned()));
+    kinds.sort();
+    kinds.dedup();
+    let mut claimants = Vec::new();
+    for kind in kinds {
+        match plugins.load(&kind) {
+            Ok(plugin) if plugin.spec().claims(program) => claimants.push(kind),
+            Ok(_) => {}
+            Err(e) => notice::warn(format!("passing over the {kind} plugin to find whose `{program}` is: {e}")),
+        }
+    }
+    match claimants.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        several => {
+            Err(usage(format!("`{program}` is claimed by the plugins of {}; pass --agent KIND", several.join(" and "))))
+        }
+    }
 }
 
 /// What to run, besides the shared flags.
