@@ -266,7 +266,8 @@ fn output_passes_through_byte_for_byte() {
     let file = fx.path("random.bin");
     std::fs::write(&file, &data).unwrap();
     let script = format!("cat '{}'; cat '{}' >&2", file.display(), file.display());
-    let out = exec(&fx, &["--rotate"], &script);
+    // -q: no line of exec's own on stderr, only the agent's bytes.
+    let out = exec(&fx, &["--rotate", "-q"], &script);
     assert!(out.status.success());
     assert!(out.stdout == data, "stdout differs ({} bytes vs {})", out.stdout.len(), data.len());
     assert!(out.stderr == data, "stderr differs ({} bytes vs {})", out.stderr.len(), data.len());
@@ -447,6 +448,8 @@ fn exec_takes_the_kind_whose_plugin_claims_the_command() {
          [[account]]\nname = \"c\"\nagent = \"claude\"\nconfig_dir = \"dirs/c\"\ntoken_file = \"tokens/c\"\n",
     );
     fx.write("tokens/c", CLAUDE_TOKEN);
+    // A login on file (its content is codex's business, not this test's).
+    fx.write("dirs/x/auth.json", "{}");
     for program in ["claude", "codex"] {
         let path =
             fx.write(&format!("bin/{program}"), "#!/bin/sh\necho \"$(basename \"$0\") $* on $ACCOUNTS_ACCOUNT\"\n");
@@ -461,9 +464,12 @@ fn exec_takes_the_kind_whose_plugin_claims_the_command() {
     let out = run(&["exec", "--rotate", "--", "claude", "-p", "hi"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "claude -p hi on c\n");
-    let out = run(&["exec", "--", fx.path("bin/codex").to_str().unwrap(), "exec", "hi"]);
+    let said = text(&out.stderr);
+    assert!(said.starts_with("accounts: worker ") && said.ends_with(" on c (claude)\n"), "one line says where: {said}");
+    let out = run(&["exec", "-q", "--", fx.path("bin/codex").to_str().unwrap(), "exec", "hi"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "codex exec hi on x\n", "a path names its program too");
+    assert_eq!(text(&out.stderr), "", "-q");
 
     let refused = |args: &[&str], says: &str| {
         let out = run(args);

@@ -730,3 +730,29 @@ echo "working on $ACCOUNTS_ACCOUNT as $CLAUDE_CONFIG_DIR"
     let dir = scene.fx.path("data/accounts/config-dirs/work-2");
     assert!(text(&out.stdout).contains(&format!("working on work-2 as {}", dir.display())), "{}", text(&out.stdout));
 }
+
+/// An account with nothing to log in with ranks after every account that
+/// has a credential and room (even one with a better priority); when it is
+/// all there is, it is taken with a note that says how to log it in.
+#[test]
+fn seat_choice_takes_a_logged_in_account_before_one_with_nothing() {
+    let roster = claude_roster(&["fresh", "in"]).replace("dirs/fresh\"\n", "dirs/fresh\"\npriority = -5\n");
+    let scene = Scene::new(&roster);
+    write_claude_login(&scene.fx, "dirs/in", "in@example.com", now() + 3600, true);
+    let holder = Sleeper::new();
+    let launch = |worker: &str| {
+        let out = scene.run(&["launch-env", "--worker", worker, "--holder-pid", &holder.pid(), "--format", "json"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let env: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (env["account"].as_str().unwrap().to_owned(), text(&out.stderr))
+    };
+    let (account, said) = launch("w1");
+    assert_eq!(account, "in", "the logged-in account wins over fresh's priority");
+    assert_eq!(said, "", "nothing to note");
+    let (account, said) = launch("w2");
+    assert_eq!(account, "fresh", "in's one seat is taken");
+    assert!(said.contains("\"fresh\" has nothing to log in with") && said.contains("accounts login fresh"), "{said}");
+    let (account, said) = launch("w2");
+    assert_eq!(account, "fresh", "sticky: a worker keeps its seat");
+    assert!(said.contains("nothing to log in with"), "{said}");
+}

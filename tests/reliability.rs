@@ -440,11 +440,13 @@ fn under_script(fx: &Fixture, command: &str) -> (Option<i32>, Vec<u8>) {
 #[test]
 fn an_end_of_file_before_raw_mode_reaches_the_agent_as_one() {
     let fx = fixture();
-    let (code, out) = under_script(&fx, "exec --rotate -- echo hi");
+    // A login on file, so that exec has nothing to say on the terminal.
+    fx.write("d/a/.credentials.json", "{}");
+    let (code, out) = under_script(&fx, "exec --rotate -q -- echo hi");
     assert_eq!(code, Some(0));
     assert_eq!(out, b"hi\r\n", "no stray ^@ or NUL");
     // The agent sees the end of its input, so one that reads stdin ends.
-    let (code, out) = under_script(&fx, "exec --rotate -- cat");
+    let (code, out) = under_script(&fx, "exec --rotate -q -- cat");
     assert_eq!(code, Some(0), "{}", text(&out));
 }
 

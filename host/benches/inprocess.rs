@@ -33,6 +33,7 @@ fn main() {
             last_leased: (i % 7) as i64,
             // Every 50th account is the previous one's twin (one login).
             group: if i % 50 == 1 { i - 1 } else { i },
+            missing_credential: i % 71 == 0,
         })
         .collect();
     let workers: Vec<String> = (0..WORKERS).map(|i| format!("w{i}")).collect();

@@ -46,6 +46,10 @@ pub struct Seat<'a> {
     /// The index (in the same slice) of the first account of its login:
     /// its own index when it shares its quota with no other.
     pub group: usize,
+    /// Nothing to log in with (no login in its config dir, no token): taken
+    /// only when no account with a credential has room, since its agent
+    /// would stop at a login prompt.
+    pub missing_credential: bool,
 }
 
 impl Seat<'_> {
@@ -231,16 +235,17 @@ struct View<'s, 'a> {
     group_seats: u32,
 }
 
-/// The order of preference between two accounts with room: more headroom
-/// (whole percent), then lower load (its login's), then lower priority,
-/// then least recently leased, then name.
+/// The order of preference between two accounts with room: one with a
+/// credential, then more headroom (whole percent), then lower load (its
+/// login's), then lower priority, then least recently leased, then name.
 fn better(a: &View<'_, '_>, b: &View<'_, '_>) -> Ordering {
     // used/seats compared exactly by cross-multiplying.
     let load_a = u64::from(a.group_used) * u64::from(b.group_seats);
     let load_b = u64::from(b.group_used) * u64::from(a.group_seats);
-    b.seat
-        .headroom_percent()
-        .cmp(&a.seat.headroom_percent())
+    a.seat
+        .missing_credential
+        .cmp(&b.seat.missing_credential)
+        .then(b.seat.headroom_percent().cmp(&a.seat.headroom_percent()))
         .then(load_a.cmp(&load_b))
         .then(a.seat.priority.cmp(&b.seat.priority))
         .then(a.last_leased.cmp(&b.last_leased))
@@ -371,6 +376,7 @@ mod tests {
             used,
             last_leased: 0,
             group: usize::MAX,
+            missing_credential: false,
         }
     }
 
@@ -398,6 +404,18 @@ mod tests {
         assert_eq!(pick(&seats, None), Some(1), "least recently leased wins");
         seats[0].last_leased = 0;
         assert_eq!(pick(&seats, None), Some(0), "then the name");
+    }
+
+    #[test]
+    fn an_account_without_a_credential_only_when_none_with_one_has_room() {
+        let mut seats = alone(vec![seat("a", 1, 0), seat("b", 4, 3)]);
+        seats[0].missing_credential = true;
+        seats[0].headroom = Some(1000);
+        seats[1].headroom = Some(100);
+        assert_eq!(pick(&seats, None), Some(1), "b is fuller and used, but it can log in");
+        seats[1].used = 4;
+        assert_eq!(pick(&seats, None), Some(0), "taken when it is all there is");
+        assert_eq!(pick(&seats, Some("a")), Some(0), "sticky");
     }
 
     #[test]
@@ -481,6 +499,7 @@ mod tests {
                 used: used.min(count),
                 last_leased: last,
                 group: i,
+                missing_credential: false,
             };
             if let Some(of) = twin.filter(|&t| t < i) {
                 let first = &seats[of];
@@ -580,6 +599,31 @@ mod tests {
                 for other in seats.iter().filter(|s| groups.has_room(s)) {
                     prop_assert!(other.headroom_percent() <= seats[i].headroom_percent(),
                         "{} has more room left than {}", other.name, seats[i].name);
+                }
+                seats[i].used += 1;
+                seats[i].last_leased = 10;
+            }
+        }
+
+        #[test]
+        fn an_account_with_a_credential_goes_first(
+            raw in arb_seats(),
+            missing in prop::collection::vec(any::<bool>(), 16),
+            n in 1usize..30,
+        ) {
+            let names = names(raw.len());
+            let mut seats = build(&names, &raw);
+            for (seat, missing) in seats.iter_mut().zip(&missing) {
+                seat.missing_credential = *missing;
+            }
+            for _ in 0..n {
+                let Some(i) = pick(&seats, None) else { break };
+                let groups = Groups::of(&seats);
+                if seats[i].missing_credential {
+                    for other in seats.iter().filter(|s| groups.has_room(s)) {
+                        prop_assert!(other.missing_credential,
+                            "{} has no credential, {} has one and room", seats[i].name, other.name);
+                    }
                 }
                 seats[i].used += 1;
                 seats[i].last_leased = 10;

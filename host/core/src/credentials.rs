@@ -7,8 +7,35 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::plugin::{CredentialStatus, LoginState};
+use crate::plugin::{CredentialStatus, LoginState, Spec};
+use crate::roster::{Account, TokenSource};
 use crate::timefmt;
+
+/// Whether `account` has nothing to log in with, told by a stat or two, not
+/// by asking its plugin: no static token (a `token_file`, a `token_env`
+/// that is set, the agent's token file in the config dir) and no file where
+/// the agent keeps its login. An agent that names no login file is taken to
+/// have a login. (The plugin's `credential-status` says more, live or
+/// expired; seat choice needs only this, on the launch path.)
+pub fn missing(account: &Account, spec: &Spec) -> bool {
+    let in_config_dir = |name: &String| std::fs::symlink_metadata(account.config_dir.join(name)).is_ok();
+    let has_token = match &account.token {
+        TokenSource::File(_) => true,
+        TokenSource::Env(var) => std::env::var_os(var).is_some(),
+        TokenSource::None => spec.token_file_name.as_ref().is_some_and(in_config_dir),
+    };
+    !has_token && spec.credential_file_name.as_ref().is_some_and(|name| !in_config_dir(name))
+}
+
+/// The note for a launch on an account [`missing`] a credential: its agent
+/// will ask to log in.
+pub fn missing_note(account: &Account) -> String {
+    format!(
+        "account {:?} has nothing to log in with yet (no free account with one): its agent will ask you to log in; \
+         run `accounts login {}` (or `accounts enroll {}` for an API key)",
+        account.name, account.name, account.name
+    )
+}
 
 /// One account's credentials, as far as we can tell.
 pub struct Health {

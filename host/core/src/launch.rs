@@ -3,6 +3,7 @@
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 
+use crate::credentials;
 use crate::error::{Error, Result, usage};
 use crate::plugin::{AccountRequest, Plugin};
 use crate::render::LaunchEnv;
@@ -15,8 +16,9 @@ pub const ACCOUNT_VAR: &str = "ACCOUNTS_ACCOUNT";
 pub const WORKER_VAR: &str = "ACCOUNTS_WORKER";
 
 /// A launch env, the token inside it, if any (so callers can refuse to
-/// print it to a terminal), and a warning for the user about its source
-/// (a token file others can read), which the caller prints.
+/// print it to a terminal), and a warning for the user, which the caller
+/// prints: about the token's source (a file others can read), or that the
+/// account has nothing to log in with.
 pub struct Launch {
     pub env: LaunchEnv,
     pub token: Option<Secret>,
@@ -44,7 +46,10 @@ pub fn launch_env(account: &Account, plugin: &Plugin<'_>, worker: Option<&str>, 
             unset,
             config_dir: account.config_dir.clone(),
         },
-        warning: token.as_ref().and_then(|t| t.warning.clone()),
+        warning: match &token {
+            Some(token) => token.warning.clone(),
+            None => credentials::missing(account, plugin.spec()).then(|| credentials::missing_note(account)),
+        },
         token: token.map(|t| t.secret),
     })
 }

@@ -5,8 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::alloc::{self, NoSeat, Seat};
+use crate::credentials;
 use crate::error::{Error, Result, usage};
 use crate::holder::Holder;
+use crate::plugin::Spec;
 use crate::roster::{Account, Roster};
 use crate::state::{Lease, State, WallRecord};
 use crate::timefmt;
@@ -21,6 +23,16 @@ pub struct Claim<'a> {
     pub holder: Holder,
     pub ttl_secs: i64,
     pub now: i64,
+    /// The agent's spec, to tell an account with nothing to log in with
+    /// ([`credentials::missing`], asked of an account about to be picked):
+    /// a free account with a credential wins. `None`: not told.
+    pub spec: Option<&'a Spec>,
+}
+
+impl Claim<'_> {
+    fn missing_credential(&self, account: &Account) -> bool {
+        self.spec.is_some_and(|spec| credentials::missing(account, spec))
+    }
 }
 
 /// Drop dead and expired leases and lifted walls. Every update starts here.
@@ -62,6 +74,7 @@ pub fn seats_of<'r>(roster: &'r Roster, agent: &str, state: &State, now: i64) ->
             used: used.get(a.name.as_str()).copied().unwrap_or(0),
             last_leased: state.last_leased.get(&a.name).copied().unwrap_or(0),
             group: quota.group,
+            missing_credential: false,
         })
         .collect();
     (accounts, seats)
@@ -120,11 +133,19 @@ fn lease<'r>(
     // Other accounts stay in the view (a twin's leases fill the login), but
     // only `only` may be picked.
     let allowed = |i: usize| only.is_none_or(|name| accounts[i].name == name);
-    let Some(i) = alloc::pick_among(&seats, current.as_deref(), allowed) else {
-        let mut shown: Vec<alloc::Seat<'_>> =
-            seats.iter().enumerate().filter(|(i, _)| allowed(*i)).map(|(_, s)| s.clone()).collect();
-        shown.iter_mut().enumerate().for_each(|(i, s)| s.group = i);
-        return Err(no_seat(&NoSeat::from_seats(claim.agent, &shown), claim.now));
+    // Asked lazily, of the pick only (a stat or two): one found without a
+    // credential ranks last and the pick is made again.
+    let i = loop {
+        let Some(i) = alloc::pick_among(&seats, current.as_deref(), allowed) else {
+            let mut shown: Vec<alloc::Seat<'_>> =
+                seats.iter().enumerate().filter(|(i, _)| allowed(*i)).map(|(_, s)| s.clone()).collect();
+            shown.iter_mut().enumerate().for_each(|(i, s)| s.group = i);
+            return Err(no_seat(&NoSeat::from_seats(claim.agent, &shown), claim.now));
+        };
+        if seats[i].missing_credential || !claim.missing_credential(accounts[i]) {
+            break i;
+        }
+        seats[i].missing_credential = true;
     };
     let account = accounts[i];
     grant(state, account, claim.worker, claim);
@@ -170,7 +191,10 @@ pub fn lease_many(
     claim: &Claim<'_>,
     workers: &[String],
 ) -> Result<Vec<(String, String)>> {
-    let (accounts, seats) = seats_of(roster, claim.agent, state, claim.now);
+    let (accounts, mut seats) = seats_of(roster, claim.agent, state, claim.now);
+    for (seat, account) in seats.iter_mut().zip(&accounts) {
+        seat.missing_credential = claim.missing_credential(account);
+    }
     let agent_accounts: BTreeSet<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
     let current: BTreeMap<&str, &str> = state
         .leases
@@ -193,7 +217,7 @@ pub fn lease_many(
             message += &format!(
                 "; {} walled, first reset: {account} at {} (in {})",
                 why.walled,
-                timefmt::format_instant(*at),
+                timefmt::format_local_short(*at, claim.now),
                 timefmt::format_span(at - claim.now)
             );
         }
@@ -269,7 +293,7 @@ pub fn account<'r>(roster: &'r Roster, name: &str) -> Result<&'r Account> {
 
 pub fn no_seat(why: &NoSeat, now: i64) -> Error {
     Error::NoSeat {
-        message: why.message(now, timefmt::format_instant, timefmt::format_span),
+        message: why.message(now, |at| timefmt::format_local_short(at, now), timefmt::format_span),
         json: no_seat_json(why, now),
         first_reset: why.first_reset.as_ref().map(|(_, at)| *at),
     }
@@ -280,7 +304,7 @@ fn no_seat_json(why: &NoSeat, now: i64) -> serde_json::Value {
         "error": "no_seat",
         "agent": why.agent,
         "reason": why.reason(),
-        "message": why.message(now, timefmt::format_instant, timefmt::format_span),
+        "message": why.message(now, |at| timefmt::format_local_short(at, now), timefmt::format_span),
         "accounts": why.accounts,
         "walled": why.walled,
         "full": why.full,

@@ -54,7 +54,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
     let store = ctx.store(Some(&roster))?;
     let now = store.now();
     let host = holder::host_name();
-    let claim = Claim { agent, worker: "", host: &host, holder, ttl_secs, now };
+    let claim = Claim { agent, worker: "", host: &host, holder, ttl_secs, now, spec: Some(plugin.spec()) };
     store
         .update_and_publish(
             |state| {

@@ -58,6 +58,9 @@ pub struct RunArgs {
     /// Run even inside another accounts session ($ACCOUNTS_ACCOUNT is set)
     #[arg(long)]
     nested: bool,
+    /// Do not say on stderr which account the run starts on
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 /// The shortest lease `exec` can keep renewed.
@@ -182,6 +185,7 @@ pub fn supervise(ctx: &Context, roster: &Roster, plugin: &Plugin<'_>, args: &Run
             grace: std::time::Duration::from_millis(grace_ms),
             fresh: job.fresh,
             resume: job.resume,
+            quiet: args.quiet,
         },
         handled_walls: Default::default(),
     };

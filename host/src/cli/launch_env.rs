@@ -48,7 +48,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
             let ttl_secs = args.lease.ttl_secs()?;
             let store = ctx.store(Some(&roster))?;
             let now = store.now();
-            let claim = Claim { agent, worker: &worker, host: &host, holder, ttl_secs, now };
+            let claim = Claim { agent, worker: &worker, host: &host, holder, ttl_secs, now, spec: Some(plugin.spec()) };
             store
                 .update_and_publish(
                     |state| {

@@ -66,7 +66,15 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
             let holder = explicit_holder.unwrap_or_else(|| {
                 if lease.host == host && lease.holder.is_alive() { lease.holder } else { holder::default_holder() }
             });
-            let claim = Claim { agent: &agent, worker: &args.worker, host: &host, holder, ttl_secs, now };
+            let claim = Claim {
+                agent: &agent,
+                worker: &args.worker,
+                host: &host,
+                holder,
+                ttl_secs,
+                now,
+                spec: Some(plugin.spec()),
+            };
             // The wall and the release stand even when no seat is left: they are
             // facts about the account, and the worker must not stay on it.
             match seats::lease_seat(&roster, state, &claim) {
@@ -89,7 +97,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
     crate::notice::note(format!(
         "walled {} until {}; {} moved to {}",
         current.account,
-        timefmt::format_instant(until),
+        timefmt::format_local_until(until, now),
         args.worker,
         moved_to
     ));

@@ -80,11 +80,12 @@ fn table(rows: &[serde_json::Value]) -> String {
         let state = if r["disabled"] == true {
             "disabled".to_owned()
         } else if let Some(w) = r["wall"].as_object() {
-            format!(
-                "walled until {} (in {})",
-                w["until"].as_str().unwrap_or(""),
-                timefmt::format_span(w["in_seconds"].as_i64().unwrap_or(0))
-            )
+            let until = w["until"].as_str().unwrap_or("");
+            let left = w["in_seconds"].as_i64().unwrap_or(0);
+            match timefmt::parse_instant(until) {
+                Ok(at) => format!("walled until {}", timefmt::format_local_until(at, at - left)),
+                Err(_) => format!("walled until {until} (in {})", timefmt::format_span(left)),
+            }
         } else if let Some(w) = r["soft_wall"].as_object() {
             format!(
                 "soft wall: {} at {} for {} (wall_at {})",

@@ -120,7 +120,7 @@ pub fn run_wall(ctx: &Context, args: WallArgs) -> Result<ExitStatus> {
     print(&format!(
         "walled {} until {} (in {}{source})\n",
         account.name,
-        timefmt::format_instant(end.until),
+        timefmt::format_local_short(end.until, now),
         timefmt::format_span(end.until - now)
     ))
 }

@@ -90,6 +90,8 @@ pub struct Options {
     /// A conversation (and the account whose config dir holds it) to
     /// continue on the first seat (`accounts resume`).
     pub resume: Option<(String, Conversation)>,
+    /// Not saying which account the run starts on (`-q`).
+    pub quiet: bool,
 }
 
 /// Everything one `exec` works with.
@@ -289,6 +291,9 @@ impl Supervisor<'_> {
             Ok(launch) => launch,
             Err(code) => return Ok(code),
         };
+        if !self.options.quiet {
+            notice::note(format!("worker {} on {} ({})", self.options.worker, launch.env.account, self.options.agent));
+        }
         let stdio = match (self.options.rotate, pty_mode) {
             (false, _) => ChildStdio::Inherit,
             (true, false) => ChildStdio::Pipes,
@@ -322,7 +327,7 @@ impl Supervisor<'_> {
                 let until = self.record_wall(&account, &wall)?;
                 return Err(Error::Exhausted(format!(
                     "{account} hit its wall (walled until {}); --max-rotations {rotations} used up, not rotating again",
-                    timefmt::format_instant(until)
+                    timefmt::format_local_until(until, self.store.now())
                 )));
             }
             rotations += 1;
@@ -571,7 +576,7 @@ impl Supervisor<'_> {
         notice::note(format!(
             "{account} hit its usage limit ({}); walled until {} (in {}, {source})",
             reason.unwrap_or_default(),
-            timefmt::format_instant(end.until),
+            timefmt::format_local_short(end.until, now),
             timefmt::format_span(end.until - now)
         ));
         end.until
@@ -586,6 +591,7 @@ impl Supervisor<'_> {
             holder: self.holder,
             ttl_secs: self.options.ttl_secs,
             now,
+            spec: Some(self.plugin.spec()),
         }
     }
 

@@ -76,18 +76,24 @@ pub fn format_span(secs: i64) -> String {
 }
 
 /// `epoch` as the user reads a reset on their own clock (the system's
-/// zone, `TZ` included): `14:30` within a day of `now`, `Sat 10:00` within
-/// a week, `Dec 12 10:00` beyond.
+/// zone, `TZ` included), with the zone's abbreviation: `14:30 CET` within a
+/// day of `now`, `Sat 10:00 CET` within a week, `Dec 12 10:00 CET` beyond.
 pub fn format_local_short(epoch: i64, now: i64) -> String {
     format_short_in(epoch, now, &jiff::tz::TimeZone::system())
+}
+
+/// [`format_local_short`] and how long until then, for messages:
+/// `Thu 15:00 CET (in 5h39m)`. (`--json` keeps RFC 3339 in UTC.)
+pub fn format_local_until(epoch: i64, now: i64) -> String {
+    format!("{} (in {})", format_local_short(epoch, now), format_span(epoch - now))
 }
 
 fn format_short_in(epoch: i64, now: i64, zone: &jiff::tz::TimeZone) -> String {
     let Ok(at) = Timestamp::from_second(epoch) else { return epoch.to_string() };
     let pattern = match epoch - now {
-        d if d < 86_400 => "%H:%M",
-        d if d < 7 * 86_400 => "%a %H:%M",
-        _ => "%b %-d %H:%M",
+        d if d < 86_400 => "%H:%M %Z",
+        d if d < 7 * 86_400 => "%a %H:%M %Z",
+        _ => "%b %-d %H:%M %Z",
     };
     at.to_zoned(zone.clone()).strftime(pattern).to_string()
 }
@@ -105,9 +111,13 @@ mod tests {
     fn resets_read_on_the_users_clock() {
         let paris = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
         let now = 1_796_000_000; // Mon 2026-11-30 00:53:20 UTC
-        assert_eq!(format_short_in(now + 3_600, now, &paris), "02:53");
-        assert_eq!(format_short_in(now + 3 * 86_400, now, &paris), "Thu 01:53");
-        assert_eq!(format_short_in(now + 10 * 86_400, now, &paris), "Dec 10 01:53");
+        assert_eq!(format_short_in(now + 3_600, now, &paris), "02:53 CET");
+        assert_eq!(format_short_in(now + 3 * 86_400, now, &paris), "Thu 01:53 CET");
+        assert_eq!(format_short_in(now + 10 * 86_400, now, &paris), "Dec 10 01:53 CET");
+        let new_york = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        assert_eq!(format_short_in(now + 3_600, now, &new_york), "20:53 EST");
+        let summer = 1_782_000_000; // 2026-06-21
+        assert_eq!(format_short_in(summer, summer - 60, &paris), "02:00 CEST");
     }
 
     #[test]
