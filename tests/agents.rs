@@ -1066,3 +1066,70 @@ fn wall_to_resume(api: &standin::StandIn) -> String {
         _ => "no wall and resume seen".into(),
     }
 }
+
+/// `doctor` over a claude and a codex account with the real agents on
+/// PATH: healthy, it exits 0 and shows each agent's version as the agent
+/// prints it. An agent missing from PATH, a broken plugin and an
+/// unreachable state server each make it exit 1, naming the part and its fix.
+#[test]
+fn doctor_checks_the_real_agents_plugins_logins_and_the_store() {
+    let roster = "[[account]]\nname = \"c\"\nagent = \"claude\"\nconfig_dir = \"d/c\"\n\
+                  [[account]]\nname = \"x\"\nagent = \"codex\"\nconfig_dir = \"d/x\"\ntoken_file = \"t\"\n";
+    let scene = Scene::new(roster);
+    write_live_claude_login(&scene, "d/c", CLAUDE_ONE, "c@example.com");
+    scene.fx.write("t", CODEX_TOKEN);
+    let doctor = |args: &[&str], change: &dyn Fn(&mut Command)| {
+        let mut cmd = scene.accounts(&[&["doctor"], args].concat());
+        change(&mut cmd);
+        let out = run(&mut cmd);
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let claude_version = text(&run(scene.agent("claude").arg("--version")).stdout);
+    let (code, report, stderr) = doctor(&[], &|_| {});
+    assert_eq!(code, Some(0), "{report}{stderr}");
+    let line = |report: &str, part: &str| {
+        report.lines().find(|l| l.contains(part)).unwrap_or_else(|| panic!("no {part} in {report}")).to_owned()
+    };
+    assert!(line(&report, "agent claude").contains(claude_version.trim()), "{report}");
+    assert!(line(&report, "agent codex").contains("0.171.0"), "{report}");
+    assert!(
+        line(&report, "account c ").contains("login live") && line(&report, "account x ").contains("token"),
+        "{report}"
+    );
+    assert!(report.contains(&scene.fx.roster().display().to_string()) && report.ends_with("all good\n"), "{report}");
+    assert!(!report.contains(CLAUDE_ONE) && !report.contains(CODEX_TOKEN), "never a secret: {report}");
+    let (_, json, _) = doctor(&["--json"], &|_| {});
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["ok"], true, "{json}");
+    assert_eq!(json["paths"]["roster"], scene.fx.roster().display().to_string());
+
+    // The agents gone from PATH.
+    let (code, report, _) = doctor(&[], &|cmd| {
+        cmd.env("PATH", "/usr/bin:/bin");
+    });
+    assert_eq!(code, Some(1), "{report}");
+    assert!(
+        line(&report, "agent claude").starts_with("  FAIL") && report.contains("`claude` is not on PATH"),
+        "{report}"
+    );
+    assert!(report.contains("fix: install Claude Code so that `claude` runs"), "{report}");
+    assert!(report.ends_with("2 problems to fix\n"), "{report}");
+
+    // A broken plugin for codex.
+    scene.fx.write("broken.wasm", "not a component");
+    scene.fx.write_roster(&format!("{roster}[plugins.codex]\npath = \"broken.wasm\"\n"));
+    let (code, report, _) = doctor(&[], &|_| {});
+    assert_eq!(code, Some(1), "{report}");
+    assert!(line(&report, "plugin codex").starts_with("  FAIL"), "{report}");
+    assert!(report.contains("fix: check it with `accounts plugins check FILE`"), "{report}");
+    assert!(line(&report, "account c ").starts_with("  ok"), "the other kind is still checked: {report}");
+    scene.fx.write_roster(roster);
+
+    // A state server nobody listens for.
+    let (code, report, _) = doctor(&[], &|cmd| {
+        cmd.env("ACCOUNTS_STATE_URL", "postgres://accounts@127.0.0.1:1/accounts");
+    });
+    assert_eq!(code, Some(1), "{report}");
+    assert!(line(&report, "state").contains("postgres://accounts@127.0.0.1:1"), "{report}");
+    assert!(report.contains("  FAIL  state") && report.contains("fix: check the roster's [state] url"), "{report}");
+}

@@ -482,3 +482,23 @@ fn exec_takes_the_kind_whose_plugin_claims_the_command() {
     refused(&["exec", "--account", "x", "--", "claude"], "codex seat (account x)");
     assert_eq!(lease_count(&fx), 0, "a refused run takes no seat");
 }
+
+/// A wall's reset reads on the user's clock with the zone's name, in
+/// `wall`'s answer and the status table; `--json` keeps RFC 3339 in UTC.
+#[test]
+fn walls_show_on_the_users_clock() {
+    let fx = fixture();
+    let until = Timestamp::from_second((Timestamp::now().as_second() / 60 + 5 * 60 + 39) * 60).unwrap();
+    let rfc = until.to_string();
+    for zone in ["Europe/Paris", "America/New_York"] {
+        let shown = until.to_zoned(TimeZone::get(zone).unwrap()).strftime("%H:%M %Z").to_string();
+        let mut wall = fx.cmd(&["wall", "a", "--until", &rfc]);
+        let out = wall.env("TZ", zone).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains(&format!("until {shown} (in 5h3")), "{zone}: {}", text(&out.stdout));
+        let table = text(&fx.cmd(&["status"]).env("TZ", zone).output().unwrap().stdout);
+        let row = table.lines().find(|l| l.starts_with("a ")).unwrap();
+        assert!(row.contains(&format!("walled until {shown} (in 5h3")), "{zone}: {table}");
+    }
+    assert_eq!(account(&status(&fx), "a")["wall"]["until"], rfc, "--json stays UTC");
+}

@@ -756,3 +756,44 @@ fn seat_choice_takes_a_logged_in_account_before_one_with_nothing() {
     assert_eq!(account, "fresh", "sticky: a worker keeps its seat");
     assert!(said.contains("nothing to log in with"), "{said}");
 }
+
+/// The status table fits the terminal it is printed on: columns as wide as
+/// their widest name, long cells wrapped, no line past the width; piped,
+/// every account keeps one first line for `grep`.
+#[test]
+fn the_status_table_fits_the_terminal() {
+    let long = "a-rather-long-account-name-for-the-night-shift";
+    let scene = Scene::new(&claude_roster(&["w1", long]));
+    let table_at = |cols: u16| {
+        let (master, slave) = open_pty();
+        let size = rustix::termios::Winsize { ws_row: 40, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        rustix::termios::tcsetwinsize(&master, size).unwrap();
+        let out = scene.cmd(&["status"]).stdout(slave).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let mut shown = Vec::new();
+        let mut reader = std::fs::File::from(master);
+        let mut buf = [0u8; 65536];
+        // The child is gone; read what it left until the pty runs dry.
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            shown.extend_from_slice(&buf[..n]);
+            if shown.ends_with(b"\r\n") && n < buf.len() {
+                break;
+            }
+        }
+        text(&shown).replace("\r\n", "\n")
+    };
+    let narrow = table_at(100);
+    for line in narrow.lines() {
+        assert!(line.chars().count() <= 100, "{} columns: {line:?}\n{narrow}", line.chars().count());
+    }
+    let header = narrow.lines().next().unwrap();
+    let row = narrow.lines().find(|l| l.starts_with(long)).unwrap_or_else(|| panic!("{narrow}"));
+    assert_eq!(row.find(" claude"), header.find(" AGENT"), "the agent column lines up:\n{narrow}");
+    assert!(narrow.contains("nothing: run") && narrow.contains("accounts login"), "{narrow}");
+    let piped = scene.ok(&["status"]);
+    let line = piped.lines().find(|l| l.starts_with(long)).unwrap();
+    assert!(line.contains(&format!("nothing: run accounts login {long}")), "unwrapped when piped: {piped}");
+}

@@ -17,6 +17,7 @@ mod foundation;
 mod hostile;
 mod lifecycle;
 mod quoting;
+mod readme;
 mod reliability;
 mod sdk;
 mod seats;

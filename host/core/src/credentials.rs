@@ -27,11 +27,12 @@ pub fn missing(account: &Account, spec: &Spec) -> bool {
     !has_token && spec.credential_file_name.as_ref().is_some_and(|name| !in_config_dir(name))
 }
 
-/// The note for a launch on an account [`missing`] a credential: its agent
-/// will ask to log in.
+/// The note for a launch on an account [`missing`] a credential (seat
+/// choice takes one only when no account with a credential has room): its
+/// agent will ask to log in.
 pub fn missing_note(account: &Account) -> String {
     format!(
-        "account {:?} has nothing to log in with yet (no free account with one): its agent will ask you to log in; \
+        "account {:?} has nothing to log in with yet: its agent will ask you to log in; \
          run `accounts login {}` (or `accounts enroll {}` for an API key)",
         account.name, account.name, account.name
     )

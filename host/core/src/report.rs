@@ -109,6 +109,7 @@ fn account_json(
                 "pid": l.holder.pid,
                 "acquired_at": timefmt::format_instant(l.acquired_at),
                 "expires_at": timefmt::format_instant(l.expires_at),
+                "expires_in_seconds": l.expires_at - now,
             })
         })
         .collect();

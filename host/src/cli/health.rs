@@ -35,7 +35,8 @@ impl<'r> Plugins<'r> {
         self.loaded.get(kind).and_then(|p| p.as_ref().ok())
     }
 
-    fn error(&self, kind: &str) -> String {
+    /// Why `kind`'s plugin did not load.
+    pub fn error(&self, kind: &str) -> String {
         match self.loaded.get(kind) {
             Some(Err(e)) => e.clone(),
             _ => format!("no plugin for {kind:?}"),

@@ -24,6 +24,7 @@ use crate::untrusted::Redactor;
 mod add;
 mod allocate;
 mod completions;
+mod doctor;
 mod enroll;
 mod exec;
 mod health;
@@ -116,6 +117,8 @@ enum Command {
     /// Move walls and live leases between stores (files, a fleet's database)
     #[command(subcommand)]
     State(state_cmd::Command),
+    /// Check the setup: paths, roster, plugins, agent commands, logins, the state store
+    Doctor(doctor::Args),
     /// Print shell completions: accounts completions bash|zsh|fish
     Completions(completions::Args),
 }
@@ -436,6 +439,7 @@ fn run(ctx: &Context, command: Command) -> Result<ExitStatus> {
         Command::Forget(args) => enroll::run_forget(ctx, args),
         Command::Plugins(cmd) => plugins::run(ctx, cmd),
         Command::State(cmd) => state_cmd::run(ctx, cmd),
+        Command::Doctor(args) => doctor::run(ctx, args),
         Command::Completions(args) => completions::run(args),
     }
 }

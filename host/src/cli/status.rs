@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width, presets};
 use serde_json::json;
 
 use super::{Context, health, print};
@@ -70,56 +71,110 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
     print(&if args.json {
         format!("{:#}\n", json!({"now": timefmt::format_instant(now), "accounts": rows}))
     } else {
-        table(&rows)
+        table(&rows, terminal_width())
     })
 }
 
-fn table(rows: &[serde_json::Value]) -> String {
-    let mut out = format!("{:<16} {:<10} {:<6} {:<44} {}\n", "ACCOUNT", "AGENT", "SEATS", "STATE", "CREDENTIALS");
+/// The table: one row per account, its usage windows and leases as more
+/// lines of its STATE cell. Sized to the terminal (`width`), wrapping the
+/// widest cells; unlimited when stdout is not a terminal (a pipe, a file)
+/// so every row stays on its own first line for `grep`.
+fn table(rows: &[serde_json::Value], width: Option<u16>) -> String {
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    match width {
+        Some(width) => table.set_content_arrangement(ContentArrangement::Dynamic).set_width(width),
+        None => table.set_content_arrangement(ContentArrangement::Disabled),
+    };
+    table.set_header(["ACCOUNT", "AGENT", "SEATS", "STATE", "CREDENTIALS"]);
     for r in rows {
-        let state = if r["disabled"] == true {
-            "disabled".to_owned()
-        } else if let Some(w) = r["wall"].as_object() {
-            let until = w["until"].as_str().unwrap_or("");
-            let left = w["in_seconds"].as_i64().unwrap_or(0);
-            match timefmt::parse_instant(until) {
-                Ok(at) => format!("walled until {}", timefmt::format_local_until(at, at - left)),
-                Err(_) => format!("walled until {until} (in {})", timefmt::format_span(left)),
-            }
-        } else if let Some(w) = r["soft_wall"].as_object() {
-            format!(
-                "soft wall: {} at {} for {} (wall_at {})",
-                w["window"].as_str().unwrap_or(""),
-                percent(&w["used_percent"]),
-                timefmt::format_span(w["in_seconds"].as_i64().unwrap_or(0)),
-                percent(&w["wall_at_percent"])
-            )
-        } else {
-            "ok".to_owned()
-        };
-        out += &format!(
-            "{:<16} {:<10} {:<6} {:<44} {}\n",
-            r["name"].as_str().unwrap_or(""),
-            r["agent"].as_str().unwrap_or(""),
-            format!("{}/{}", r["used"], r["seats"]),
-            state,
-            r["credential"]["summary"].as_str().unwrap_or("")
-        );
+        let mut state = vec![state_of(r)];
         let windows: Vec<String> = r["usage"].as_array().into_iter().flatten().map(window_line).collect();
         if !windows.is_empty() {
-            out += &format!("  usage {}\n", windows.join(", "));
+            state.push(format!("usage {}", windows.join(", ")));
         }
         for l in r["leases"].as_array().into_iter().flatten() {
-            out += &format!(
-                "  {} pid {}@{} until {}\n",
+            let until = l["expires_at"].as_str().unwrap_or("");
+            let left = l["expires_in_seconds"].as_i64();
+            let until = match (timefmt::parse_instant(until), left) {
+                (Ok(at), Some(left)) => timefmt::format_local_short(at, at - left),
+                _ => until.to_owned(),
+            };
+            state.push(format!(
+                "{} pid {}@{} until {until}",
                 l["worker"].as_str().unwrap_or(""),
                 l["pid"],
-                l["host"].as_str().unwrap_or(""),
-                l["expires_at"].as_str().unwrap_or("")
-            );
+                l["host"].as_str().unwrap_or("")
+            ));
         }
+        table.add_row([
+            r["name"].as_str().unwrap_or("").to_owned(),
+            r["agent"].as_str().unwrap_or("").to_owned(),
+            format!("{}/{}", r["used"], r["seats"]),
+            state.join("\n"),
+            r["credential"]["summary"].as_str().unwrap_or("").to_owned(),
+        ]);
+    }
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
+    }
+    // A name, a kind and a seat count are never broken: the state and the
+    // credential line wrap instead.
+    // A wrapped cell keeps at least a word's width, past the terminal's
+    // edge if it must.
+    let wrapping = if width.is_some() {
+        ColumnConstraint::LowerBoundary(Width::Fixed(16))
+    } else {
+        ColumnConstraint::ContentWidth
+    };
+    for (column, constraint) in table.column_iter_mut().zip([
+        ColumnConstraint::ContentWidth,
+        ColumnConstraint::ContentWidth,
+        ColumnConstraint::ContentWidth,
+        wrapping,
+        wrapping,
+    ]) {
+        column.set_constraint(constraint);
+    }
+    let mut out = String::new();
+    for line in table.lines() {
+        out += line.trim_end();
+        out.push('\n');
     }
     out
+}
+
+/// The STATE cell's first line: disabled, walled, soft-walled or ok.
+fn state_of(r: &serde_json::Value) -> String {
+    if r["disabled"] == true {
+        "disabled".to_owned()
+    } else if let Some(w) = r["wall"].as_object() {
+        let until = w["until"].as_str().unwrap_or("");
+        let left = w["in_seconds"].as_i64().unwrap_or(0);
+        match timefmt::parse_instant(until) {
+            Ok(at) => format!("walled until {}", timefmt::format_local_until(at, at - left)),
+            Err(_) => format!("walled until {until} (in {})", timefmt::format_span(left)),
+        }
+    } else if let Some(w) = r["soft_wall"].as_object() {
+        format!(
+            "soft wall: {} at {} for {} (wall_at {})",
+            w["window"].as_str().unwrap_or(""),
+            percent(&w["used_percent"]),
+            timefmt::format_span(w["in_seconds"].as_i64().unwrap_or(0)),
+            percent(&w["wall_at_percent"])
+        )
+    } else {
+        "ok".to_owned()
+    }
+}
+
+/// The terminal's width when stdout is one.
+fn terminal_width() -> Option<u16> {
+    let stdout = std::io::stdout();
+    if !std::io::IsTerminal::is_terminal(&stdout) {
+        return None;
+    }
+    rustix::termios::tcgetwinsize(&stdout).ok().map(|size| size.ws_col).filter(|&cols| cols > 0)
 }
 
 /// `7d 91% · resets Sat 10:00`, the reset on the user's own clock.
