@@ -1133,3 +1133,22 @@ fn doctor_checks_the_real_agents_plugins_logins_and_the_store() {
     assert!(line(&report, "state").contains("postgres://accounts@127.0.0.1:1"), "{report}");
     assert!(report.contains("  FAIL  state") && report.contains("fix: check the roster's [state] url"), "{report}");
 }
+
+/// `login --headless` with the real `codex login --device-auth` that cannot
+/// reach its server (a proxy nobody listens on stands for no network): codex
+/// prints the URL it failed to reach inside its error; that is no page for
+/// the operator, so no `url` event goes out, only the failed result.
+#[test]
+fn a_headless_codex_login_that_cannot_reach_its_server_relays_no_url() {
+    let scene = Scene::new("[[account]]\nname = \"x\"\nagent = \"codex\"\nconfig_dir = \"d/x\"\n");
+    let mut login = scene.accounts(&["login", "x", "--headless", "--timeout", "60s"]);
+    login.env("HTTPS_PROXY", "http://127.0.0.1:9").env("HTTP_PROXY", "http://127.0.0.1:9").env("NO_PROXY", "");
+    let out = run(&mut login);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let events: Vec<serde_json::Value> =
+        text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"))).collect();
+    assert!(events.iter().all(|e| e["event"] != "url"), "a URL from codex's error went out: {events:?}");
+    let result = events.last().unwrap();
+    assert_eq!((result["event"].as_str(), result["ok"].as_bool()), (Some("result"), Some(false)), "{events:?}");
+    assert!(text(&out.stderr).contains("error sending request for url"), "codex said why: {}", text(&out.stderr));
+}

@@ -58,9 +58,14 @@ impl Scanner {
 
     fn scan_line(&mut self, raw: &str, events: &mut Vec<UrlEvent>) {
         let line = strip_escapes(raw);
-        for url in urls(&line) {
-            self.last_url = Some(url);
-            self.emit(None, events);
+        // A URL inside an error report is where the agent failed to reach,
+        // not a page for the operator: codex 0.171 offline prints `Error
+        // logging in: error sending request for url (https://.../usercode)`.
+        if !reports_an_error(&line) {
+            for url in urls(&line) {
+                self.last_url = Some(url);
+                self.emit(None, events);
+            }
         }
         let mentions_code = line.to_ascii_lowercase().contains("code");
         if mentions_code {
@@ -82,6 +87,14 @@ impl Scanner {
             events.push(UrlEvent { event: "url", url: self.last_url.clone(), code });
         }
     }
+}
+
+/// Whether the line is an error report: it says `error` or `failed`
+/// before its first URL.
+fn reports_an_error(line: &str) -> bool {
+    let before_url = line.find("http://").or_else(|| line.find("https://")).map_or(line, |at| &line[..at]);
+    let before_url = before_url.to_ascii_lowercase();
+    ["error", "failed", "failure"].iter().any(|word| before_url.contains(word))
 }
 
 /// The text of a terminal line without its escape sequences. A hyperlink
@@ -198,6 +211,17 @@ mod tests {
         let events = scanner.feed(second.as_bytes());
         assert_eq!(events[0].url.as_deref(), Some("https://example.com/a"));
         assert!(scanner.feed(b"again https://example.com/a\n").is_empty(), "each URL once");
+    }
+
+    #[test]
+    fn a_url_in_an_error_is_not_for_the_operator() {
+        // codex 0.171.0 `login --device-auth` with no network, as it prints it.
+        let offline = "WARNING: proceeding, even though we could not create PATH aliases\n\
+                       Error logging in: error sending request for url (https://auth.openai.com/api/accounts/deviceauth/usercode)\n";
+        assert_eq!(all(offline), vec![]);
+        assert_eq!(all("Login failed: see https://status.example.com\n"), vec![]);
+        let fine = "Open https://auth.example.com/device to sign in; errors are shown below\n";
+        assert_eq!(all(fine), vec![pair("https://auth.example.com/device", None)]);
     }
 
     #[test]
