@@ -26,7 +26,20 @@ fn status(fx: &Fixture) -> serde_json::Value {
 fn state_seen(fx: &Fixture) -> serde_json::Value {
     let mut seen = status(fx);
     seen.as_object_mut().unwrap().remove("now");
+    drop_countdowns(&mut seen);
     seen
+}
+
+/// Without `in_seconds`, `expires_in_seconds`: they count down with the clock.
+fn drop_countdowns(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|key, _| !key.ends_with("in_seconds"));
+            map.values_mut().for_each(drop_countdowns);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_countdowns),
+        _ => {}
+    }
 }
 
 fn workers(fx: &Fixture) -> Vec<String> {
