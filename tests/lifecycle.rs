@@ -679,29 +679,119 @@ mapfile -t args < <("$BIN" launch-env --account c --format docker --mount-at /ho
     assert!(err.contains("--mount-at goes with --format docker"), "{err}");
 }
 
+/// Completions as a user meets them: each real shell in tmux, the script
+/// `accounts completions SHELL` prints loaded the way the README says, and
+/// TAB pressed after `accounts login `: the roster's account names appear,
+/// and after `--agent ` the kinds. Dynamic: an account added later is
+/// offered without reloading anything.
 #[test]
-fn completions_load_in_real_shells() {
-    let scene = Scene::new(&claude_roster(&["w1"]));
-    for shell in ["bash", "zsh", "fish"] {
-        let script = scene.ok(&["completions", shell]);
-        assert!(script.contains("launch-env") && script.contains("login"), "{shell}");
+fn completions_offer_account_names_and_kinds_in_real_shells() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: no tmux (tests/run installs it)");
+        return;
     }
+    let scene = Scene::new(&claude_roster(&["night-shift", "day-shift"]));
     let bin_dir = Path::new(&*BIN).parent().unwrap().to_owned();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
-    match Command::new("fish")
-        .args(["--no-config", "-c", "accounts completions fish | source; complete -C 'accounts lo'"])
-        .env("PATH", &path)
-        .output()
-    {
-        Ok(fish) => assert!(text(&fish.stdout).lines().any(|l| l.starts_with("login")), "{}", text(&fish.stdout)),
-        Err(_) => eprintln!("fish is not installed (tests/run installs it): its completions were not loaded"),
+    let shells: [(&str, &[&str], &str); 3] = [
+        ("bash", &["--norc", "--noprofile"], "source <(accounts completions bash)"),
+        ("zsh", &["-f"], "autoload -U compinit && compinit -u && source <(accounts completions zsh)"),
+        ("fish", &["--no-config"], "accounts completions fish | source"),
+    ];
+    for (shell, flags, load) in shells {
+        if Command::new(shell).arg("--version").output().is_err() {
+            eprintln!("skipped {shell}: not installed (tests/run installs it)");
+            continue;
+        }
+        let session = Tmux::start(&scene, shell, flags, &path);
+        session.line(load);
+        session.line("clear");
+        session.keys(&["accounts login ", "Tab", "Tab"]);
+        let screen = session.wait_for(|s| s.contains("night-shift") && s.contains("day-shift"));
+        assert!(screen.contains("night-shift") && screen.contains("day-shift"), "{shell}:\n{screen}");
+        session.keys(&["C-u"]);
+        scene.ok(&["add", "late-shift", "--agent", "codex"]);
+        session.line("clear");
+        session.keys(&["accounts login late", "Tab"]);
+        let screen = session.wait_for(|s| s.contains("late-shift"));
+        assert!(screen.contains("accounts login late-shift"), "{shell}: an account added later:\n{screen}");
+        session.keys(&["C-u"]);
+        session.line("clear");
+        session.keys(&["accounts launch-env --agent co", "Tab"]);
+        let screen = session.wait_for(|s| s.contains("--agent codex"));
+        assert!(screen.contains("--agent codex"), "{shell}: kinds:\n{screen}");
+        scene.ok(&["remove", "late-shift"]);
     }
-    let bash = Command::new("bash")
-        .args(["-c", "source <(accounts completions bash); complete -p accounts"])
-        .env("PATH", &path)
-        .output()
-        .unwrap();
-    assert!(text(&bash.stdout).contains("-F _accounts"), "{} {}", text(&bash.stdout), text(&bash.stderr));
+}
+
+/// A shell running in a detached tmux session of its own.
+struct Tmux {
+    name: String,
+}
+
+impl Tmux {
+    fn start(scene: &Scene, shell: &str, flags: &[&str], path: &str) -> Tmux {
+        let name = format!("accounts-test-{}-{shell}", std::process::id());
+        let mut cmd = Command::new("tmux");
+        cmd.args(["new-session", "-d", "-x", "160", "-y", "40", "-s", &name]);
+        // The shell's environment, exactly: the fixture's, the binary on
+        // PATH (through `env -i`: tmux gives a new pane the server's PATH).
+        cmd.args(["--", "env", "-i"]);
+        let env = scene.cmd(&[]);
+        for (key, value) in env.get_envs() {
+            if let Some(value) = value {
+                cmd.arg(format!("{}={}", key.to_string_lossy(), value.to_string_lossy()));
+            }
+        }
+        cmd.args([&format!("PATH={path}"), "TERM=xterm-256color", "LC_ALL=C.UTF-8"]);
+        cmd.arg(shell).args(flags);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "tmux: {}", text(&out.stderr));
+        let session = Tmux { name };
+        session.wait_for(|s| !s.trim().is_empty());
+        session
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            // A literal string, or a key name tmux knows (Tab, Enter, C-u).
+            let literal = !["Tab", "Enter", "C-u"].contains(key);
+            let mut cmd = Command::new("tmux");
+            cmd.args(["send-keys", "-t", &self.name]);
+            if literal {
+                cmd.arg("-l");
+            }
+            assert!(cmd.arg(key).status().unwrap().success());
+            std::thread::sleep(std::time::Duration::from_millis(150));
+        }
+    }
+
+    fn line(&self, line: &str) {
+        self.keys(&[line, "Enter"]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+
+    fn screen(&self) -> String {
+        text(&Command::new("tmux").args(["capture-pane", "-p", "-t", &self.name]).output().unwrap().stdout)
+    }
+
+    /// The screen once `ready` holds, or after 10 s, whatever it shows.
+    fn wait_for(&self, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let screen = self.screen();
+            if ready(&screen) || std::time::Instant::now() > deadline {
+                return screen;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.name]).status();
+    }
 }
 
 /// The README's quick start, as a newcomer runs it: from nothing to two
@@ -796,4 +886,34 @@ fn the_status_table_fits_the_terminal() {
     let piped = scene.ok(&["status"]);
     let line = piped.lines().find(|l| l.starts_with(long)).unwrap();
     assert!(line.contains(&format!("nothing: run accounts login {long}")), "unwrapped when piped: {piped}");
+}
+
+/// Help as a newcomer reads it: examples at the end of each command's
+/// help, the flags every command takes under their own heading; a man page
+/// per command that `man` renders.
+#[test]
+fn every_command_has_examples_a_global_heading_and_a_man_page() {
+    let scene = Scene::new("");
+    let dir = scene.fx.path("man");
+    let said = scene.ok(&["man", "--dir", dir.to_str().unwrap()]);
+    assert!(said.starts_with("wrote 21 man pages"), "accounts.1 and one per command: {said}");
+    for command in ["launch-env", "exec", "status", "login", "doctor", "completions", "man"] {
+        let help = scene.ok(&[command, "--help"]);
+        let (own, global) = help.split_once("Global options:").unwrap_or_else(|| panic!("{command}: {help}"));
+        assert!(global.contains("--roster") && !own.contains("--roster"), "{command}: {help}");
+        assert!(help.contains("\nExamples") && help.contains(&format!("accounts {command}")), "{command}: {help}");
+        let page = dir.join(format!("accounts-{command}.1"));
+        let roff = std::fs::read_to_string(&page).unwrap();
+        assert!(roff.contains(&format!(".TH accounts-{command} 1")), "{roff}");
+        if let Ok(out) = Command::new("man").arg("-l").arg(&page).env("MANWIDTH", "100").output() {
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            assert!(text(&out.stdout).contains("Examples:"), "{}", text(&out.stdout));
+        }
+    }
+    let top = scene.ok(&["man"]);
+    assert!(top.contains(".TH accounts 1") && top.contains("doctor"), "{top}");
+    let rotate = scene.ok(&["rotate", "--help"]);
+    assert!(rotate.contains("Usage: accounts rotate [OPTIONS]\n"), "--worker defaults to $ACCOUNTS_WORKER: {rotate}");
+    let err = scene.fails(&["rotate"], 2);
+    assert!(err.contains("which worker? pass --worker ID"), "{err}");
 }

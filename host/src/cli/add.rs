@@ -18,7 +18,7 @@ pub struct AddArgs {
     /// The new account's name (letters, digits, '-', '_', '.')
     name: String,
     /// Its agent kind (see `accounts plugins list`)
-    #[arg(long, value_name = "KIND")]
+    #[arg(long, value_name = "KIND", add = super::completions::kinds())]
     agent: String,
     /// Its own config dir, where the agent keeps its login [default: <data dir>/config-dirs/NAME]
     #[arg(long, value_name = "DIR")]
@@ -115,6 +115,7 @@ pub fn run_add(ctx: &Context, args: AddArgs) -> Result<ExitStatus> {
 #[derive(clap::Args)]
 pub struct RemoveArgs {
     /// The account to take out of the roster
+    #[arg(add = super::completions::accounts())]
     name: String,
     /// Remove it even while workers hold its seats (their leases end)
     #[arg(long)]

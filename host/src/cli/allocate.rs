@@ -11,7 +11,7 @@ use crate::state::StateStore;
 #[derive(clap::Args)]
 pub struct Args {
     /// Agent kind [default: the roster's default_agent]
-    #[arg(long, value_name = "KIND")]
+    #[arg(long, value_name = "KIND", add = super::completions::kinds())]
     agent: Option<String>,
     /// How many workers, named w1..wN unless names are given
     #[arg(long, value_name = "N")]

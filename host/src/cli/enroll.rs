@@ -16,6 +16,7 @@ use crate::token_store::{self, Place};
 #[derive(clap::Args)]
 pub struct EnrollArgs {
     /// The account to store a token for
+    #[arg(add = super::completions::accounts())]
     name: String,
     /// Read the token from stdin (a pipe or file, never a terminal)
     #[arg(long, required_unless_present = "token_env", conflicts_with = "token_env")]
@@ -59,6 +60,7 @@ pub fn run_enroll(ctx: &Context, args: EnrollArgs) -> Result<ExitStatus> {
 #[derive(clap::Args)]
 pub struct ForgetArgs {
     /// The account whose stored token to remove
+    #[arg(add = super::completions::accounts())]
     name: String,
 }
 

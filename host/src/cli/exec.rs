@@ -16,10 +16,10 @@ use crate::timefmt;
 #[derive(clap::Args)]
 pub struct Args {
     /// Take the seat on this account (a seat on it is leased)
-    #[arg(long, value_name = "NAME", conflicts_with = "agent")]
+    #[arg(long, value_name = "NAME", conflicts_with = "agent", add = super::completions::accounts())]
     account: Option<String>,
     /// Agent kind to pick a seat for [default: the roster's default_agent]
-    #[arg(long, value_name = "KIND")]
+    #[arg(long, value_name = "KIND", add = super::completions::kinds())]
     agent: Option<String>,
     /// Watch the output for the agent's rate-limit wall; on one, wall the
     /// account and continue on the next seat, resuming the conversation

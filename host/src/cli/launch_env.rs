@@ -13,10 +13,10 @@ use crate::state::StateStore;
 #[derive(clap::Args)]
 pub struct Args {
     /// Launch this account directly: no seat is leased
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["agent", "worker", "holder_pid"])]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["agent", "worker", "holder_pid"], add = super::completions::accounts())]
     account: Option<String>,
     /// Agent kind to pick a seat for [default: the roster's default_agent]
-    #[arg(long, value_name = "KIND")]
+    #[arg(long, value_name = "KIND", add = super::completions::kinds())]
     agent: Option<String>,
     /// Worker id [default: <host>-<holder pid>]
     #[arg(long, value_name = "ID")]

@@ -25,6 +25,7 @@ use crate::timefmt;
 #[derive(clap::Args)]
 pub struct Args {
     /// The account to log in
+    #[arg(add = super::completions::accounts())]
     name: String,
     /// For a supervisor or a remote machine: run the login on a
     /// pseudo-terminal, print each URL and one-time code on stdout as a

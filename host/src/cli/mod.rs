@@ -26,10 +26,12 @@ mod allocate;
 mod completions;
 mod doctor;
 mod enroll;
+mod examples;
 mod exec;
 mod health;
 mod launch_env;
 mod login;
+mod man;
 mod plugins;
 mod release;
 mod resume;
@@ -39,20 +41,23 @@ mod status;
 mod statusline;
 mod wall;
 
+/// Where `--help` lists the flags every command takes.
+const GLOBAL: &str = "Global options";
+
 #[derive(Parser)]
 #[command(name = "accounts", version, about = "Pick an account seat for a coding agent and print its environment")]
 pub struct Cli {
     /// The roster file [env: ACCOUNTS_ROSTER; default: the platform config dir]
-    #[arg(long, global = true, env = "ACCOUNTS_ROSTER", value_name = "PATH", hide_env = true)]
+    #[arg(help_heading = GLOBAL, long, global = true, env = "ACCOUNTS_ROSTER", value_name = "PATH", hide_env = true)]
     roster: Option<PathBuf>,
     /// Where leases and walls are kept [env: ACCOUNTS_STATE_DIR]
-    #[arg(long, global = true, env = "ACCOUNTS_STATE_DIR", value_name = "DIR", hide_env = true)]
+    #[arg(help_heading = GLOBAL, long, global = true, env = "ACCOUNTS_STATE_DIR", value_name = "DIR", hide_env = true)]
     state_dir: Option<PathBuf>,
     /// Where third-party plugins (<kind>.wasm) are found [env: ACCOUNTS_PLUGIN_DIR]
-    #[arg(long, global = true, env = "ACCOUNTS_PLUGIN_DIR", value_name = "DIR", hide_env = true)]
+    #[arg(help_heading = GLOBAL, long, global = true, env = "ACCOUNTS_PLUGIN_DIR", value_name = "DIR", hide_env = true)]
     plugin_dir: Option<PathBuf>,
     /// Where compiled plugins are cached [env: ACCOUNTS_CACHE_DIR]
-    #[arg(long, global = true, env = "ACCOUNTS_CACHE_DIR", value_name = "DIR", hide_env = true)]
+    #[arg(help_heading = GLOBAL, long, global = true, env = "ACCOUNTS_CACHE_DIR", value_name = "DIR", hide_env = true)]
     cache_dir: Option<PathBuf>,
     // The two fleet flags go before the subcommand: a global flag costs
     // every call about 24,000 instructions (clap copies it into each
@@ -60,14 +65,14 @@ pub struct Cli {
     // fleet. The variables work anywhere.
     /// Keep leases and walls in this PostgreSQL database, shared by a fleet
     /// (overrides the roster's [state] url; before the subcommand) [env: ACCOUNTS_STATE_URL]
-    #[arg(long, env = "ACCOUNTS_STATE_URL", value_name = "URL", hide_env = true)]
+    #[arg(help_heading = GLOBAL, long, env = "ACCOUNTS_STATE_URL", value_name = "URL", hide_env = true)]
     state_url: Option<String>,
     /// The roster's namespace in that database (overrides [state] namespace;
     /// before the subcommand) [env: ACCOUNTS_STATE_NAMESPACE]
-    #[arg(long, env = "ACCOUNTS_STATE_NAMESPACE", value_name = "NAME", hide_env = true)]
+    #[arg(help_heading = GLOBAL, long, env = "ACCOUNTS_STATE_NAMESPACE", value_name = "NAME", hide_env = true)]
     state_namespace: Option<String>,
     /// Show plugins' own stderr and more detail on stderr
-    #[arg(long, short, global = true)]
+    #[arg(help_heading = GLOBAL, long, short, global = true)]
     verbose: bool,
     #[command(subcommand)]
     command: Command,
@@ -81,46 +86,68 @@ pub struct Cli {
 #[command(defer = true)]
 enum Command {
     /// Print the environment that launches an agent under one account
+    #[command(after_help = examples::LAUNCH_ENV)]
     LaunchEnv(launch_env::Args),
     /// Run a command on a leased seat; with --rotate, move it on at a wall
+    #[command(after_help = examples::EXEC)]
     Exec(exec::Args),
     /// Continue an agent's conversation that ended at a wall on a free seat
+    #[command(after_help = examples::RESUME)]
     Resume(resume::Args),
     /// Wall an account: skip it until its usage limit resets
+    #[command(after_help = examples::WALL)]
     Wall(wall::WallArgs),
     /// Lift an account's wall now
+    #[command(after_help = examples::UNWALL)]
     Unwall(wall::UnwallArgs),
     /// Wall a worker's account, release its seat and print the env of its next seat
+    #[command(after_help = examples::ROTATE)]
     Rotate(rotate::Args),
     /// Release leases, by worker or by account
+    #[command(after_help = examples::RELEASE)]
     Release(release::Args),
     /// Lease seats for several workers at once
+    #[command(after_help = examples::ALLOCATE)]
     Allocate(allocate::Args),
     /// Every account: seats, holders, walls, usage, credential health (never a token)
+    #[command(after_help = examples::STATUS)]
     Status(status::Args),
     /// A status-line command: keep the usage the agent reports on stdin, then run yours
+    #[command(after_help = examples::STATUSLINE)]
     Statusline(statusline::Args),
     /// Add an account to the roster (comments and layout are kept)
+    #[command(after_help = examples::ADD)]
     Add(add::AddArgs),
     /// Take an account out of the roster; its config dir is kept
+    #[command(after_help = examples::REMOVE)]
     Remove(add::RemoveArgs),
     /// Log an account in with its agent's own login, inside its config dir
+    #[command(after_help = examples::LOGIN)]
     Login(login::Args),
     /// Store an account's API key or token from stdin or a variable (never argv)
+    #[command(after_help = examples::ENROLL)]
     Enroll(enroll::EnrollArgs),
     /// Remove an account's stored token. Never its login files: to log out,
     /// use the agent's own logout in the account's env
+    #[command(after_help = examples::FORGET)]
     Forget(enroll::ForgetArgs),
     /// List and inspect agent plugins
     #[command(subcommand)]
+    #[command(after_help = examples::PLUGINS)]
     Plugins(plugins::Command),
     /// Move walls and live leases between stores (files, a fleet's database)
     #[command(subcommand)]
+    #[command(after_help = examples::STATE_COPY)]
     State(state_cmd::Command),
     /// Check the setup: paths, roster, plugins, agent commands, logins, the state store
+    #[command(after_help = examples::DOCTOR)]
     Doctor(doctor::Args),
     /// Print shell completions: accounts completions bash|zsh|fish
+    #[command(after_help = examples::COMPLETIONS)]
     Completions(completions::Args),
+    /// Print the manual page (roff), or write one per command with --dir
+    #[command(after_help = examples::MAN)]
+    Man(man::Args),
 }
 
 /// What every subcommand may need, loaded on first use.
@@ -374,6 +401,11 @@ pub fn print(text: &str) -> Result<ExitStatus> {
 
 /// Parse, run, and turn the outcome into an exit code.
 pub fn main() -> std::process::ExitCode {
+    // A TAB in a shell that loaded `accounts completions SHELL` calls us
+    // with ACCOUNTS_COMPLETE set: answer and exit (otherwise one lookup).
+    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command)
+        .var(completions::COMPLETE_VAR)
+        .complete();
     // One build of the command serves the check and the parse (what
     // `Cli::parse` does, with the check in between).
     let command = <Cli as clap::CommandFactory>::command();
@@ -441,6 +473,7 @@ fn run(ctx: &Context, command: Command) -> Result<ExitStatus> {
         Command::State(cmd) => state_cmd::run(ctx, cmd),
         Command::Doctor(args) => doctor::run(ctx, args),
         Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 

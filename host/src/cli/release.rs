@@ -14,7 +14,7 @@ pub struct Args {
     #[arg(long, value_name = "ID")]
     worker: Option<String>,
     /// Release every lease on this account
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", add = super::completions::accounts())]
     account: Option<String>,
 }
 

@@ -20,7 +20,7 @@ pub struct Args {
     #[arg(value_name = "SESSION")]
     session: Option<String>,
     /// Agent kind whose accounts to search [default: the roster's default_agent]
-    #[arg(long, value_name = "KIND")]
+    #[arg(long, value_name = "KIND", add = super::completions::kinds())]
     agent: Option<String>,
     #[command(flatten)]
     run: RunArgs,

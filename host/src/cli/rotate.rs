@@ -20,7 +20,7 @@ pub struct Args {
     reason: Option<String>,
     /// The worker to move [default: $ACCOUNTS_WORKER, set by launch-env]
     #[arg(long, env = "ACCOUNTS_WORKER", value_name = "ID", hide_env = true)]
-    worker: String,
+    worker: Option<String>,
     /// --holder-pid defaults to the old lease's holder while it runs
     #[command(flatten)]
     lease: LeaseFlags,
@@ -29,7 +29,13 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
-    seats::check_worker_id(&args.worker)?;
+    // Optional to clap, so that `--help` does not show it as required.
+    let Some(worker) = args.worker.clone() else {
+        return Err(usage(
+            "which worker? pass --worker ID, or run it where launch-env's env is (it sets $ACCOUNTS_WORKER)",
+        ));
+    };
+    seats::check_worker_id(&worker)?;
     let roster = ctx.roster()?;
     let plugins = ctx.plugin_host(Some(&roster))?;
     let ttl_secs = args.lease.ttl_secs()?;
@@ -42,12 +48,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
     // Find the worker's account first, to load its plugin outside the lock.
     let current = store.change(|state| {
         seats::prune(state, &host, now);
-        state.lease_of(&args.worker).cloned()
+        state.lease_of(&worker).cloned()
     })?;
     let Some(current) = current else {
         return Err(usage(format!(
             "worker {:?} holds no lease; start it with `accounts launch-env --worker {}`",
-            args.worker, args.worker
+            worker, worker
         )));
     };
     let agent = seats::account(&roster, &current.account)?.agent.clone();
@@ -58,28 +64,21 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
     let outcome = store.update_and_publish(
         |state| {
             seats::prune(state, &host, now);
-            let Some(lease) = state.lease_of(&args.worker).cloned() else {
-                return Err(usage(format!("worker {:?} lost its lease meanwhile; launch it again", args.worker)));
+            let Some(lease) = state.lease_of(&worker).cloned() else {
+                return Err(usage(format!("worker {:?} lost its lease meanwhile; launch it again", worker)));
             };
             let until = seats::wall_account(&roster, state, &lease.account, explicit_until, now, reason.clone()).until;
-            state.release(|l| l.worker == args.worker);
+            state.release(|l| l.worker == worker);
             let holder = explicit_holder.unwrap_or_else(|| {
                 if lease.host == host && lease.holder.is_alive() { lease.holder } else { holder::default_holder() }
             });
-            let claim = Claim {
-                agent: &agent,
-                worker: &args.worker,
-                host: &host,
-                holder,
-                ttl_secs,
-                now,
-                spec: Some(plugin.spec()),
-            };
+            let claim =
+                Claim { agent: &agent, worker: &worker, host: &host, holder, ttl_secs, now, spec: Some(plugin.spec()) };
             // The wall and the release stand even when no seat is left: they are
             // facts about the account, and the worker must not stay on it.
             match seats::lease_seat(&roster, state, &claim) {
                 Ok(account) => {
-                    let launch = launch::launch_env(account, &plugin, Some(&args.worker), now)?;
+                    let launch = launch::launch_env(account, &plugin, Some(&worker), now)?;
                     Ok(Ok((args.output.render(&launch)?, launch.env.account, until)))
                 }
                 Err(e @ Error::NoSeat { .. }) => Ok(Err(e)),
@@ -98,7 +97,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
         "walled {} until {}; {} moved to {}",
         current.account,
         timefmt::format_local_until(until, now),
-        args.worker,
+        worker,
         moved_to
     ));
     Ok(ExitStatus::Success)

@@ -26,7 +26,7 @@ const MAX_STDIN: u64 = 1 << 20;
 pub struct Args {
     /// The account the session runs on [default: $ACCOUNTS_ACCOUNT, which
     /// launch-env and exec set]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", add = super::completions::accounts())]
     account: Option<String>,
     /// Your own status-line command, run with the same stdin [default:
     /// print the account's windows]

@@ -67,6 +67,7 @@ impl WallTime {
 #[derive(clap::Args)]
 pub struct WallArgs {
     /// The account that hit its limit
+    #[arg(add = super::completions::accounts())]
     account: String,
     #[command(flatten)]
     time: WallTime,
@@ -81,6 +82,7 @@ pub struct WallArgs {
 
 #[derive(clap::Args)]
 pub struct UnwallArgs {
+    #[arg(add = super::completions::accounts())]
     account: String,
 }
 
