@@ -255,7 +255,21 @@ fn wait_sleeps_until_a_wall_lifts() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "ran on a\n");
     assert!(text(&out.stderr).contains("waiting"), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("to go"), "no countdown off a terminal: {}", text(&out.stderr));
     assert!(started.elapsed() >= Duration::from_millis(900));
+
+    // On a terminal it counts down, in place, and wipes its line at the end.
+    fx.ok(&["wall", "a", "--for", "3s"]);
+    let (master, slave) = open_pty();
+    let mut waiting = exec_cmd(&fx, &["--wait", "-q"], "echo ran on $ACCOUNTS_ACCOUNT");
+    let waiting = waiting.stderr(slave).stdout(Stdio::piped()).spawn().unwrap();
+    let shown = terminal_output(master, Duration::from_millis(4500));
+    let out = waiting.wait_with_output().unwrap();
+    assert_eq!(text(&out.stdout), "ran on a\n");
+    for second in ["3s to go", "2s to go", "1s to go"] {
+        assert!(shown.contains(&format!("\raccounts: {second} (--wait)\x1b[K")), "{second}: {shown:?}");
+    }
+    assert!(shown.ends_with("\r\x1b[K"), "the countdown line is wiped: {shown:?}");
 }
 
 #[test]
@@ -501,4 +515,57 @@ fn walls_show_on_the_users_clock() {
         assert!(row.contains(&format!("walled until {shown} (in 5h3")), "{zone}: {table}");
     }
     assert_eq!(account(&status(&fx), "a")["wall"]["until"], rfc, "--json stays UTC");
+}
+
+/// What a program wrote to the terminal `master` within `within`, read on
+/// a thread (a pty read blocks).
+fn terminal_output(master: std::os::fd::OwnedFd, within: Duration) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = std::fs::File::from(master);
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + within;
+    let mut out = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(bytes) => out.extend(bytes),
+            Err(_) => break,
+        }
+    }
+    text(&out)
+}
+
+/// `status --watch` redraws the table on the terminal with the time and a
+/// countdown to the next reset, picking up a wall set meanwhile; in a pipe
+/// it refuses, since there is nothing to redraw.
+#[test]
+fn status_watch_redraws_with_a_countdown() {
+    let fx = fixture();
+    fx.ok(&["wall", "b", "--for", "2h"]);
+    let (master, slave) = open_pty();
+    let mut watch = fx.cmd(&["status", "--watch", "--interval", "500ms"]).stdout(slave).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    fx.ok(&["wall", "a", "--for", "30m"]);
+    let shown = terminal_output(master, Duration::from_millis(1500));
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+    let frames: Vec<&str> = shown.split("\x1b[H\x1b[2J").filter(|f| !f.is_empty()).collect();
+    assert!(frames.len() >= 4, "{} frames: {shown}", frames.len());
+    let first = frames[0];
+    assert!(first.starts_with("every 500ms \u{b7} "), "{first}");
+    assert!(first.contains("next reset: b in 2h00m00s") || first.contains("next reset: b in 1h59m"), "{first}");
+    assert!(first.contains("ACCOUNT") && first.contains("walled until"), "{first}");
+    let last = frames.last().unwrap();
+    assert!(
+        last.contains("next reset: a in 29m") || last.contains("next reset: a in 30m00s"),
+        "the wall set meanwhile: {last}"
+    );
+    let err = fx.fails(&["status", "--watch"], 2);
+    assert!(err.contains("--watch redraws a terminal"), "{err}");
 }

@@ -13,9 +13,11 @@ use std::collections::BTreeMap;
 use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width, presets};
 use serde_json::json;
 
+use std::io::IsTerminal;
+
 use super::{Context, health, print};
 use crate::credentials::{self, Health};
-use crate::error::Result;
+use crate::error::{Result, usage};
 use crate::exit::ExitStatus;
 use crate::holder;
 use crate::plugin::UsageReading;
@@ -28,11 +30,38 @@ use crate::{learn, seats, usage};
 #[derive(clap::Args)]
 pub struct Args {
     /// Print JSON
-    #[arg(long)]
+    #[arg(long, conflicts_with = "watch")]
     json: bool,
+    /// Redraw the table on the terminal every --interval until Ctrl-C, with
+    /// a countdown to the next wall's reset
+    #[arg(long)]
+    watch: bool,
+    /// How often --watch redraws
+    #[arg(long, default_value = "2s", value_name = "DURATION", requires = "watch")]
+    interval: String,
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
+    if args.watch {
+        return watch(ctx, &args.interval);
+    }
+    let rows = snapshot(ctx)?;
+    print(&if args.json {
+        format!("{:#}\n", json!({"now": timefmt::format_instant(rows.now), "accounts": rows.accounts}))
+    } else {
+        table(&rows.accounts, terminal_width())
+    })
+}
+
+/// Every account's row at one moment of the store's clock.
+struct Rows {
+    accounts: Vec<serde_json::Value>,
+    now: i64,
+}
+
+/// What `status` shows, gathered once: the roster, the state as it stands,
+/// each account's credential health and usage readings (kept, as learned).
+fn snapshot(ctx: &Context) -> Result<Rows> {
     let roster = ctx.roster()?;
     let store = ctx.store(Some(&roster))?;
     let now = store.now();
@@ -68,11 +97,41 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
         row["credential"] = credentials::to_json(health);
         row["credential"]["summary"] = credentials::describe(&account.name, health, can_login, now).into();
     }
-    print(&if args.json {
-        format!("{:#}\n", json!({"now": timefmt::format_instant(now), "accounts": rows}))
-    } else {
-        table(&rows, terminal_width())
-    })
+    Ok(Rows { accounts: rows, now })
+}
+
+/// `status --watch`: the table redrawn every `interval` on the terminal,
+/// under a line with the time and a countdown to the next reset. Everything
+/// is read afresh each time (an account added meanwhile shows up); an error
+/// is shown in place of the table and the watch goes on.
+fn watch(ctx: &Context, interval: &str) -> Result<ExitStatus> {
+    let every = timefmt::parse_duration_ms(interval).map_err(|e| usage(format!("--interval: {e}")))?;
+    if !std::io::stdout().is_terminal() {
+        return Err(usage("--watch redraws a terminal, and stdout is not one; use status (or --json) in a pipe"));
+    }
+    let every = std::time::Duration::from_millis(every.max(100));
+    loop {
+        let body = match snapshot(ctx) {
+            Ok(rows) => watch_header(&rows, interval) + &table(&rows.accounts, terminal_width()),
+            Err(e) => format!("accounts status --watch: {e}\n"),
+        };
+        // Home and clear, then the frame: one write, so it does not flicker.
+        print(&format!("\x1b[H\x1b[2J{body}"))?;
+        std::thread::sleep(every);
+    }
+}
+
+/// `every 2s · 14:03:22 CET · next reset: work-2 in 41m08s`.
+fn watch_header(rows: &Rows, interval: &str) -> String {
+    let clock = timefmt::format_local_clock(rows.now);
+    let next = rows
+        .accounts
+        .iter()
+        .filter_map(|r| Some((r["name"].as_str()?, r["wall"]["in_seconds"].as_i64()?)))
+        .min_by_key(|(_, left)| *left)
+        .map(|(name, left)| format!(" \u{b7} next reset: {name} in {}", timefmt::format_countdown(left)))
+        .unwrap_or_default();
+    format!("every {interval} \u{b7} {clock}{next}\n\n")
 }
 
 /// The table: one row per account, its usage windows and leases as more
@@ -171,7 +230,7 @@ fn state_of(r: &serde_json::Value) -> String {
 /// The terminal's width when stdout is one.
 fn terminal_width() -> Option<u16> {
     let stdout = std::io::stdout();
-    if !std::io::IsTerminal::is_terminal(&stdout) {
+    if !stdout.is_terminal() {
         return None;
     }
     rustix::termios::tcgetwinsize(&stdout).ok().map(|size| size.ws_col).filter(|&cols| cols > 0)

@@ -408,7 +408,11 @@ impl Supervisor<'_> {
                 None => FULL_RETRY,
             };
             notice::note(format!("{message}; waiting {} (--wait)", timefmt::format_span(pause.as_secs() as i64)));
-            if let Some(signal) = wait_for_signal(inbox, pause) {
+            let waited = match std::io::stderr().is_terminal() {
+                true => wait_with_countdown(inbox, pause),
+                false => wait_for_signal(inbox, pause),
+            };
+            if let Some(signal) = waited {
                 return Ok(Err(128u8.saturating_add(signal as u8)));
             }
         }
@@ -738,6 +742,27 @@ fn wait_for_signal(inbox: &Receiver<Event>, pause: Duration) -> Option<i32> {
             Err(_) => return None,
         }
     }
+}
+
+/// [`wait_for_signal`] with a countdown on the terminal (stderr), redrawn
+/// in place every second and wiped at the end.
+fn wait_with_countdown(inbox: &Receiver<Event>, pause: Duration) -> Option<i32> {
+    let until = Instant::now() + pause;
+    let mut stderr = std::io::stderr();
+    let stopped = loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break None;
+        }
+        let shown = timefmt::format_countdown(left.as_secs_f64().ceil() as i64);
+        let _ = write!(stderr, "\raccounts: {shown} to go (--wait)\x1b[K");
+        let _ = stderr.flush();
+        if let Some(signal) = wait_for_signal(inbox, left.min(Duration::from_secs(1))) {
+            break Some(signal);
+        }
+    };
+    let _ = write!(stderr, "\r\x1b[K");
+    stopped
 }
 
 /// A signal that ends the run, among the events already waiting.

@@ -75,11 +75,31 @@ pub fn format_span(secs: i64) -> String {
     }
 }
 
+/// A countdown to the second: `12s`, `41m08s`, `5h39m12s`, `2d4h05m`.
+pub fn format_countdown(secs: i64) -> String {
+    let secs = secs.max(0);
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m{s:02}s"),
+        (0, _, _) => format!("{h}h{m:02}m{s:02}s"),
+        _ => format!("{d}d{h}h{m:02}m"),
+    }
+}
+
 /// `epoch` as the user reads a reset on their own clock (the system's
 /// zone, `TZ` included), with the zone's abbreviation: `14:30 CET` within a
 /// day of `now`, `Sat 10:00 CET` within a week, `Dec 12 10:00 CET` beyond.
 pub fn format_local_short(epoch: i64, now: i64) -> String {
     format_short_in(epoch, now, &jiff::tz::TimeZone::system())
+}
+
+/// The time of day on the user's clock, to the second: `14:03:22 CET`.
+pub fn format_local_clock(epoch: i64) -> String {
+    Timestamp::from_second(epoch).map_or_else(
+        |_| epoch.to_string(),
+        |t| t.to_zoned(jiff::tz::TimeZone::system()).strftime("%H:%M:%S %Z").to_string(),
+    )
 }
 
 /// [`format_local_short`] and how long until then, for messages:
@@ -118,6 +138,15 @@ mod tests {
         assert_eq!(format_short_in(now + 3_600, now, &new_york), "20:53 EST");
         let summer = 1_782_000_000; // 2026-06-21
         assert_eq!(format_short_in(summer, summer - 60, &paris), "02:00 CEST");
+    }
+
+    #[test]
+    fn countdowns() {
+        assert_eq!(format_countdown(12), "12s");
+        assert_eq!(format_countdown(41 * 60 + 8), "41m08s");
+        assert_eq!(format_countdown(5 * 3600 + 39 * 60 + 12), "5h39m12s");
+        assert_eq!(format_countdown(2 * 86_400 + 4 * 3600 + 5 * 60 + 59), "2d4h05m");
+        assert_eq!(format_countdown(-3), "0s");
     }
 
     #[test]
