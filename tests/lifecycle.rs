@@ -917,3 +917,107 @@ fn every_command_has_examples_a_global_heading_and_a_man_page() {
     let err = scene.fails(&["rotate"], 2);
     assert!(err.contains("which worker? pass --worker ID"), "{err}");
 }
+
+/// A directory bound to an account: `launch-env` there (and below) takes
+/// it first, elsewhere the usual pick; a directory bound to a kind gives
+/// that kind; the shell hook, in real bash, zsh and fish in tmux, sets the
+/// account's env on `cd` into it and unsets it on leaving.
+#[test]
+fn a_bound_directory_takes_its_account_first_and_the_hook_follows_cd() {
+    let scene = Scene::new(&format!(
+        "{}\n[[account]]\nname = \"x1\"\nagent = \"codex\"\nconfig_dir = \"dirs/x1\"\n",
+        claude_roster(&["w1", "w2"])
+    ));
+    for dir in ["proj/sub", "ml"] {
+        std::fs::create_dir_all(scene.fx.path(dir)).unwrap();
+    }
+    let proj = scene.fx.path("proj");
+    let said = scene.ok(&["bind", "--account", "w2", "--path", proj.to_str().unwrap()]);
+    assert!(
+        said.starts_with(&format!("bound path {} -> account w2", proj.canonicalize().unwrap().display())),
+        "{said}"
+    );
+    let ml = scene.fx.path("ml");
+    scene.ok(&["bind", "--agent", "codex", "--path", ml.to_str().unwrap()]);
+    let err = scene.fails(&["bind", "--account", "nobody"], 2);
+    assert!(err.contains("account \"nobody\", which is not in this roster"), "{err}");
+    let listed = scene.ok(&["bind"]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+
+    let holder = Sleeper::new();
+    let launched_in = |dir: &str, worker: &str| {
+        let out = scene
+            .cmd(&["launch-env", "--worker", worker, "--holder-pid", &holder.pid(), "--format", "json"])
+            .current_dir(scene.fx.path(dir))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["account"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(launched_in("proj/sub", "a"), "w2", "the bound account first, below it too");
+    assert_eq!(launched_in("proj", "b"), "w1", "w2 is full: the usual pick");
+    assert_eq!(launched_in("ml", "c"), "x1", "a directory bound to a kind");
+    scene.ok(&["release", "--account", "w2"]);
+    scene.ok(&["release", "--account", "w1"]);
+    assert_eq!(launched_in(".", "d"), "w1", "elsewhere, default_agent and the usual pick");
+    scene.ok(&["release", "--account", "w1"]);
+
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped the hook: no tmux (tests/run installs it)");
+        return;
+    }
+    let bin_dir = Path::new(&*BIN).parent().unwrap().to_owned();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let shells: [(&str, &[&str], &str); 3] = [
+        ("bash", &["--norc", "--noprofile"], "eval \"$(accounts hook bash)\""),
+        ("zsh", &["-f"], "eval \"$(accounts hook zsh)\""),
+        ("fish", &["--no-config"], "accounts hook fish | source"),
+    ];
+    let w2_dir = scene.fx.path("dirs/w2").display().to_string();
+    for (shell, flags, load) in shells {
+        if Command::new(shell).arg("--version").output().is_err() {
+            eprintln!("skipped {shell}: not installed (tests/run installs it)");
+            continue;
+        }
+        let session = Tmux::start(&scene, shell, flags, &path);
+        session.line(load);
+        session.line(&format!("cd {}", scene.fx.path("proj/sub").display()));
+        session.line("clear");
+        session.line("echo \"in=[$ACCOUNTS_ACCOUNT] [$CLAUDE_CONFIG_DIR]\"");
+        let screen = session.wait_for(|s| s.contains("in=[w2]"));
+        assert!(screen.contains(&format!("in=[w2] [{w2_dir}]")), "{shell}: entering\n{screen}");
+        session.line("cd /");
+        session.line("clear");
+        session.line("echo \"out=[$ACCOUNTS_ACCOUNT] [$CLAUDE_CONFIG_DIR]\"");
+        let screen = session.wait_for(|s| s.contains("out=["));
+        assert!(screen.contains("out=[] []"), "{shell}: leaving\n{screen}");
+    }
+}
+
+/// A binding by git remote applies in every clone of it (an ssh remote
+/// bound, an https clone matched), and `unbind` takes it away.
+#[test]
+fn a_remote_binding_follows_every_clone_and_unbind_removes_it() {
+    let scene = Scene::new(&claude_roster(&["w1", "w2"]));
+    let clone = scene.fx.path("src/app");
+    std::fs::create_dir_all(clone.join("deep")).unwrap();
+    let git =
+        |args: &[&str]| assert!(Command::new("git").args(args).current_dir(&clone).output().unwrap().status.success());
+    git(&["init", "-q"]);
+    git(&["remote", "add", "origin", "https://github.com/Acme/app.git"]);
+    scene.ok(&["bind", "--account", "w2", "--remote", "git@github.com:acme/app.git"]);
+    let launch = |dir: &Path| {
+        let out = scene.cmd(&["launch-env", "--worker", "w", "--format", "json"]).current_dir(dir).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        scene.ok(&["release", "--worker", "w"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["account"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(launch(&clone.join("deep")), "w2");
+    assert_eq!(launch(&scene.fx.path("src")), "w1", "outside the clone");
+    let said = scene.ok(&["unbind", "--remote", "https://github.com/acme/app"]);
+    assert!(said.contains("unbound remote github.com/acme/app -> account w2"), "{said}");
+    assert!(!scene.roster_text().contains("[[bind]]"), "{}", scene.roster_text());
+    assert_eq!(launch(&clone), "w1");
+    let err = scene.fails(&["unbind", "--remote", "https://github.com/acme/app"], 2);
+    assert!(err.contains("nothing is bound at remote github.com/acme/app"), "{err}");
+}

@@ -7,7 +7,7 @@
 // The crates below, re-exported under the paths the host and its tests
 // have always used (`accounts::roster`, `accounts::plugin`, ...).
 pub use accounts_core::{
-    alloc, carry, credentials, error, launch, learn, paths, render, report, roster, roster_edit, seats, token,
+    alloc, bind, carry, credentials, error, launch, learn, paths, render, report, roster, roster_edit, seats, token,
     token_store, usage,
 };
 pub use accounts_plugin_host as plugin;

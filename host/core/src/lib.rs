@@ -18,6 +18,8 @@ pub(crate) use accounts_util::{atomic_file, bounded, holder, secret, timefmt, un
 
 /// Seat choice: accounts, live leases, walls and `now` in; a seat out (pure).
 pub mod alloc;
+/// Directory bindings: a path or a repository's remote to an account or a kind.
+pub mod bind;
 /// Carrying a conversation's files to the next account's config dir.
 pub mod carry;
 /// Credential health: what each account can log in with, without a secret.

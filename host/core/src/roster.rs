@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::bind::{self, Binding, Place, Target};
 use crate::bounded;
 
 /// Cooldown for a wall whose message carries no reset time.
@@ -42,6 +43,8 @@ pub struct Roster {
     pub state: StateConfig,
     /// How a rotation carries the agent's conversation (`[resume]`).
     pub resume: ResumeSettings,
+    /// Directories and repositories bound to an account or a kind (`[[bind]]`).
+    pub bindings: Vec<Binding>,
     /// Where `default_agent` stands, for errors found later.
     default_agent_at: Option<Pos>,
 }
@@ -144,6 +147,8 @@ struct RawRoster {
     account: Vec<Spanned<RawAccount>>,
     #[serde(default)]
     plugins: BTreeMap<String, Spanned<RawPlugin>>,
+    #[serde(default)]
+    bind: Vec<Spanned<RawBind>>,
     state: Option<RawState>,
     resume: Option<RawResume>,
 }
@@ -179,6 +184,15 @@ struct RawAccount {
     token_file: Option<Spanned<String>>,
     token_env: Option<Spanned<String>>,
     env: Option<Spanned<BTreeMap<String, String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBind {
+    path: Option<Spanned<String>>,
+    remote: Option<Spanned<String>>,
+    account: Option<Spanned<String>>,
+    agent: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -241,6 +255,7 @@ impl Roster {
         for (kind, entry) in &raw.plugins {
             plugins.insert(kind.clone(), p.plugin(entry)?);
         }
+        let bindings = raw.bind.iter().map(|b| p.binding(b, &accounts)).collect::<Result<Vec<_>, _>>()?;
         Ok(Roster {
             path: path.to_owned(),
             state: match &raw.state {
@@ -258,6 +273,7 @@ impl Roster {
             plugin_timeout_ms,
             accounts,
             plugins,
+            bindings,
         })
     }
 
@@ -519,6 +535,53 @@ impl Parser<'_> {
         })
     }
 
+    /// One `[[bind]]`: a path or a remote, to an account of this roster or a kind.
+    fn binding(&self, entry: &Spanned<RawBind>, accounts: &[Account]) -> Result<Binding, RosterError> {
+        let b = entry.get_ref();
+        let at = Some(entry.span());
+        let place = match (&b.path, &b.remote) {
+            (Some(path), None) => Place::Path(self.resolve(path, "path")?),
+            (None, Some(remote)) => Place::Remote(bind::normalize_remote(remote.get_ref()).ok_or_else(|| {
+                self.error(
+                    Some(remote.span()),
+                    format!(
+                        "remote {:?} is not a git remote; write it as git prints it, e.g. git@github.com:acme/app.git",
+                        remote.get_ref()
+                    ),
+                )
+            })?),
+            (Some(_), Some(remote)) => {
+                return Err(self.error(Some(remote.span()), "[[bind]] has both path and remote; keep one".into()));
+            }
+            (None, None) => {
+                return Err(self.error(at, "[[bind]] needs path = \"DIR\" or remote = \"URL\"".into()));
+            }
+        };
+        let target = match (&b.account, &b.agent) {
+            (Some(name), None) if accounts.iter().any(|a| &a.name == name.get_ref()) => {
+                Target::Account(name.get_ref().clone())
+            }
+            (Some(name), None) => {
+                return Err(self.error(
+                    Some(name.span()),
+                    format!(
+                        "[[bind]] names account {:?}, which is not in this roster; add it or fix the name",
+                        name.get_ref()
+                    ),
+                ));
+            }
+            (None, Some(kind)) => Target::Agent(kind.get_ref().clone()),
+            (Some(_), Some(kind)) => {
+                return Err(self.error(
+                    Some(kind.span()),
+                    "[[bind]] has both account and agent; keep one (an account already has its kind)".into(),
+                ));
+            }
+            (None, None) => return Err(self.error(at, "[[bind]] needs account = \"NAME\" or agent = \"KIND\"".into())),
+        };
+        Ok(Binding { place, target })
+    }
+
     /// One `[plugins.<kind>]`.
     fn plugin(&self, entry: &Spanned<RawPlugin>) -> Result<PluginEntry, RosterError> {
         let p = entry.get_ref();
@@ -685,6 +748,35 @@ sha256 = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
         let e = err("[[account]]\nname = \"a\"\nagent = \"x\"\nconfig_dir = \"d\"\nseat = 2\n");
         assert!(e.starts_with("/r/roster.toml:5:1:"), "{e}");
         assert!(e.contains("seat"), "{e}");
+    }
+
+    #[test]
+    fn bindings_parse_and_bad_ones_point_at_their_line() {
+        let account = "[[account]]\nname = \"a\"\nagent = \"x\"\nconfig_dir = \"d\"\n";
+        let r = parse(&format!(
+            "{account}[[bind]]\npath = \"proj\"\naccount = \"a\"\n[[bind]]\nremote = \"git@github.com:Acme/App.git\"\nagent = \"y\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            r.bindings[0],
+            Binding { place: Place::Path("/r/proj".into()), target: Target::Account("a".into()) }
+        );
+        assert_eq!(
+            r.bindings[1],
+            Binding { place: Place::Remote("github.com/acme/app".into()), target: Target::Agent("y".into()) }
+        );
+        for (bind, says) in [
+            ("path = \"p\"\nremote = \"github.com/a/b\"\naccount = \"a\"\n", "both path and remote"),
+            ("account = \"a\"\n", "needs path = \"DIR\" or remote = \"URL\""),
+            ("path = \"p\"\n", "needs account = \"NAME\" or agent = \"KIND\""),
+            ("path = \"p\"\naccount = \"zz\"\n", "account \"zz\", which is not in this roster"),
+            ("path = \"p\"\naccount = \"a\"\nagent = \"x\"\n", "both account and agent"),
+            ("remote = \"nope\"\nagent = \"x\"\n", "is not a git remote"),
+        ] {
+            let e = err(&format!("{account}[[bind]]\n{bind}"));
+            assert!(e.starts_with("/r/roster.toml:"), "{e}");
+            assert!(e.contains(says), "{bind}: {e}");
+        }
     }
 
     #[test]

@@ -102,6 +102,34 @@ impl RosterFile {
         before != array.len()
     }
 
+    /// Bind `place` (`("path", DIR)` or `("remote", URL)`) to `target`
+    /// (`("account", NAME)` or `("agent", KIND)`), replacing the binding of
+    /// the same place (`same`: the index among the opened roster's
+    /// bindings, found by the caller). Whether one was replaced.
+    pub fn bind(&mut self, place: (&str, &str), target: (&str, &str), same: Option<usize>) -> bool {
+        if let Some(i) = same {
+            self.unbind(i);
+        }
+        let mut table = Table::new();
+        table[place.0] = value(place.1);
+        table[target.0] = value(target.1);
+        let binds = self.doc.entry("bind").or_insert(Item::ArrayOfTables(Default::default()));
+        if let Some(array) = binds.as_array_of_tables_mut() {
+            array.push(table);
+        }
+        same.is_some()
+    }
+
+    /// Remove the `i`-th `[[bind]]` (in the order the roster lists them).
+    pub fn unbind(&mut self, i: usize) {
+        if let Some(array) = self.doc.get_mut("bind").and_then(Item::as_array_of_tables_mut) {
+            array.remove(i);
+            if array.is_empty() {
+                self.doc.remove("bind");
+            }
+        }
+    }
+
     /// Set (or, with `None`, remove) the account's `token_file`.
     pub fn set_token_file(&mut self, name: &str, file: Option<&str>) {
         let Some(array) = self.doc.get_mut("account").and_then(Item::as_array_of_tables_mut) else { return };

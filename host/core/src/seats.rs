@@ -27,6 +27,9 @@ pub struct Claim<'a> {
     /// ([`credentials::missing`], asked of an account about to be picked):
     /// a free account with a credential wins. `None`: not told.
     pub spec: Option<&'a Spec>,
+    /// The account the directory is bound to (`[[bind]]`): taken first
+    /// when it serves and has room, unless the worker holds a seat already.
+    pub prefer: Option<&'a str>,
 }
 
 impl Claim<'_> {
@@ -133,9 +136,16 @@ fn lease<'r>(
     // Other accounts stay in the view (a twin's leases fill the login), but
     // only `only` may be picked.
     let allowed = |i: usize| only.is_none_or(|name| accounts[i].name == name);
+    let preferred = match (&current, claim.prefer) {
+        (None, Some(name)) => alloc::pick_among(&seats, None, |i| allowed(i) && accounts[i].name == name),
+        _ => None,
+    };
     // Asked lazily, of the pick only (a stat or two): one found without a
     // credential ranks last and the pick is made again.
     let i = loop {
+        if let Some(i) = preferred {
+            break i;
+        }
         let Some(i) = alloc::pick_among(&seats, current.as_deref(), allowed) else {
             let mut shown: Vec<alloc::Seat<'_>> =
                 seats.iter().enumerate().filter(|(i, _)| allowed(*i)).map(|(_, s)| s.clone()).collect();

@@ -54,7 +54,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
     let store = ctx.store(Some(&roster))?;
     let now = store.now();
     let host = holder::host_name();
-    let claim = Claim { agent, worker: "", host: &host, holder, ttl_secs, now, spec: Some(plugin.spec()) };
+    let claim =
+        Claim { agent, worker: "", host: &host, holder, ttl_secs, now, spec: Some(plugin.spec()), prefer: None };
     store
         .update_and_publish(
             |state| {

@@ -63,6 +63,21 @@ pub const ENROLL: &str = "Examples:
 pub const FORGET: &str = "Examples:
   accounts forget work-3";
 
+pub const BIND: &str = "Examples:
+  accounts bind --account work-2                 # this directory, and below it
+  accounts bind --agent codex --path ~/src/ml
+  accounts bind --account acme --remote git@github.com:acme/app.git
+  accounts bind                                  # list them; (here) marks the one that applies";
+
+pub const UNBIND: &str = "Examples:
+  accounts unbind
+  accounts unbind --remote git@github.com:acme/app.git";
+
+pub const HOOK: &str = "Examples:
+  eval \"$(accounts hook bash)\"                 # in ~/.bashrc
+  eval \"$(accounts hook zsh)\"                  # in ~/.zshrc
+  accounts hook fish | source                  # in ~/.config/fish/config.fish";
+
 pub const DOCTOR: &str = "Examples:
   accounts doctor
   accounts doctor --json";
@@ -123,7 +138,7 @@ mod tests {
         let mut cli = Cli::command();
         cli.build();
         let mut seen = 0;
-        for command in cli.get_subcommands().filter(|c| c.get_name() != "help") {
+        for command in cli.get_subcommands().filter(|c| c.get_name() != "help" && !c.is_hide_set()) {
             let help = command.get_after_help().unwrap_or_else(|| panic!("{} has no examples", command.get_name()));
             let help = help.to_string();
             assert!(help.starts_with("Examples"), "{help}");

@@ -2,6 +2,7 @@
 //! `--rotate`) move it to the next seat when the agent hits its wall.
 
 use super::{Context, PluginHost};
+use crate::bind;
 use crate::error::{Result, usage};
 use crate::exec::{Options, Supervisor};
 use crate::exit::ExitStatus;
@@ -90,7 +91,9 @@ fn agent_of_run(roster: &Roster, plugins: &PluginHost, args: &Args) -> Result<St
         (Some(name), ..) => seats::account(roster, name)?.agent.clone(),
         (None, Some(agent), _) => seats::agent_for(roster, Some(agent))?.to_owned(),
         (None, None, Some(kind)) => seats::agent_for(roster, Some(kind))?.to_owned(),
-        (None, None, None) => seats::agent_for(roster, None)?.to_owned(),
+        (None, None, None) => {
+            seats::agent_for(roster, bind::here(&roster.bindings).and_then(|b| b.kind(roster)))?.to_owned()
+        }
     };
     match claimant {
         Some(kind) if kind != agent => Err(usage(format!(
@@ -186,6 +189,11 @@ pub fn supervise(ctx: &Context, roster: &Roster, plugin: &Plugin<'_>, args: &Run
             fresh: job.fresh,
             resume: job.resume,
             quiet: args.quiet,
+            // A bound directory's account first (a resumed or named run has its own).
+            prefer: bind::here(&roster.bindings)
+                .and_then(|b| b.account())
+                .filter(|a| roster.account(a).is_some_and(|a| a.agent == plugin.spec().kind))
+                .map(str::to_owned),
         },
         handled_walls: Default::default(),
     };

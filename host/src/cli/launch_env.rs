@@ -2,6 +2,7 @@
 //! its env for `eval`.
 
 use super::{Context, EnvOutput, LeaseFlags, no_seat_as_json, print};
+use crate::bind;
 use crate::error::Result;
 use crate::exit::ExitStatus;
 use crate::holder;
@@ -37,7 +38,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
             print(&args.output.render(&launch::launch_env(account, &plugin, None, crate::clock::now())?)?)
         }
         None => {
-            let agent = seats::agent_for(&roster, args.agent.as_deref())?;
+            // A bound directory's kind, when no --agent; its account first.
+            let here = bind::here(&roster.bindings);
+            let agent = seats::agent_for(&roster, args.agent.as_deref().or(here.and_then(|b| b.kind(&roster))))?;
+            let prefer = here.and_then(|b| b.account()).filter(|a| roster.account(a).is_some_and(|a| a.agent == agent));
             // Load the plugin before taking the lock: a broken plugin must not
             // hold up other workers, and fails before any state changes.
             let plugin = plugins.load(agent)?;
@@ -48,7 +52,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
             let ttl_secs = args.lease.ttl_secs()?;
             let store = ctx.store(Some(&roster))?;
             let now = store.now();
-            let claim = Claim { agent, worker: &worker, host: &host, holder, ttl_secs, now, spec: Some(plugin.spec()) };
+            let claim =
+                Claim { agent, worker: &worker, host: &host, holder, ttl_secs, now, spec: Some(plugin.spec()), prefer };
             store
                 .update_and_publish(
                     |state| {

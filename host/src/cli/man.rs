@@ -26,7 +26,7 @@ pub fn run(args: Args) -> Result<ExitStatus> {
     let fail = |e: std::io::Error| Error::Other(anyhow::anyhow!("writing man pages into {}: {e}", dir.display()));
     std::fs::create_dir_all(&dir).map_err(fail)?;
     let mut written = vec![("accounts.1".to_owned(), render(&command)?)];
-    for sub in command.get_subcommands().filter(|c| c.get_name() != "help") {
+    for sub in command.get_subcommands().filter(|c| c.get_name() != "help" && !c.is_hide_set()) {
         let name = format!("accounts-{}", sub.get_name());
         written.push((
             format!("{name}.1"),

@@ -23,6 +23,7 @@ use crate::untrusted::Redactor;
 
 mod add;
 mod allocate;
+mod bind;
 mod completions;
 mod doctor;
 mod enroll;
@@ -139,6 +140,18 @@ enum Command {
     #[command(subcommand)]
     #[command(after_help = examples::STATE_COPY)]
     State(state_cmd::Command),
+    /// Bind this directory (or a git remote) to an account or a kind; without one, list the bindings
+    #[command(after_help = examples::BIND)]
+    Bind(bind::BindArgs),
+    /// Remove a directory's (or a remote's) binding
+    #[command(after_help = examples::UNBIND)]
+    Unbind(bind::UnbindArgs),
+    /// Print the shell hook that sets a bound directory's account env on cd
+    #[command(after_help = examples::HOOK)]
+    Hook(bind::HookArgs),
+    /// What the shell hook evaluates here (run by the hook)
+    #[command(hide = true)]
+    HookEnv(bind::HookEnvArgs),
     /// Check the setup: paths, roster, plugins, agent commands, logins, the state store
     #[command(after_help = examples::DOCTOR)]
     Doctor(doctor::Args),
@@ -471,6 +484,10 @@ fn run(ctx: &Context, command: Command) -> Result<ExitStatus> {
         Command::Forget(args) => enroll::run_forget(ctx, args),
         Command::Plugins(cmd) => plugins::run(ctx, cmd),
         Command::State(cmd) => state_cmd::run(ctx, cmd),
+        Command::Bind(args) => bind::run_bind(ctx, args),
+        Command::Unbind(args) => bind::run_unbind(ctx, args),
+        Command::Hook(args) => bind::run_hook(args),
+        Command::HookEnv(args) => bind::run_hook_env(ctx, args),
         Command::Doctor(args) => doctor::run(ctx, args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),

@@ -72,8 +72,16 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
             let holder = explicit_holder.unwrap_or_else(|| {
                 if lease.host == host && lease.holder.is_alive() { lease.holder } else { holder::default_holder() }
             });
-            let claim =
-                Claim { agent: &agent, worker: &worker, host: &host, holder, ttl_secs, now, spec: Some(plugin.spec()) };
+            let claim = Claim {
+                agent: &agent,
+                worker: &worker,
+                host: &host,
+                holder,
+                ttl_secs,
+                now,
+                spec: Some(plugin.spec()),
+                prefer: None,
+            };
             // The wall and the release stand even when no seat is left: they are
             // facts about the account, and the worker must not stay on it.
             match seats::lease_seat(&roster, state, &claim) {

@@ -92,6 +92,8 @@ pub struct Options {
     pub resume: Option<(String, Conversation)>,
     /// Not saying which account the run starts on (`-q`).
     pub quiet: bool,
+    /// The account the directory is bound to, taken first when free.
+    pub prefer: Option<String>,
 }
 
 /// Everything one `exec` works with.
@@ -596,6 +598,7 @@ impl Supervisor<'_> {
             ttl_secs: self.options.ttl_secs,
             now,
             spec: Some(self.plugin.spec()),
+            prefer: self.options.prefer.as_deref(),
         }
     }
 
