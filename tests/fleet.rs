@@ -542,3 +542,32 @@ fn twins_share_one_quota_across_the_fleet() {
     assert_eq!(dump.lines().count(), 3, "one login row per account: {dump}");
     assert!(!dump.contains("example.com") && !dump.contains("sk-ant-"), "{dump}");
 }
+
+/// A host that is gone: `release --host` frees its leases at once (they
+/// would last until their TTL: no other host can see its processes), and
+/// only its; the host you are on is refused without --force.
+#[test]
+fn release_host_frees_a_vanished_hosts_leases() {
+    let fx = fleet(&pg::shared().url(), &accounts(&[("a", 2), ("b", 2)]));
+    let holder = Sleeper::new();
+    let pid = holder.pid();
+    for (host, worker) in [("gone", "g1"), ("gone", "g2"), ("here", "h1")] {
+        let out = on_host(&fx, host, &["launch-env", "--worker", worker, "--holder-pid", &pid]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let out = on_host(&fx, "here", &["release", "--host", "here"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is this host") && text(&out.stderr).contains("--force"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    let out = on_host(&fx, "here", &["release", "--host", "gone"]);
+    assert_eq!(text(&out.stdout), "released 2 leases\n", "{}", text(&out.stderr));
+    let held: Vec<String> = leases(&status(&fx)).into_keys().collect();
+    assert_eq!(held, ["h1"], "only the vanished host's");
+    let out = on_host(&fx, "here", &["release", "--host", "here", "--force"]);
+    assert_eq!(text(&out.stdout), "released 1 lease\n", "{}", text(&out.stderr));
+    assert!(leases(&status(&fx)).is_empty());
+}

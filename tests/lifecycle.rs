@@ -731,7 +731,9 @@ struct Tmux {
 
 impl Tmux {
     fn start(scene: &Scene, shell: &str, flags: &[&str], path: &str) -> Tmux {
-        let name = format!("accounts-test-{}-{shell}", std::process::id());
+        static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("accounts-test-{}-{n}-{shell}", std::process::id());
         let mut cmd = Command::new("tmux");
         cmd.args(["new-session", "-d", "-x", "160", "-y", "40", "-s", &name]);
         // The shell's environment, exactly: the fixture's, the binary on
@@ -896,7 +898,11 @@ fn every_command_has_examples_a_global_heading_and_a_man_page() {
     let scene = Scene::new("");
     let dir = scene.fx.path("man");
     let said = scene.ok(&["man", "--dir", dir.to_str().unwrap()]);
-    assert!(said.starts_with("wrote 21 man pages"), "accounts.1 and one per command: {said}");
+    let pages = std::fs::read_dir(&dir).unwrap().count();
+    assert!(
+        pages > 20 && said.starts_with(&format!("wrote {pages} man pages")),
+        "accounts.1 and one per command: {said}"
+    );
     for command in ["launch-env", "exec", "status", "login", "doctor", "completions", "man"] {
         let help = scene.ok(&[command, "--help"]);
         let (own, global) = help.split_once("Global options:").unwrap_or_else(|| panic!("{command}: {help}"));

@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 
 use crate::bounded;
-use crate::roster::Roster;
 
 /// Where a binding applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,14 +46,6 @@ impl Binding {
         match &self.target {
             Target::Account(name) => Some(name),
             Target::Agent(_) => None,
-        }
-    }
-
-    /// The kind it sends work to: its own, or its account's.
-    pub fn kind<'r>(&'r self, roster: &'r Roster) -> Option<&'r str> {
-        match &self.target {
-            Target::Agent(kind) => Some(kind),
-            Target::Account(name) => roster.account(name).map(|a| a.agent.as_str()),
         }
     }
 }

@@ -295,6 +295,14 @@ impl Roster {
         self.accounts.iter().find(|a| a.name == name)
     }
 
+    /// The kind a binding sends work to: its own, or its account's.
+    pub fn bound_kind<'r>(&'r self, binding: &'r Binding) -> Option<&'r str> {
+        match &binding.target {
+            Target::Agent(kind) => Some(kind),
+            Target::Account(name) => self.account(name).map(|a| a.agent.as_str()),
+        }
+    }
+
     /// An error about this roster with no position.
     pub fn error(&self, message: String) -> RosterError {
         RosterError { path: self.path.clone(), at: None, message }

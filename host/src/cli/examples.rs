@@ -30,7 +30,8 @@ pub const ROTATE: &str = "Examples:
 
 pub const RELEASE: &str = "Examples:
   accounts release --worker job-7
-  accounts release --account work-1        # every lease on it";
+  accounts release --account work-1        # every lease on it
+  accounts release --host build-07         # a host that is gone: its leases, before their TTL";
 
 pub const ALLOCATE: &str = "Examples:
   accounts allocate --agent claude --workers 4 --json

@@ -92,7 +92,7 @@ fn agent_of_run(roster: &Roster, plugins: &PluginHost, args: &Args) -> Result<St
         (None, Some(agent), _) => seats::agent_for(roster, Some(agent))?.to_owned(),
         (None, None, Some(kind)) => seats::agent_for(roster, Some(kind))?.to_owned(),
         (None, None, None) => {
-            seats::agent_for(roster, bind::here(&roster.bindings).and_then(|b| b.kind(roster)))?.to_owned()
+            seats::agent_for(roster, bind::here(&roster.bindings).and_then(|b| roster.bound_kind(b)))?.to_owned()
         }
     };
     match claimant {

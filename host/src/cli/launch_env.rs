@@ -40,7 +40,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<ExitStatus> {
         None => {
             // A bound directory's kind, when no --agent; its account first.
             let here = bind::here(&roster.bindings);
-            let agent = seats::agent_for(&roster, args.agent.as_deref().or(here.and_then(|b| b.kind(&roster))))?;
+            let agent = seats::agent_for(&roster, args.agent.as_deref().or(here.and_then(|b| roster.bound_kind(b))))?;
             let prefer = here.and_then(|b| b.account()).filter(|a| roster.account(a).is_some_and(|a| a.agent == agent));
             // Load the plugin before taking the lock: a broken plugin must not
             // hold up other workers, and fails before any state changes.

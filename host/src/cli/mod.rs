@@ -104,7 +104,7 @@ enum Command {
     /// Wall a worker's account, release its seat and print the env of its next seat
     #[command(after_help = examples::ROTATE)]
     Rotate(rotate::Args),
-    /// Release leases, by worker or by account
+    /// Release leases: a worker's, an account's, or a vanished host's
     #[command(after_help = examples::RELEASE)]
     Release(release::Args),
     /// Lease seats for several workers at once
