@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::pg::{self, Cluster};
+use crate::support::pg::{self, Bouncer, Cluster};
 use crate::support::*;
 
 /// A roster whose `[state]` points at `url`, in the fixture's own namespace.
@@ -391,15 +391,27 @@ fn tls_checks_the_servers_certificate_and_name() {
 /// connection is held open and nothing more is passed either way: a server
 /// frozen in the middle of an exchange, after startup and authentication.
 fn freezing_relay(cluster: &Cluster, freeze_at: &'static str) -> u16 {
+    let socket = cluster.socket_path();
+    freezing_relay_to(freeze_at, move || {
+        let server = std::os::unix::net::UnixStream::connect(&socket)?;
+        Ok((Box::new(server.try_clone()?), Box::new(server)))
+    })
+}
+
+/// The server's two ends, to read from and to write to.
+type Ends = (Box<dyn std::io::Read + Send>, Box<dyn std::io::Write + Send>);
+
+/// [`freezing_relay`] to whatever `connect` reaches (a server's socket, a
+/// pooler's port).
+fn freezing_relay_to(freeze_at: &'static str, connect: impl Fn() -> std::io::Result<Ends> + Send + 'static) -> u16 {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let socket = cluster.socket_path();
     std::thread::spawn(move || {
         for client in listener.incoming() {
             let Ok(mut client) = client else { continue };
-            let Ok(mut server) = std::os::unix::net::UnixStream::connect(&socket) else { continue };
-            let (mut client_in, mut server_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let Ok((mut server_out, mut server)) = connect() else { continue };
+            let mut client_in = client.try_clone().unwrap();
             std::thread::spawn(move || {
                 let _ = std::io::copy(&mut server_out, &mut client);
             });
@@ -570,4 +582,95 @@ fn release_host_frees_a_vanished_hosts_leases() {
     let out = on_host(&fx, "here", &["release", "--host", "here", "--force"]);
     assert_eq!(text(&out.stdout), "released 1 lease\n", "{}", text(&out.stderr));
     assert!(leases(&status(&fx)).is_empty());
+}
+
+/// The fleet through PgBouncer in transaction mode, as fleets run it: no
+/// startup options for it to refuse, every claim a transaction of its own.
+/// Ten hosts race for four seats (exactly four win), a wall written on one
+/// host holds on another, and an `exec` renews its lease through it.
+#[test]
+fn the_fleet_works_through_pgbouncer_in_transaction_mode() {
+    let cluster = Cluster::start();
+    let bouncer = Bouncer::start(&cluster);
+    let fx = fleet(&bouncer.url(), &accounts(&[("a", 2), ("b", 2)]));
+    let holder = Sleeper::new();
+    let pid = holder.pid();
+    let racers: Vec<_> = (0..10)
+        .map(|i| {
+            fx.cmd(&["launch-env", "--worker", &format!("w{i}"), "--holder-pid", &pid])
+                .env("ACCOUNTS_HOST_ID", format!("host-{i}"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let codes: Vec<Option<i32>> = racers.into_iter().map(|c| c.wait_with_output().unwrap().status.code()).collect();
+    assert_eq!(codes.iter().filter(|c| **c == Some(0)).count(), 4, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == Some(75)).count(), 6, "{codes:?}");
+    assert_eq!(leases(&status(&fx)).len(), 4);
+    assert!(on_host(&fx, "host-0", &["release", "--host", "host-1"]).status.success());
+    for i in 0..10 {
+        on_host(&fx, &format!("host-{i}"), &["release", "--worker", &format!("w{i}")]);
+    }
+    let out = on_host(&fx, "host-a", &["wall", "a", "--for", "1h", "--reason", "it's \\ weekly"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let st: serde_json::Value = serde_json::from_slice(&on_host(&fx, "host-b", &["status", "--json"]).stdout).unwrap();
+    assert_eq!(st["accounts"][0]["wall"]["reason"], "it's \\ weekly", "a literal with a quote and a backslash");
+    let out = fx.cmd(&["exec", "--worker", "renewing", "--ttl", "3s", "--", "sleep", "4"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("renewing the lease"), "every renewal went through: {}", text(&out.stderr));
+    let log = cluster.psql("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'");
+    assert_eq!(log.trim(), "0");
+}
+
+/// A host frozen inside its transaction (it holds the namespace's lock)
+/// behind PgBouncer: the transaction's own idle timeout, set inside it,
+/// ends it on the server, so the other hosts get their seats within
+/// seconds. (Set as a startup option, PgBouncer refused the connection;
+/// with `ignore_startup_parameters = options` the timeouts were lost and
+/// every other host waited as long as the frozen one.)
+#[test]
+fn a_host_frozen_in_its_transaction_behind_pgbouncer_holds_no_one_up() {
+    let cluster = Cluster::start();
+    let bouncer = Bouncer::start(&cluster);
+    let fx = fleet(&bouncer.url(), &accounts(&[("a", 2)]));
+    // statement_timeout 1s: the idle-in-transaction timeout is 2s.
+    let roster = std::fs::read_to_string(fx.roster()).unwrap();
+    fx.write_roster(
+        &roster.replace("connect_timeout = \"2s\"\n", "connect_timeout = \"2s\"\nstatement_timeout = \"1s\"\n"),
+    );
+    fx.ok(&["status"]);
+    let holder = Sleeper::new();
+    let pid = holder.pid();
+    // Host A reaches the pooler through a relay that stops passing its
+    // bytes at its commit: A has the lock, and then says nothing.
+    let bouncer_port = bouncer.port;
+    let relay = freezing_relay_to("COMMIT", move || {
+        let server = std::net::TcpStream::connect(("127.0.0.1", bouncer_port))?;
+        Ok((Box::new(server.try_clone()?), Box::new(server)))
+    });
+    let frozen = fx
+        .cmd(&["launch-env", "--worker", "frozen", "--holder-pid", &pid])
+        .env("ACCOUNTS_STATE_URL", format!("postgres://postgres@127.0.0.1:{relay}/postgres?sslmode=disable"))
+        .env("ACCOUNTS_HOST_ID", "frozen-host")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let claimed = loop {
+        let out = on_host(&fx, "host-b", &["launch-env", "--worker", "b", "--holder-pid", &pid]);
+        if out.status.success() {
+            break started.elapsed();
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "host b never got a seat: {}", text(&out.stderr));
+    };
+    assert!(claimed < Duration::from_secs(6), "host b waited {claimed:?} on a frozen host");
+    let out = frozen.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "", "the frozen host printed no env");
+    let held: Vec<String> = leases(&status(&fx)).into_keys().collect();
+    assert_eq!(held, ["b"], "the frozen host's change was rolled back");
 }

@@ -215,6 +215,11 @@ impl Cluster {
         self.dir.path().join("sock")
     }
 
+    /// The directory of the server's Unix socket (a client's `host=`).
+    pub fn socket_dir_path(&self) -> PathBuf {
+        self.socket_dir()
+    }
+
     /// Run one of the server's programs as the unprivileged user.
     fn run_ok(&self, program: &str, args: &[&str]) {
         let mut cmd = if is_root() {
@@ -268,6 +273,76 @@ impl Drop for Cluster {
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
         }
+    }
+}
+
+/// Debian's PgBouncer in front of a cluster, pooling in transaction mode
+/// (a server connection per transaction, as fleets run it), on a loopback
+/// TCP port; run as the unprivileged user when the tests run as root (it
+/// refuses root), stopped when dropped.
+pub struct Bouncer {
+    _dir: tempfile::TempDir,
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Bouncer {
+    pub fn start(cluster: &Cluster) -> Bouncer {
+        let program = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or_else(|| panic!("PgBouncer is not installed: run tests/run, which installs Debian's pgbouncer"));
+        let dir = tempfile::Builder::new().prefix("accounts-pgbouncer-").tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let ini = format!(
+            "[databases]\npostgres = host={} dbname=postgres user=postgres\n\
+             [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
+             auth_type = trust\nauth_file = {dir}/users.txt\npool_mode = transaction\n\
+             max_client_conn = 2000\ndefault_pool_size = 20\nlogfile = {dir}/pgbouncer.log\npidfile = {dir}/pgbouncer.pid\n",
+            cluster.socket_dir_path().display(),
+            dir = dir.path().display(),
+        );
+        std::fs::write(dir.path().join("pgbouncer.ini"), ini).unwrap();
+        std::fs::write(dir.path().join("users.txt"), "\"postgres\" \"\"\n").unwrap();
+        let mut cmd = if is_root() {
+            for entry in [dir.path().to_owned(), dir.path().join("pgbouncer.ini"), dir.path().join("users.txt")] {
+                std::os::unix::fs::chown(entry, Some(UNPRIVILEGED), Some(UNPRIVILEGED)).unwrap();
+            }
+            let mut c = Command::new("setpriv");
+            let id = UNPRIVILEGED.to_string();
+            c.args(["--reuid", &id, "--regid", &id, "--clear-groups", program]);
+            c
+        } else {
+            Command::new(program)
+        };
+        let child = cmd
+            .arg(dir.path().join("pgbouncer.ini"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "pgbouncer did not start: {}", {
+                std::fs::read_to_string(dir.path().join("pgbouncer.log")).unwrap_or_default()
+            });
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Bouncer { _dir: dir, child, port }
+    }
+
+    /// The URL through the pooler.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable", self.port)
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        // setpriv execs pgbouncer: the child is pgbouncer itself.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -30,6 +30,22 @@ pub(super) struct Target {
     exchange_timeout: Duration,
     /// `user@host:port/db`, for messages: never a password.
     pub server: String,
+    /// The server's timeouts for each transaction, set in it (`SET LOCAL`).
+    pub timeouts: Timeouts,
+}
+
+/// What each transaction sets for itself, in milliseconds. Set inside the
+/// transaction, not as startup options: a pooler in transaction mode
+/// (PgBouncer) refuses startup options, or with `ignore_startup_parameters`
+/// drops them, and a session setting would stay on a pooled server
+/// connection for the next client.
+#[derive(Clone, Copy)]
+pub(super) struct Timeouts {
+    /// Longest a statement may run (a lock wait included).
+    pub statement_ms: u64,
+    /// Longest the transaction may sit idle: a host that stops inside it
+    /// (frozen, cut off) gives up the namespace's lock after this.
+    pub idle_in_transaction_ms: u64,
 }
 
 /// Refuse a state URL that cannot be used; the message says how to fix it.
@@ -71,20 +87,16 @@ impl Target {
         if let Some(password) = password(&config)? {
             config.password(password);
         }
-        let ms = statement_timeout.as_millis();
-        // A host that stops inside a transaction (frozen, cut off) must not
-        // hold the namespace's lock for longer than a statement may take.
+        let ms = statement_timeout.as_millis() as u64;
+        // No startup options (see `Timeouts`): PgBouncer refuses them.
         config
             .application_name("accounts")
             .connect_timeout(connect_timeout)
             .tcp_user_timeout(statement_timeout)
-            .keepalives_idle(statement_timeout.max(Duration::from_secs(1)))
-            .options(format!(
-                "-c statement_timeout={ms} -c idle_in_transaction_session_timeout={} -c standard_conforming_strings=on",
-                ms * 2
-            ));
+            .keepalives_idle(statement_timeout.max(Duration::from_secs(1)));
         let exchange_timeout = statement_timeout + Duration::from_secs(1);
-        Ok(Target { config, root_cert, connect_timeout, exchange_timeout, server })
+        let timeouts = Timeouts { statement_ms: ms, idle_in_transaction_ms: ms * 2 };
+        Ok(Target { config, root_cert, connect_timeout, exchange_timeout, server, timeouts })
     }
 
     /// Dial. TLS as `sslmode` says (libpq's default is `prefer`); a Unix

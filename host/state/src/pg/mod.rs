@@ -131,7 +131,7 @@ impl PgStore {
         if slot.as_ref().is_none_or(Session::is_closed) {
             *slot = None;
             let client = self.connect()?;
-            let db_clock = schema::ensure(&client).map_err(|e| self.failure("cannot use", &e))?;
+            let db_clock = schema::ensure(&client, self.target.timeouts).map_err(|e| self.failure("cannot use", &e))?;
             self.clock_offset.set(db_clock - local_clock());
             *slot = Some(client);
         }
@@ -177,7 +177,16 @@ impl PgStore {
     ) -> Result<Result<Changed<R>, E>, Failure> {
         let namespace = || Literal::text(&self.namespace);
         let lock_key = Literal::text(&format!("accounts:{}", self.namespace));
-        let replies = client.simple_query(&(bind(sql::LOCK, &[lock_key]) + &bind(sql::READ, &[namespace()])))?;
+        let timeouts = self.target.timeouts;
+        let lock = bind(
+            sql::LOCK,
+            &[
+                lock_key,
+                Literal::int(timeouts.statement_ms as i64),
+                Literal::int(timeouts.idle_in_transaction_ms as i64),
+            ],
+        );
+        let replies = client.simple_query(&(lock + &bind(sql::READ, &[namespace()])))?;
         let read = replies.iter().rev().find_map(|reply| match reply {
             SimpleQueryMessage::Row(row) => Some((row.get(0)?.parse::<f64>().ok()?, row.get(1)?)),
             _ => None,

@@ -8,6 +8,7 @@
 use tokio_postgres::SimpleQueryMessage;
 use tokio_postgres::error::SqlState;
 
+use super::connect::Timeouts;
 use super::session::{Failure, Session};
 use super::sql::{Literal, bind};
 
@@ -23,7 +24,7 @@ pub(super) const VERSION: i32 = MIGRATIONS.len() as i32;
 
 /// Bring the schema up to [`VERSION`]; returns the database's clock (epoch
 /// seconds) read on the way. One round trip when the schema is current.
-pub(super) fn ensure(client: &Session) -> Result<f64, String> {
+pub(super) fn ensure(client: &Session, timeouts: Timeouts) -> Result<f64, String> {
     // The simple query protocol: one round trip (a prepared statement takes two).
     match client.simple_query(
         "SELECT coalesce(max(version), 0), extract(epoch FROM clock_timestamp())::float8 FROM accounts_schema",
@@ -46,7 +47,7 @@ pub(super) fn ensure(client: &Session) -> Result<f64, String> {
         Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => {}
         Err(e) => return Err(e.explain()),
     }
-    migrate(client).map_err(|e| format!("creating the tables: {}", e.explain()))?
+    migrate(client, timeouts).map_err(|e| format!("creating the tables: {}", e.explain()))?
 }
 
 fn check_not_newer(version: i32) -> Result<(), String> {
@@ -62,8 +63,16 @@ fn check_not_newer(version: i32) -> Result<(), String> {
 /// Apply the migrations not applied yet, in one transaction under the
 /// migration lock. On a failure the caller drops the connection, which
 /// rolls the transaction back.
-fn migrate(client: &Session) -> Result<Result<f64, String>, Failure> {
-    let replies = client.simple_query(&bind(include_str!("sql/migrate_begin.sql"), &[Literal::int(MIGRATION_LOCK)]))?;
+fn migrate(client: &Session, timeouts: Timeouts) -> Result<Result<f64, String>, Failure> {
+    let begin = bind(
+        include_str!("sql/migrate_begin.sql"),
+        &[
+            Literal::int(MIGRATION_LOCK),
+            Literal::int(timeouts.statement_ms as i64),
+            Literal::int(timeouts.idle_in_transaction_ms as i64),
+        ],
+    );
+    let replies = client.simple_query(&begin)?;
     let current = first_value(&replies).and_then(|v| v.parse::<i32>().ok()).unwrap_or(0);
     if let Err(e) = check_not_newer(current) {
         client.batch_execute("ROLLBACK")?;

@@ -24,10 +24,12 @@ pub(super) const REPLACE_IDENTITIES: &str = include_str!("sql/replace_identities
 pub(super) struct Literal(String);
 
 impl Literal {
-    /// A string constant: quotes doubled, which is the whole escape with
-    /// `standard_conforming_strings` on (set for every connection).
+    /// A string constant in the escape form (`E'...'`, backslashes and
+    /// quotes doubled), which reads the same whatever the server's
+    /// `standard_conforming_strings` (nothing sets it: a pooler would not
+    /// keep it).
     pub(super) fn text(text: &str) -> Literal {
-        Literal(format!("'{}'", text.replace('\'', "''")))
+        Literal(format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''")))
     }
 
     pub(super) fn int(value: i64) -> Literal {
@@ -69,7 +71,8 @@ mod tests {
     #[test]
     fn values_are_quoted_once_and_never_rescanned() {
         let sql = bind("-- $1 in a comment\nSELECT $1, $2, $ 3;", &[Literal::text("it's $2"), Literal::int(-7)]);
-        assert_eq!(sql, "SELECT 'it''s $2', -7, $ 3;\n");
+        assert_eq!(sql, "SELECT E'it''s $2', -7, $ 3;\n");
+        assert_eq!(bind("$1", &[Literal::text(r"a\b")]), "E'a\\\\b'\n");
     }
 
     #[test]
@@ -81,7 +84,7 @@ mod tests {
     #[test]
     fn every_query_binds_all_its_placeholders() {
         for (sql, n) in [
-            (LOCK, 1),
+            (LOCK, 3),
             (READ, 1),
             (REPLACE_LEASES, 2),
             (REPLACE_WALLS, 2),
