@@ -691,20 +691,12 @@ fn completions_offer_account_names_and_kinds_in_real_shells() {
         return;
     }
     let scene = Scene::new(&claude_roster(&["night-shift", "day-shift"]));
-    let bin_dir = Path::new(&*BIN).parent().unwrap().to_owned();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
-    let shells: [(&str, &[&str], &str); 3] = [
-        ("bash", &["--norc", "--noprofile"], "source <(accounts completions bash)"),
-        ("zsh", &["-f"], "autoload -U compinit && compinit -u && source <(accounts completions zsh)"),
-        ("fish", &["--no-config"], "accounts completions fish | source"),
-    ];
-    for (shell, flags, load) in shells {
-        if Command::new(shell).arg("--version").output().is_err() {
-            eprintln!("skipped {shell}: not installed (tests/run installs it)");
-            continue;
-        }
-        let session = Tmux::start(&scene, shell, flags, &path);
-        session.line(load);
+    let load = |shell: &str| match shell {
+        "zsh" => "autoload -U compinit && compinit -u && source <(accounts completions zsh)".to_owned(),
+        "fish" => "accounts completions fish | source".to_owned(),
+        shell => format!("source <(accounts completions {shell})"),
+    };
+    in_each_shell(&scene, load, |shell, session| {
         session.line("clear");
         session.keys(&["accounts login ", "Tab", "Tab"]);
         let screen = session.wait_for(|s| s.contains("night-shift") && s.contains("day-shift"));
@@ -721,6 +713,24 @@ fn completions_offer_account_names_and_kinds_in_real_shells() {
         let screen = session.wait_for(|s| s.contains("--agent codex"));
         assert!(screen.contains("--agent codex"), "{shell}: kinds:\n{screen}");
         scene.ok(&["remove", "late-shift"]);
+    });
+}
+
+/// Run `test` in each of bash, zsh and fish (those installed), each in a
+/// tmux session of its own with the binary on PATH and `load(shell)` typed.
+fn in_each_shell(scene: &Scene, load: impl Fn(&str) -> String, test: impl Fn(&str, &Tmux)) {
+    let bin_dir = Path::new(&*BIN).parent().unwrap().to_owned();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let shells: [(&str, &[&str]); 3] =
+        [("bash", &["--norc", "--noprofile"]), ("zsh", &["-f"]), ("fish", &["--no-config"])];
+    for (shell, flags) in shells {
+        if Command::new(shell).arg("--version").output().is_err() {
+            eprintln!("skipped {shell}: not installed (tests/run installs it)");
+            continue;
+        }
+        let session = Tmux::start(scene, shell, flags, &path);
+        session.line(&load(shell));
+        test(shell, &session);
     }
 }
 
@@ -972,21 +982,12 @@ fn a_bound_directory_takes_its_account_first_and_the_hook_follows_cd() {
         eprintln!("skipped the hook: no tmux (tests/run installs it)");
         return;
     }
-    let bin_dir = Path::new(&*BIN).parent().unwrap().to_owned();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
-    let shells: [(&str, &[&str], &str); 3] = [
-        ("bash", &["--norc", "--noprofile"], "eval \"$(accounts hook bash)\""),
-        ("zsh", &["-f"], "eval \"$(accounts hook zsh)\""),
-        ("fish", &["--no-config"], "accounts hook fish | source"),
-    ];
     let w2_dir = scene.fx.path("dirs/w2").display().to_string();
-    for (shell, flags, load) in shells {
-        if Command::new(shell).arg("--version").output().is_err() {
-            eprintln!("skipped {shell}: not installed (tests/run installs it)");
-            continue;
-        }
-        let session = Tmux::start(&scene, shell, flags, &path);
-        session.line(load);
+    let load = |shell: &str| match shell {
+        "fish" => "accounts hook fish | source".to_owned(),
+        shell => format!("eval \"$(accounts hook {shell})\""),
+    };
+    in_each_shell(&scene, load, |shell, session| {
         session.line(&format!("cd {}", scene.fx.path("proj/sub").display()));
         session.line("clear");
         session.line("echo \"in=[$ACCOUNTS_ACCOUNT] [$CLAUDE_CONFIG_DIR]\"");
@@ -997,7 +998,7 @@ fn a_bound_directory_takes_its_account_first_and_the_hook_follows_cd() {
         session.line("echo \"out=[$ACCOUNTS_ACCOUNT] [$CLAUDE_CONFIG_DIR]\"");
         let screen = session.wait_for(|s| s.contains("out=["));
         assert!(screen.contains("out=[] []"), "{shell}: leaving\n{screen}");
-    }
+    });
 }
 
 /// A binding by git remote applies in every clone of it (an ssh remote
